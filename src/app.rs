@@ -1,0 +1,201 @@
+//! Builds the service from settings: store, migrations, provisioning, GeoIP, listener.
+//! `main` and the tests use the same [`Application::build`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use bytes::Bytes;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::geo::GeoIp;
+use crate::store::{self, Store};
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The parts of [`AppState`].
+pub struct Shared {
+    /// The settings the service started with.
+    pub settings: Arc<Settings>,
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The GeoIP database.
+    pub geo: Arc<GeoIp>,
+    /// Publishers and consents, cached.
+    pub catalog: Arc<Catalog>,
+    /// Prometheus.
+    pub metrics: PrometheusHandle,
+    /// The OpenAPI document.
+    pub openapi: Bytes,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// A built service, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates (unless `database.migrate = false`), applies the config's
+    /// declaration, opens GeoIP and binds `server.addr` (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = store::connect(&settings.database).await?;
+        if settings.database.migrate {
+            store.migrate().await.context("database migrations")?;
+        }
+        let report = store
+            .apply_declaration(&settings.declaration())
+            .await
+            .context("applying the publishers and consents of the config file")?;
+        if !report.applied.is_empty() {
+            tracing::info!(
+                applied = report.applied.len(),
+                published = report.published.len(),
+                archived = report.archived.len(),
+                "applied the config's publishers and consents"
+            );
+        }
+        let geo = GeoIp::open(&settings.geoip.database)
+            .map_err(|e| anyhow::anyhow!("geoip.database: {e}"))?;
+        tracing::info!(database = %settings.geoip.database.display(), kind = geo.database_type(), "GeoIP ready");
+
+        let catalog = Arc::new(Catalog::new(store.clone(), settings.cache.ttl));
+        catalog.refresh_origins().await?;
+        catalog.spawn_refresh();
+
+        let addr = settings.server.addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("server.addr: cannot listen on {addr}: {e}"))?;
+        let metrics_listener = match settings.server.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("server.metrics_addr: cannot listen on {addr}: {e}")
+            })?),
+            None => None,
+        };
+        let state = AppState(Arc::new(Shared {
+            settings: Arc::new(settings),
+            store,
+            geo: Arc::new(geo),
+            catalog,
+            metrics: crate::telemetry::metrics(),
+            openapi: crate::http::openapi::document(),
+        }));
+        let router = crate::http::router(state.clone());
+        Ok(Application {
+            listener,
+            metrics_listener,
+            router,
+            state,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.settings.server.addr)
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// The bound metrics address, when `server.metrics_addr` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The shared state (tests reach the store through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
+    /// finish for up to `server.shutdown_grace`.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = self.state.settings.server.shutdown_grace;
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        if let Some(listener) = self.metrics_listener {
+            let state = self.state.clone();
+            let metrics = Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let state = state.clone();
+                    async move { crate::http::ops::render_metrics(&state) }
+                }),
+            );
+            let mut rx = stopping_rx.clone();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, metrics)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+        }
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            let _ = stopping_tx.send(true);
+        });
+        let mut stopping = stopping_rx;
+        tokio::select! {
+            result = server => result.context("serving HTTP")?,
+            _ = async {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!(?grace, "shutdown grace elapsed with requests still in flight"),
+        }
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

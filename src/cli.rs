@@ -1,0 +1,183 @@
+//! The command line: `serve`, `migrate`, `publisher create|list`, `consent set`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{Application, shutdown_signal};
+use crate::config::{DEFAULT_CONFIG, Settings};
+use crate::domain::{
+    ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings,
+};
+use crate::store::{self, Published, Store};
+
+/// Enroll: customer registration for publishers.
+#[derive(Debug, Parser)]
+#[command(name = "enroll", version, about)]
+pub struct Cli {
+    /// Config file (environment variables ENROLL_SECTION__KEY override it).
+    #[arg(long, global = true, env = "ENROLL_CONFIG", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (runs pending migrations first unless database.migrate = false).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage publishers (tenants).
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
+    /// Manage consents.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+}
+
+/// `enroll publisher …`
+#[derive(Debug, Subcommand)]
+pub enum PublisherCommand {
+    /// Create a publisher (visible to running servers within the cache TTL).
+    Create {
+        /// Nine digits.
+        #[arg(long, value_parser = PublisherId::parse)]
+        id: PublisherId,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// An offer id such as S123456789_US (repeatable).
+        #[arg(long = "offer", value_parser = OfferId::parse)]
+        offers: Vec<OfferId>,
+    },
+    /// List publishers with their offers.
+    List,
+}
+
+/// `enroll consent …`
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Publish a new version of a consent (nothing happens when it already says the same).
+    Set(ConsentSet),
+}
+
+/// Arguments of `consent set`.
+#[derive(Debug, Args)]
+pub struct ConsentSet {
+    /// A publisher id, or `platform` for the platform's own consents.
+    #[arg(long, value_parser = parse_owner)]
+    pub publisher: ConsentOwner,
+    /// The consent's name.
+    #[arg(long, value_parser = ConsentName::parse)]
+    pub name: ConsentName,
+    /// The text shown.
+    #[arg(long)]
+    pub label: String,
+    /// The document's URL.
+    #[arg(long, default_value = "")]
+    pub value: String,
+    /// Must be accepted to register.
+    #[arg(long)]
+    pub required: bool,
+    /// The checkbox starts ticked.
+    #[arg(long)]
+    pub enabled_by_default: bool,
+    /// Placeholder text.
+    #[arg(long, default_value = "")]
+    pub placeholder: String,
+}
+
+fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
+    if s == "platform" || s == "0" {
+        Ok(ConsentOwner::Platform)
+    } else {
+        PublisherId::parse(s).map(ConsentOwner::Publisher)
+    }
+}
+
+/// Runs the command; errors are printed by `main` as one line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(&cli.config).map_err(anyhow::Error::msg)?;
+    crate::telemetry::init_logs(&settings.log);
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            tracing::info!(addr = %app.local_addr(), "enroll is listening");
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = store::connect(&settings.database).await?;
+            store.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Publisher(cmd) => publisher(&*open(&settings).await?, cmd).await,
+        Command::Consent(ConsentCommand::Set(args)) => {
+            consent_set(&*open(&settings).await?, args).await
+        }
+    }
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    let store = store::connect(&settings.database).await?;
+    if settings.database.migrate {
+        store.migrate().await.context("database migrations")?;
+    }
+    Ok(store)
+}
+
+async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<()> {
+    match cmd {
+        PublisherCommand::Create { id, name, offers } => {
+            if name.trim().is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            store
+                .create_publisher(id, &name, &PublisherSettings::default(), &offers)
+                .await?;
+            println!("created publisher {id} ({name})");
+        }
+        PublisherCommand::List => {
+            println!("{:<10} {:<30} offers", "id", "name");
+            for p in store.publishers().await? {
+                let offers: Vec<String> = store
+                    .offers(p.id)
+                    .await?
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                println!("{:<10} {:<30} {}", p.id, p.name, offers.join(","));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn consent_set(store: &dyn Store, args: ConsentSet) -> anyhow::Result<()> {
+    let draft = ConsentDraft {
+        name: args.name,
+        label: args.label,
+        value: args.value,
+        required: args.required,
+        enabled_by_default: args.enabled_by_default,
+        placeholder: args.placeholder,
+    };
+    draft.check().map_err(anyhow::Error::msg)?;
+    match store.publish_consent(args.publisher, &draft).await? {
+        Published::New(v) => {
+            println!(
+                "published {} version {v} for {}",
+                draft.name, args.publisher
+            )
+        }
+        Published::Unchanged(v) => println!(
+            "{} version {v} of {} already says this; nothing published",
+            draft.name, args.publisher
+        ),
+    }
+    Ok(())
+}

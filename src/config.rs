@@ -1,0 +1,401 @@
+//! Settings: `config/enroll.toml` (or `--config PATH`), then `ENROLL_` environment variables
+//! with `__` for nesting. A bad setting stops start-up with one line naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::{
+    ConsentDraft, Country, Currency, Declaration, Locale, OfferId, PublisherDeclaration,
+    PublisherId, PublisherSettings,
+};
+
+/// The config file used when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "config/enroll.toml";
+
+/// Every setting. Defaults live in `config/enroll.toml`; a missing file means these defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP listener.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// The database.
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    /// GeoIP and the answer for unknown places.
+    #[serde(default)]
+    pub geoip: GeoIpSettings,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSettings,
+    /// In-memory caches.
+    #[serde(default)]
+    pub cache: CacheSettings,
+    /// The platform's own consents.
+    #[serde(default)]
+    pub platform: PlatformSettings,
+    /// Publishers declared in the file.
+    #[serde(default)]
+    pub publishers: Vec<PublisherConfig>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    #[serde(deserialize_with = "nets")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Requests running longer are answered 503 S0003.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+    /// How long in-flight requests may finish after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Serve `/metrics` on its own listener instead of the main one.
+    #[serde(deserialize_with = "optional")]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            body_limit: 64 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+            metrics_addr: None,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://data/enroll.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// Run pending migrations when serving.
+    pub migrate: bool,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before 503 S0002.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://data/enroll.db".into(),
+            migrate: true,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// `[geoip]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoIpSettings {
+    /// A MaxMind DB file: the bundled country database, or GeoIP2/GeoLite2 Country or City.
+    pub database: PathBuf,
+    /// Country for private, loopback and unknown addresses.
+    pub default_country: Country,
+    /// Currency for those.
+    pub default_currency: Currency,
+    /// Locale for those.
+    pub default_locale: Locale,
+}
+
+impl Default for GeoIpSettings {
+    fn default() -> Self {
+        GeoIpSettings {
+            database: PathBuf::from("data/geo-whois-asn-country.mmdb"),
+            default_country: Country::parse("US").unwrap_or_else(|_| unreachable!()),
+            default_currency: Currency::parse("USD").unwrap_or_else(|_| unreachable!()),
+            default_locale: Locale::parse("en_US").unwrap_or_else(|_| unreachable!()),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `json` (production) or `pretty` (a terminal).
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `enroll=debug,info`.
+    pub level: String,
+    /// Log client IP addresses (for security); off where policy forbids.
+    pub client_ip: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+            client_ip: true,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object a line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// `[cache]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// How long publishers and their consents are served from memory.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[platform]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlatformSettings {
+    /// `[[platform.consents]]`: the platform's consents, broadcasterId 0.
+    pub consents: Vec<ConsentDraft>,
+}
+
+/// `[[publishers]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherConfig {
+    /// Nine digits.
+    pub id: PublisherId,
+    /// Display name.
+    pub name: String,
+    /// `[publishers.settings]`
+    #[serde(default)]
+    pub settings: PublisherSettings,
+    /// Offer ids that resolve to this publisher.
+    #[serde(default)]
+    pub offers: Vec<OfferId>,
+    /// `[[publishers.consents]]`
+    #[serde(default)]
+    pub consents: Vec<ConsentDraft>,
+}
+
+impl Settings {
+    /// The layered sources: the file (if it exists), then `ENROLL_…` variables.
+    pub fn figment(path: &Path) -> Figment {
+        Figment::new().merge(Toml::file(path)).merge(
+            Env::prefixed("ENROLL_")
+                .split("__")
+                .filter(|key| key.as_str() != "config"),
+        )
+    }
+
+    /// Loads and checks the settings; the error is one line naming the key.
+    pub fn load(path: &Path) -> Result<Settings, String> {
+        if !path.exists() && path != Path::new(DEFAULT_CONFIG) {
+            return Err(format!("config file {} does not exist", path.display()));
+        }
+        Self::from_figment(Self::figment(path))
+    }
+
+    /// Extracts and checks settings from any figment (tests add their own layers).
+    pub fn from_figment(figment: Figment) -> Result<Settings, String> {
+        let settings: Settings = figment.extract().map_err(|e| describe(&e))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let url = self.database.url.as_str();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(format!(
+                "database.url: unsupported scheme in {:?} (use sqlite:// or postgres://)",
+                redact_url(url)
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err("database.max_connections: must be at least 1".into());
+        }
+        if self.server.body_limit == 0 {
+            return Err("server.body_limit: must be at least 1 byte".into());
+        }
+        if self.cache.ttl.is_zero() {
+            return Err("cache.ttl: must be more than 0 (e.g. \"5s\")".into());
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            format!(
+                "log.level: {:?} is not a filter such as \"info\" ({e})",
+                self.log.level
+            )
+        })?;
+        self.declaration().check()
+    }
+
+    /// The publishers and consents the file declares.
+    pub fn declaration(&self) -> Declaration {
+        Declaration {
+            platform_consents: self.platform.consents.clone(),
+            publishers: self
+                .publishers
+                .iter()
+                .map(|p| PublisherDeclaration {
+                    id: p.id,
+                    name: p.name.clone(),
+                    settings: p.settings.clone(),
+                    offers: p.offers.clone(),
+                    consents: p.consents.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One line: the key, what is wrong, and where the value came from.
+fn describe(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(src) => format!(" (from {} {src})", m.name),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{}{source}", e.kind)
+    } else {
+        format!("{key}: {}{source}", e.kind)
+    }
+}
+
+/// A database URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// CIDRs (or single addresses) as a list or one comma-separated string (env variables).
+fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::List(l) => l,
+        Raw::Text(t) => t.split(',').map(str::to_owned).collect(),
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{s:?} is not a CIDR such as 10.0.0.0/8 or an IP address"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// An optional value where `""` means none (env variables cannot be unset in every tool).
+fn optional<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw = Option::<String>::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Settings, String> {
+        Settings::from_figment(Figment::new().merge(Toml::string(toml)))
+    }
+
+    #[test]
+    fn empty_file_means_defaults() {
+        let s = load("").unwrap();
+        assert_eq!(s.server.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.url, "sqlite://data/enroll.db");
+        assert_eq!(s.geoip.default_locale.as_str(), "en_US");
+        assert_eq!(s.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn bad_settings_name_their_key() {
+        let e = load("[log]\nformat = \"xml\"").unwrap_err();
+        assert!(e.starts_with("log.format: "), "{e}");
+        assert!(e.contains("json") && e.contains("pretty"), "{e}");
+        let e = load("[database]\nurl = \"mysql://x\"").unwrap_err();
+        assert!(e.starts_with("database.url: unsupported scheme"), "{e}");
+        let e = load("[server]\naddr = \"nowhere\"").unwrap_err();
+        assert!(e.starts_with("server.addr: "), "{e}");
+        let e = load("[server]\nadr = \"127.0.0.1:1\"").unwrap_err();
+        assert!(e.contains("adr"), "{e}");
+        let e = load("[geoip]\ndefault_country = \"UK\"").unwrap_err();
+        assert!(e.starts_with("geoip.default_country: "), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_from_comma_separated_text() {
+        let s = load("[server]\ntrusted_proxies = \"10.0.0.0/8, 192.168.1.1\"").unwrap();
+        assert_eq!(s.server.trusted_proxies.len(), 2);
+        let e = load("[server]\ntrusted_proxies = \"10.0.0.0/33\"").unwrap_err();
+        assert!(e.starts_with("server.trusted_proxies: "), "{e}");
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Consent definitions: who owns one, its name, and what a new version declares.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::PublisherId;
+
+/// Who a consent belongs to: the platform (broadcasterId 0) or a publisher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConsentOwner {
+    /// The platform's own consents, shown to every publisher's customers.
+    Platform,
+    /// One publisher's consents.
+    Publisher(PublisherId),
+}
+
+impl ConsentOwner {
+    /// The stored form and the API's `broadcasterId`: 0 for the platform.
+    pub fn get(self) -> i64 {
+        match self {
+            ConsentOwner::Platform => 0,
+            ConsentOwner::Publisher(p) => p.get(),
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn from_i64(v: i64) -> Result<Self, String> {
+        if v == 0 {
+            Ok(ConsentOwner::Platform)
+        } else {
+            PublisherId::from_i64(v).map(ConsentOwner::Publisher)
+        }
+    }
+}
+
+impl fmt::Display for ConsentOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsentOwner::Platform => f.write_str("platform"),
+            ConsentOwner::Publisher(p) => write!(f, "publisher {p}"),
+        }
+    }
+}
+
+/// A consent name: 1–64 of `A-Z a-z 0-9 _ . -` (`broadcaster_terms`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ConsentName(String);
+
+impl ConsentName {
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if ok {
+            Ok(ConsentName(s.to_owned()))
+        } else {
+            Err(format!(
+                "consent name {s:?} must be 1-64 letters, digits, '_', '.' or '-'"
+            ))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConsentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConsentName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ConsentName::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a version of a consent says. Publishing a draft that differs from the current version
+/// in any of these fields makes a new version; an identical one changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDraft {
+    /// The consent's name, unique across the platform's and the publisher's consents.
+    pub name: ConsentName,
+    /// The text shown beside the checkbox (may hold a link).
+    pub label: String,
+    /// Usually the URL of the document consented to.
+    #[serde(default)]
+    pub value: String,
+    /// Must be accepted to register.
+    #[serde(default)]
+    pub required: bool,
+    /// The checkbox starts ticked.
+    #[serde(default)]
+    pub enabled_by_default: bool,
+    /// Placeholder text for the frontend.
+    #[serde(default)]
+    pub placeholder: String,
+}
+
+impl ConsentDraft {
+    /// Checks the texts: a label is required, no NUL characters anywhere.
+    pub fn check(&self) -> Result<(), String> {
+        if self.label.trim().is_empty() {
+            return Err(format!("consent {}: label must not be empty", self.name));
+        }
+        let texts = [&self.label, &self.value, &self.placeholder];
+        if texts.iter().any(|t| t.contains('\0')) {
+            return Err(format!("consent {}: texts must not contain NUL", self.name));
+        }
+        if texts.iter().any(|t| t.len() > 4000) {
+            return Err(format!(
+                "consent {}: texts are limited to 4000 bytes",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(ConsentName::parse("broadcaster_terms").is_ok());
+        assert!(ConsentName::parse("").is_err());
+        assert!(ConsentName::parse("has space").is_err());
+        assert!(ConsentName::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn owner_round_trips() {
+        assert_eq!(ConsentOwner::from_i64(0), Ok(ConsentOwner::Platform));
+        let p = ConsentOwner::from_i64(100000001).unwrap();
+        assert_eq!(p.get(), 100000001);
+    }
+}

@@ -1,0 +1,86 @@
+//! `GET /locales`: country, currency and locale of the client's (or a given) address.
+
+use std::net::IpAddr;
+
+use axum::Extension;
+use axum::extract::{RawQuery, State};
+use serde::Serialize;
+
+use super::Data;
+use super::client_ip::ClientIp;
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::domain::Country;
+use crate::domain::place::Place;
+
+/// Where a customer is, as `POST /customers` accepts it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Locales {
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "NL")]
+    pub country: String,
+    /// ISO 4217.
+    #[schema(example = "EUR")]
+    pub currency: String,
+    /// `ll_CC`.
+    #[schema(example = "nl_NL")]
+    pub locale: String,
+    /// The address looked up.
+    #[schema(example = "1.2.3.4")]
+    pub ip_address: String,
+}
+
+/// The value of one query parameter; `""` means not given.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Country from GeoIP of `customerIP` if given, else of the client address.
+#[utoipa::path(
+    get,
+    path = "/locales",
+    tag = "customers",
+    params(("customerIP" = Option<String>, Query, description = "An IPv4 or IPv6 address to look up instead of the caller's")),
+    responses(
+        (status = 200, description = "Country, currency and locale", body = Locales),
+        (status = 400, description = "REQ0002 Invalid query param customerIP", body = super::error::ErrorBody),
+    )
+)]
+pub async fn get_locales(
+    State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
+    RawQuery(query): RawQuery,
+) -> Result<Data<Locales>, ApiError> {
+    let ip = match query_param(query.as_deref(), "customerIP") {
+        Some(text) => text
+            .trim()
+            .parse::<IpAddr>()
+            .map_err(|_| ApiError::invalid_query("customerIP"))?
+            .to_canonical(),
+        None => client,
+    };
+    let place = state
+        .geo
+        .country(ip)
+        .and_then(|c| Country::parse(c).ok())
+        .and_then(|c| Place::of(&c));
+    let geo = &state.settings.geoip;
+    let (country, currency, locale) = match &place {
+        Some(p) => (p.country.as_str(), p.currency.as_str(), p.locale.as_str()),
+        None => (
+            geo.default_country.as_str(),
+            geo.default_currency.as_str(),
+            geo.default_locale.as_str(),
+        ),
+    };
+    Ok(Data(Locales {
+        country: country.to_owned(),
+        currency: currency.to_owned(),
+        locale: locale.to_owned(),
+        ip_address: ip.to_string(),
+    }))
+}

@@ -1,0 +1,151 @@
+//! The HTTP surface: routers per resource, extractors, the envelope, and the layers.
+
+pub mod client_ip;
+pub mod consents;
+pub mod error;
+pub mod json;
+pub mod locales;
+pub mod middleware;
+pub mod openapi;
+pub mod ops;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::app::AppState;
+use client_ip::{ClientIp, TrustedProxies};
+use error::ApiError;
+use middleware::RequestId;
+
+/// A success: `{"responseData": …, "errors": []}`.
+pub struct Data<T>(pub T);
+
+impl<T: Serialize> Data<T> {
+    /// The serialized envelope, for bodies cached and served many times.
+    pub fn to_bytes(&self) -> Result<bytes::Bytes, serde_json::Error> {
+        #[derive(Serialize)]
+        struct Envelope<'a, T> {
+            #[serde(rename = "responseData")]
+            response_data: &'a T,
+            errors: [(); 0],
+        }
+        serde_json::to_vec(&Envelope { response_data: &self.0, errors: [] }).map(Into::into)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Data<T> {
+    fn into_response(self) -> Response {
+        match self.to_bytes() {
+            Ok(body) => json_response(body),
+            Err(e) => ApiError::internal(format!("serializing a response: {e}")).into_response(),
+        }
+    }
+}
+
+/// A 200 with a JSON body made elsewhere (cached bodies).
+pub fn json_response(body: bytes::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Every route with every layer, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let settings = &state.settings;
+    let mut routes = Router::new()
+        .route("/locales", get(locales::get_locales))
+        .route(
+            "/publishers/{publisher_id}/consents",
+            get(consents::publisher_consents),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/openapi.json", get(ops::openapi));
+    if settings.server.metrics_addr.is_none() {
+        routes = routes.route("/metrics", get(ops::metrics));
+    }
+    let log_ip = settings.log.client_ip;
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(move |req: &axum::http::Request<_>| {
+            let id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|r| r.0.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let ip = req
+                .extensions()
+                .get::<ClientIp>()
+                .filter(|_| log_ip)
+                .map(|c| c.0.to_string());
+            // The path only: query strings may carry personal data.
+            tracing::info_span!(
+                "request",
+                request_id = %id,
+                method = %req.method(),
+                path = %req.uri().path(),
+                client_ip = ip.as_deref().unwrap_or("-"),
+            )
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    let catalog = state.catalog.clone();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| catalog.allows_origin(o))
+        }))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-requested-by"),
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-captcha-token"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+        .max_age(std::time::Duration::from_secs(600));
+    let proxies = TrustedProxies(Arc::new(settings.server.trusted_proxies.clone()));
+
+    // Listed innermost first: the last layer added sees a request first.
+    routes
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn(middleware::record_metrics))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(settings.server.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            settings.server.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::ensure_envelope))
+        .layer(trace)
+        .layer(axum::middleware::from_fn(client_ip::resolve))
+        .layer(Extension(proxies))
+        .layer(cors)
+        .layer(axum::middleware::from_fn(middleware::request_id))
+        .with_state(state)
+}

@@ -1,0 +1,14 @@
+//! Enroll: a multi-tenant customer-registration service speaking the Cleeng MediaStore API.
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod geo;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Settings;

@@ -1,0 +1,54 @@
+//! Store errors: what callers must tell apart (exists, missing, unavailable) and the rest.
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the row; names the constraint or the thing.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The row to change does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request breaks a rule the store enforces.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database cannot be reached now (pool timeout, connection lost, busy); retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A stored value does not parse as its domain type.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::AlreadyExists(db.constraint().unwrap_or("row").to_owned())
+            }
+            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
+                StoreError::Unavailable(e)
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Postgres connection and shutdown classes, SQLite BUSY and LOCKED.
+fn is_transient(code: Option<&str>) -> bool {
+    match code {
+        Some(c) => c.starts_with("08") || c.starts_with("57P") || c == "5" || c == "6",
+        None => false,
+    }
+}

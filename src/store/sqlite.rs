@@ -1,0 +1,86 @@
+//! The SQLite store: the embedded default, nothing to install.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+use super::StoreError;
+use super::sql::impl_store;
+use crate::config::DatabaseSettings;
+
+/// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing, with its directory) the database file of `settings.url`.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&settings.url)
+            .map_err(|e| StoreError::Invalid(format!("database.url {:?}: {e}", settings.url)))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let in_memory = options.get_filename().as_os_str() == ":memory:";
+        if !in_memory {
+            if let Some(dir) = options
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Invalid(format!(
+                        "database.url: cannot create directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+        }
+        // Each in-memory connection is a database of its own: keep exactly one.
+        let max = if in_memory {
+            1
+        } else {
+            settings.max_connections
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(1800))
+            })
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The pool, for tests and tools that need raw SQL.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn begin_locked(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl_store!(SqliteStore, Sqlite);
