@@ -70,8 +70,7 @@ fn render(view: &PublisherView) -> Bytes {
     let consents = Consents {
         consents: view.consents.iter().map(Consent::from).collect(),
     };
-    let body = serde_json::json!({ "responseData": consents, "errors": [] });
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    Data(consents).to_bytes().unwrap_or_default()
 }
 
 /// The platform's and the publisher's consents, each at its newest version.
