@@ -11,7 +11,6 @@ pub struct PublisherId(u32);
 impl PublisherId {
     /// Parses the nine-digit text form.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
         if s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0') {
             s.parse::<u32>()
                 .map(PublisherId)
@@ -69,7 +68,6 @@ pub struct OfferId(String);
 impl OfferId {
     /// Parses `S123456789_US`.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim();
         let b = s.as_bytes();
         let ok = b.len() == 13
             && b[0].is_ascii_uppercase()

@@ -41,7 +41,11 @@ impl<T: Serialize> Data<T> {
             response_data: &'a T,
             errors: [(); 0],
         }
-        serde_json::to_vec(&Envelope { response_data: &self.0, errors: [] }).map(Into::into)
+        serde_json::to_vec(&Envelope {
+            response_data: &self.0,
+            errors: [],
+        })
+        .map(Into::into)
     }
 }
 

@@ -45,10 +45,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Postgres connection and shutdown classes, SQLite BUSY and LOCKED.
+/// Postgres errors that mean "cannot reach or use the database now" (connection, shutdown,
+/// resources, refused logins or connections), and SQLite BUSY and LOCKED.
 fn is_transient(code: Option<&str>) -> bool {
-    match code {
-        Some(c) => c.starts_with("08") || c.starts_with("57P") || c == "5" || c == "6",
-        None => false,
-    }
+    let Some(c) = code else { return false };
+    ["08", "57P", "53", "28"]
+        .iter()
+        .any(|class| c.starts_with(class))
+        || matches!(c, "55000" | "3D000" | "5" | "6")
 }

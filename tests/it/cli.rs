@@ -1,0 +1,209 @@
+//! The `enroll` binary: CLI commands, start-up errors, graceful shutdown.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::backend_tests;
+use crate::support::{Backend, CACHE_WAIT, TestApp, json, repo};
+
+backend_tests!(cli_manages_publishers_and_consents_of_a_running_server);
+
+fn enroll(db_url: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enroll"));
+    cmd.arg("--config")
+        .arg(repo().join("config/enroll.toml"))
+        .env("ENROLL_DATABASE__URL", db_url)
+        .env("ENROLL_LOG__LEVEL", "warn")
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true)
+        .current_dir(repo());
+    cmd
+}
+
+async fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().await.unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn cli_manages_publishers_and_consents_of_a_running_server(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let url = app.db.url.clone();
+    let (ok, out, err) = run(enroll(&url).args([
+        "publisher",
+        "create",
+        "--id",
+        "123456789",
+        "--name",
+        "Acme",
+        "--offer",
+        "S123456789_US",
+    ]))
+    .await;
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) =
+        run(enroll(&url).args(["publisher", "create", "--id", "123456789", "--name", "Acme"]))
+            .await;
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+    let (ok, _, err) =
+        run(enroll(&url).args(["publisher", "create", "--id", "12345", "--name", "Bad"])).await;
+    assert!(!ok && err.contains("nine digits"), "{err}");
+    let (ok, out, _) = run(enroll(&url).args(["publisher", "list"])).await;
+    assert!(ok);
+    assert!(
+        out.contains("100000001") && out.contains("123456789") && out.contains("S123456789_US"),
+        "{out}"
+    );
+
+    let set = [
+        "consent",
+        "set",
+        "--publisher",
+        "123456789",
+        "--name",
+        "acme_terms",
+        "--label",
+        "Acme terms",
+        "--required",
+    ];
+    let (ok, out, err) = run(enroll(&url).args(set)).await;
+    assert!(ok && out.contains("version 1"), "{out}{err}");
+    let (ok, out, _) = run(enroll(&url).args(set)).await;
+    assert!(ok && out.contains("nothing published"), "{out}");
+    let (ok, out, _) = run(enroll(&url).args([
+        "consent",
+        "set",
+        "--publisher",
+        "platform",
+        "--name",
+        "terms",
+        "--label",
+        "New platform terms",
+        "--required",
+    ]))
+    .await;
+    assert!(ok && out.contains("version 2"), "{out}");
+    let (ok, _, err) = run(enroll(&url).args([
+        "consent",
+        "set",
+        "--publisher",
+        "123456789",
+        "--name",
+        "terms",
+        "--label",
+        "x",
+    ]))
+    .await;
+    assert!(!ok && err.contains("already used by the platform"), "{err}");
+
+    tokio::time::sleep(CACHE_WAIT).await;
+    let (status, body) = json(app.consents("123456789").await).await;
+    assert_eq!(
+        status, 200,
+        "a publisher created by the CLI is visible to the running server"
+    );
+    let consents = &body["responseData"]["consents"];
+    assert_eq!(
+        (
+            consents[0]["name"].as_str(),
+            consents[0]["version"].as_str()
+        ),
+        (Some("terms"), Some("2"))
+    );
+    assert_eq!(
+        (
+            consents[1]["name"].as_str(),
+            consents[1]["required"].as_bool()
+        ),
+        (Some("acme_terms"), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/x.db", dir.path().display());
+    for (key, value, expect) in [
+        ("ENROLL_LOG__FORMAT", "xml", "log.format"),
+        ("ENROLL_SERVER__ADDR", "nowhere", "server.addr"),
+        ("ENROLL_DATABASE__URL", "mysql://x", "database.url"),
+        (
+            "ENROLL_GEOIP__DATABASE",
+            "/nonexistent.mmdb",
+            "geoip.database",
+        ),
+        (
+            "ENROLL_SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/99",
+            "server.trusted_proxies",
+        ),
+    ] {
+        let (ok, _, err) = run(enroll(&url)
+            .env(key, value)
+            .env("ENROLL_SERVER__ADDR", "127.0.0.1:0")
+            .env(key, value)
+            .arg("serve"))
+        .await;
+        assert!(!ok, "{key}={value} must stop start-up");
+        let lines: Vec<_> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "one line: {err}");
+        assert!(
+            lines[0].starts_with("enroll: ") && lines[0].contains(expect),
+            "{key}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/x.db", dir.path().display());
+    let mut child = enroll(&url)
+        .env("ENROLL_SERVER__ADDR", "127.0.0.1:0")
+        .env("ENROLL_LOG__FORMAT", "json")
+        .env("ENROLL_LOG__LEVEL", "info")
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["message"] == "enroll is listening" {
+                return v["addr"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("the server never said it was listening");
+    })
+    .await
+    .unwrap();
+    let body = reqwest::get(format!("http://{addr}/locales?customerIP=81.2.69.142"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("\"GB\""), "{body}");
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}

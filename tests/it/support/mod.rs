@@ -1,0 +1,288 @@
+//! The test harness: a fresh database per test (a SQLite file, or a new Postgres database),
+//! the real server on 127.0.0.1:0, and one helper method per endpoint.
+
+pub mod mmdb;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use enroll::store::{self, Store};
+use enroll::{Application, Settings};
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use sqlx::Connection;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Writes `backend_tests!(a, b)`: `sqlite::a`, `postgres::a`, … each calling `a(Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Postgres).await
+                }
+            )+
+        }
+    };
+}
+
+/// The repository root.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Postgres server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_database(admin: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// A fresh, empty database, dropped (Postgres) or deleted (SQLite) with the value.
+pub struct TestDb {
+    pub url: String,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("enroll.db").display());
+                TestDb {
+                    url,
+                    name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("enroll_it_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "Postgres is required for this test and is not reachable at {admin} ({e}). \
+                         Run the tests with scripts/test, which starts one, or set TEST_DATABASE_URL."
+                    )
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = with_database(&admin, &name);
+                TestDb {
+                    url,
+                    name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// The Postgres database name (None on SQLite).
+    pub fn pg_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// A store on this database, migrated.
+    pub async fn store(&self) -> Arc<dyn Store> {
+        let settings = enroll::config::DatabaseSettings {
+            url: self.url.clone(),
+            ..Default::default()
+        };
+        let store = store::connect(&settings).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.name.take() else { return };
+        let admin = postgres_admin_url();
+        // Drop runs outside async; a short thread with its own runtime does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The GeoIP fixture of the given schema, generated once per test process.
+pub fn geo_fixture(schema: mmdb::Schema) -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"));
+    let (file, tag) = match schema {
+        mmdb::Schema::GeoIp2Country => ("geoip2-country.mmdb", 0),
+        mmdb::Schema::IpLocationDb => ("ip-location-db.mmdb", 1),
+    };
+    let path = dir.path().join(file);
+    static WRITTEN: OnceLock<std::sync::Mutex<[bool; 2]>> = OnceLock::new();
+    let mut written = WRITTEN.get_or_init(Default::default).lock().unwrap();
+    if !written[tag] {
+        mmdb::write_mmdb(&path, schema, mmdb::FIXTURE_NETWORKS).expect("write GeoIP fixture");
+        written[tag] = true;
+    }
+    path
+}
+
+/// The settings a test server starts with: the repository's config file (the demo publisher),
+/// a fresh database, the GeoIP fixture, port 0, a short cache TTL.
+pub fn base_figment(db: &TestDb) -> Figment {
+    Figment::new()
+        .merge(Toml::file(repo().join("config/enroll.toml")))
+        .merge(("server.addr", "127.0.0.1:0"))
+        .merge(("database.url", db.url.as_str()))
+        .merge(("geoip.database", geo_fixture(mmdb::Schema::GeoIp2Country)))
+        .merge(("cache.ttl", "200ms"))
+        .merge(("log.level", "warn"))
+}
+
+/// How long a change takes to reach a server at most (the cache TTL above, with margin).
+pub const CACHE_WAIT: std::time::Duration = std::time::Duration::from_millis(450);
+
+/// A running server and what tests need to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub db: Arc<TestDb>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |f| f).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(Figment) -> Figment) -> TestApp {
+        let db = Arc::new(TestDb::new(backend).await);
+        Self::spawn_on(db, tweak).await
+    }
+
+    /// Another server on an existing database (a restart, or a second replica).
+    pub async fn spawn_on(db: Arc<TestDb>, tweak: impl FnOnce(Figment) -> Figment) -> TestApp {
+        let settings = Settings::from_figment(tweak(base_figment(&db))).expect("test settings");
+        let app = Application::build(settings)
+            .await
+            .expect("build the application");
+        let port = app.port();
+        let store = app.state().store.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            store,
+            db,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn locales(&self, customer_ip: &str) -> reqwest::Response {
+        self.get(&format!("/locales?customerIP={customer_ip}"))
+            .await
+    }
+
+    pub async fn consents(&self, publisher: &str) -> reqwest::Response {
+        self.get(&format!("/publishers/{publisher}/consents")).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("a JSON body");
+    (status, body)
+}
+
+/// Asserts the error envelope of API.md and returns the body.
+pub async fn assert_error(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    assert!(
+        response.headers().contains_key("x-request-id"),
+        "X-Request-Id on every response"
+    );
+    let content_type = response.headers().get("content-type").cloned();
+    let (got, body) = json(response).await;
+    assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+    assert_eq!(content_type.unwrap(), "application/json");
+    assert_eq!(body["responseData"], serde_json::json!({}));
+    assert_eq!(
+        body["message"], body["errors"][0],
+        "message equals errors[0]"
+    );
+    assert!(body["details"].is_array());
+    body
+}
