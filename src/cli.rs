@@ -19,9 +19,9 @@ pub struct Cli {
     /// Config file (environment variables ENROLL_SECTION__KEY override it).
     #[arg(long, global = true, env = "ENROLL_CONFIG", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
-    /// What to do.
+    /// What to do (default: serve).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Subcommands.
@@ -37,6 +37,8 @@ pub enum Command {
     /// Manage consents.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Exit 0 when the local server answers /healthz (for container health checks).
+    Healthcheck,
 }
 
 /// `enroll publisher …`
@@ -103,7 +105,7 @@ fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&cli.config).map_err(anyhow::Error::msg)?;
     crate::telemetry::init_logs(&settings.log);
-    match cli.command {
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;
             tracing::info!(addr = %app.local_addr(), "enroll is listening");
@@ -119,7 +121,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(ConsentCommand::Set(args)) => {
             consent_set(&*open(&settings).await?, args).await
         }
+        Command::Healthcheck => healthcheck(settings.server.addr).await,
     }
+}
+
+/// GET /healthz on the configured address with a bare HTTP/1.1 request (no client library).
+async fn healthcheck(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(target).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await?;
+        anyhow::Ok(head)
+    };
+    let head = tokio::time::timeout(std::time::Duration::from_secs(3), check)
+        .await
+        .context("healthcheck timed out")??;
+    anyhow::ensure!(
+        head.ends_with(b" 200"),
+        "healthz answered {:?}",
+        String::from_utf8_lossy(&head)
+    );
+    Ok(())
 }
 
 async fn open(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {

@@ -1,0 +1,76 @@
+# Helpers to make sure the servers tests need are running. Sourced by scripts/test.
+# Nothing here skips a test: when a server cannot be had, the script stops with the reason.
+
+log() { printf 'scripts/test: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi
+}
+
+apt_install() {
+  log "installing $* with apt-get"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed (need root or sudo)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+
+pg_answers() {
+  command -v psql >/dev/null 2>&1 && psql "$1" -Atqc 'select 1' >/dev/null 2>&1
+}
+
+wait_for_pg() {
+  for _ in $(seq 1 60); do pg_answers "$1" && return 0; sleep 0.5; done
+  return 1
+}
+
+# Sets TEST_DATABASE_URL to a Postgres that answers, starting or installing one if needed.
+ensure_postgres() {
+  local default="postgres://postgres@127.0.0.1:5432/postgres"
+  if [ -n "${TEST_DATABASE_URL:-}" ]; then
+    command -v psql >/dev/null 2>&1 || apt_install postgresql-client
+    pg_answers "$TEST_DATABASE_URL" || die "TEST_DATABASE_URL does not answer: ${TEST_DATABASE_URL}"
+    return
+  fi
+  TEST_DATABASE_URL=$default
+  if pg_answers "$TEST_DATABASE_URL"; then return; fi
+
+  # The machine's own cluster, stopped.
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    if [ -n "$version" ]; then
+      log "starting the Postgres $version cluster"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 || true
+      if wait_for_pg "$TEST_DATABASE_URL"; then return; fi
+    fi
+  fi
+
+  # None: install the server and run a throw-away cluster of our own with trust auth.
+  ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || apt_install postgresql
+  local bin dir port=54329
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  dir=${TMPDIR:-/tmp}/enroll-test-pg
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home "$dir" postgres
+    run=(runuser -u postgres --)   # initdb refuses to run as root
+  fi
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+    "${run[@]}" "$bin/initdb" -D "$dir" -A trust -U postgres >/dev/null || die "initdb failed in $dir"
+  fi
+  log "starting a test Postgres on 127.0.0.1:$port ($dir)"
+  "${run[@]}" "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir" start >/dev/null 2>&1 || true
+  TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  wait_for_pg "$TEST_DATABASE_URL" || die "could not start Postgres (see $dir/server.log)"
+}
+
+# Test databases of runs that were killed before their cleanup.
+drop_stale_test_databases() {
+  local name
+  for name in $(psql "$TEST_DATABASE_URL" -Atqc "select datname from pg_database where datname like 'enroll\_it\_%'"); do
+    psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$name\" with (force)" >/dev/null 2>&1 || true
+  done
+}
