@@ -192,7 +192,10 @@ async fn serve_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert!(body.contains("\"GB\""), "{body}");
-    let (ok, _, err) = run(enroll(&url).env("ENROLL_SERVER__ADDR", &addr).arg("healthcheck")).await;
+    let (ok, _, err) = run(enroll(&url)
+        .env("ENROLL_SERVER__ADDR", &addr)
+        .arg("healthcheck"))
+    .await;
     assert!(ok, "healthcheck against a live server: {err}");
     let pid = child.id().unwrap().to_string();
     assert!(
@@ -208,6 +211,9 @@ async fn serve_stops_cleanly_on_sigterm() {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0));
-    let (ok, _, _) = run(enroll(&url).env("ENROLL_SERVER__ADDR", &addr).arg("healthcheck")).await;
+    let (ok, _, _) = run(enroll(&url)
+        .env("ENROLL_SERVER__ADDR", &addr)
+        .arg("healthcheck"))
+    .await;
     assert!(!ok, "healthcheck fails once the server is gone");
 }
