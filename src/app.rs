@@ -12,6 +12,7 @@ use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
+use crate::auth::{HashParams, Hasher, Keys};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::geo::GeoIp;
@@ -33,6 +34,12 @@ pub struct Shared {
     pub catalog: Arc<Catalog>,
     /// Prometheus.
     pub metrics: PrometheusHandle,
+    /// Password hashing threads.
+    pub hasher: Arc<Hasher>,
+    /// JWT keys.
+    pub keys: Arc<Keys>,
+    /// HMAC key for idempotency fingerprints, shared by replicas through the database.
+    pub idempotency_secret: Vec<u8>,
     /// The OpenAPI document.
     pub openapi: Bytes,
 }
@@ -76,6 +83,24 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("geoip.database: {e}"))?;
         tracing::info!(database = %settings.geoip.database.display(), kind = geo.database_type(), "GeoIP ready");
 
+        let keys = load_keys(&settings, store.as_ref()).await?;
+        let idempotency_secret = hex::decode(
+            store
+                .ensure_secret("idempotency_hmac", &hex::encode(rand::random::<[u8; 32]>()))
+                .await?,
+        )
+        .context("the stored idempotency secret is not hex")?;
+        let auth = &settings.auth;
+        let hasher = Hasher::start(
+            auth.threads(),
+            HashParams {
+                memory_kib: auth.argon2_memory_kib,
+                iterations: auth.argon2_iterations,
+                parallelism: auth.argon2_parallelism,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("auth.argon2_*: {e}"))?;
+
         let catalog = Arc::new(Catalog::new(store.clone(), settings.cache.ttl));
         catalog.refresh_origins().await?;
         catalog.spawn_refresh();
@@ -96,6 +121,9 @@ impl Application {
             geo: Arc::new(geo),
             catalog,
             metrics: crate::telemetry::metrics(),
+            hasher: Arc::new(hasher),
+            keys: Arc::new(keys),
+            idempotency_secret,
             openapi: crate::http::openapi::document(),
         }));
         let router = crate::http::router(state.clone());
@@ -179,6 +207,33 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// The JWT keys of `jwt.keys`, or the development key kept in the database.
+async fn load_keys(settings: &Settings, store: &dyn Store) -> anyhow::Result<Keys> {
+    let jwt = &settings.jwt;
+    let pems = if jwt.keys.is_empty() {
+        let candidate = crate::auth::jwt::generate_pem().map_err(anyhow::Error::msg)?;
+        let kid = uuid::Uuid::new_v4().simple().to_string();
+        let stored = store.ensure_signing_key(&kid, &candidate).await?;
+        tracing::warn!(
+            "jwt.keys is not set: signing with a development key kept in the database; \
+             configure your own Ed25519 PEM files in production"
+        );
+        stored
+            .into_iter()
+            .map(|pem| ("the database's development key".to_owned(), pem))
+            .collect()
+    } else {
+        let mut pems = Vec::new();
+        for path in &jwt.keys {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("jwt.keys: cannot read {}: {e}", path.display()))?;
+            pems.push((format!("jwt.keys: {}", path.display()), pem));
+        }
+        pems
+    };
+    Keys::from_pems(&pems, &jwt.issuer, jwt.ttl).map_err(anyhow::Error::msg)
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -54,10 +54,10 @@ impl Catalog {
         &self,
         id: PublisherId,
     ) -> Result<Option<Arc<PublisherView>>, StoreError> {
-        if let Ok(entries) = self.entries.read() {
-            if let Some(e) = entries.get(&id).filter(|e| e.fetched.elapsed() < self.ttl) {
-                return Ok(e.view.clone());
-            }
+        if let Ok(entries) = self.entries.read()
+            && let Some(e) = entries.get(&id).filter(|e| e.fetched.elapsed() < self.ttl)
+        {
+            return Ok(e.view.clone());
         }
         let view = match self.store.publisher(id).await? {
             Some(publisher) => Some(Arc::new(PublisherView {

@@ -37,6 +37,12 @@ pub struct Settings {
     /// In-memory caches.
     #[serde(default)]
     pub cache: CacheSettings,
+    /// Password hashing and tokens.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// Customer JWTs.
+    #[serde(default)]
+    pub jwt: JwtSettings,
     /// The platform's own consents.
     #[serde(default)]
     pub platform: PlatformSettings,
@@ -180,6 +186,75 @@ impl Default for CacheSettings {
     }
 }
 
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Threads that hash passwords; 0 means one per core.
+    pub hash_threads: usize,
+    /// argon2id memory (m) in KiB.
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (t).
+    pub argon2_iterations: u32,
+    /// argon2id lanes (p).
+    pub argon2_parallelism: u32,
+    /// How long a refresh token lives from issue.
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// How long a family of rotated refresh tokens lives at most.
+    #[serde(with = "humantime_serde")]
+    pub refresh_family_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            hash_threads: 0,
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            refresh_token_ttl: Duration::from_secs(100 * 86400),
+            refresh_family_ttl: Duration::from_secs(365 * 86400),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// The hashing threads to start.
+    pub fn threads(&self) -> usize {
+        if self.hash_threads > 0 {
+            self.hash_threads
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+}
+
+/// `[jwt]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtSettings {
+    /// The `iss` claim.
+    pub issuer: String,
+    /// Token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Ed25519 PEM files: the first signs, all verify. None: a key generated once and kept in
+    /// the database (development only).
+    #[serde(deserialize_with = "paths")]
+    pub keys: Vec<PathBuf>,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        JwtSettings {
+            issuer: "enroll".into(),
+            ttl: Duration::from_secs(900),
+            keys: Vec::new(),
+        }
+    }
+}
+
 /// `[platform]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -249,6 +324,18 @@ impl Settings {
         if self.server.body_limit == 0 {
             return Err("server.body_limit: must be at least 1 byte".into());
         }
+        if self.auth.argon2_memory_kib < 8 * self.auth.argon2_parallelism.max(1)
+            || self.auth.argon2_iterations == 0
+            || self.auth.argon2_parallelism == 0
+        {
+            return Err("auth.argon2_*: memory must be at least 8 KiB per lane, iterations and parallelism at least 1".into());
+        }
+        if self.jwt.issuer.is_empty() {
+            return Err("jwt.issuer: must not be empty".into());
+        }
+        if self.jwt.ttl.is_zero() {
+            return Err("jwt.ttl: must be more than 0 (e.g. \"15m\")".into());
+        }
         if self.cache.ttl.is_zero() {
             return Err("cache.ttl: must be more than 0 (e.g. \"5s\")".into());
         }
@@ -309,8 +396,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// CIDRs (or single addresses) as a list or one comma-separated string (env variables).
-fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+/// A list, or one comma-separated string (environment variables).
+fn text_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -321,10 +408,21 @@ fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
         Raw::List(l) => l,
         Raw::Text(t) => t.split(',').map(str::to_owned).collect(),
     };
-    items
+    Ok(items
         .iter()
-        .map(|s| s.trim())
+        .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
+        .collect())
+}
+
+fn paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    Ok(text_list(d)?.into_iter().map(PathBuf::from).collect())
+}
+
+/// CIDRs (or single addresses) as a list or one comma-separated string.
+fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    text_list(d)?
+        .iter()
         .map(|s| {
             s.parse::<IpNet>()
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))

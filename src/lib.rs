@@ -1,6 +1,7 @@
 //! Enroll: a multi-tenant customer-registration service speaking the Cleeng MediaStore API.
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;

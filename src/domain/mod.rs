@@ -1,13 +1,23 @@
 //! Pure types and rules, no I/O. Parse, don't validate: a value of these types is valid.
 
 pub mod consent;
+pub mod customer;
+pub mod email;
+pub mod fields;
 pub mod ids;
+pub mod password;
 pub mod place;
+pub mod problem;
 pub mod provisioning;
 pub mod publisher;
 
 pub use consent::{ConsentDraft, ConsentName, ConsentOwner};
+pub use customer::{
+    ConsentAnswer, ConsentState, CustomerId, CustomerPatch, Registration, TenantRef,
+};
+pub use email::Email;
 pub use ids::{OfferId, PublisherId};
+pub use password::Password;
 pub use place::{Country, Currency, Locale};
 pub use provisioning::{Declaration, DeclaredItem, PublisherDeclaration};
 pub use publisher::PublisherSettings;

@@ -4,39 +4,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+pub use crate::domain::problem::{FieldError, Reason};
 use crate::store::StoreError;
-
-/// Why a field was refused (API.md `details[].reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub enum Reason {
-    /// Required and absent.
-    Missing,
-    /// Present but not acceptable.
-    InvalidValue,
-    /// Too short.
-    TooShort,
-    /// Too long.
-    TooLong,
-    /// Names something that does not exist.
-    NotFound,
-    /// Would duplicate something unique.
-    AlreadyExists,
-    /// A password that is too easy to guess.
-    Weak,
-    /// A required consent not accepted.
-    NotAccepted,
-}
-
-/// One field problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// The request field.
-    pub field: String,
-    /// Why.
-    pub reason: Reason,
-    /// The message for that field.
-    pub message: String,
-}
 
 /// An error answered in the envelope. Build it with the constructors; 5xx keep their cause
 /// for the log, and the client sees only the fixed text.
@@ -241,6 +210,36 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
+            response_data: serde_json::Map::new(),
+            message: self.errors.first().cloned().unwrap_or_default(),
+            errors: self.errors.clone(),
+            code: self.code,
+            details: self.details.clone(),
+        }
+    }
+
+    /// The body this error answers with, to remember it (idempotency).
+    pub fn body_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.body()).unwrap_or_default()
+    }
+
+    /// Answers again with a remembered error body.
+    pub fn replay(status: u16, body: Option<serde_json::Value>) -> Response {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match body {
+            Some(body) => {
+                let mut response = (status, axum::Json(body)).into_response();
+                response.extensions_mut().insert(Enveloped);
+                response
+            }
+            None => ApiError::for_status(status).into_response(),
+        }
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -254,18 +253,12 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Some(cause) = &self.cause {
-            if self.status.is_server_error() {
-                tracing::error!(code = self.code, cause = %cause, "request failed");
-            }
+        if let Some(cause) = &self.cause
+            && self.status.is_server_error()
+        {
+            tracing::error!(code = self.code, cause = %cause, "request failed");
         }
-        let body = ErrorBody {
-            response_data: serde_json::Map::new(),
-            message: self.errors.first().cloned().unwrap_or_default(),
-            errors: self.errors,
-            code: self.code,
-            details: self.details,
-        };
+        let body = self.body();
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, json).into_response();
         let headers = response.headers_mut();

@@ -1,20 +1,24 @@
 //! The HTTP surface: routers per resource, extractors, the envelope, and the layers.
 
+pub mod auth;
 pub mod client_ip;
 pub mod consents;
+pub mod customer_consents;
+pub mod customers;
 pub mod error;
 pub mod json;
 pub mod locales;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod registration;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -79,6 +83,20 @@ pub fn router(state: AppState) -> Router {
             "/publishers/{publisher_id}/consents",
             get(consents::publisher_consents),
         )
+        .route("/customers", post(registration::register))
+        .route(
+            "/customers/{customer_id}",
+            get(customers::get_customer).patch(customers::patch_customer),
+        )
+        .route(
+            "/customers/{customer_id}/consents",
+            get(customer_consents::get_consents).put(customer_consents::put_consents),
+        )
+        .route(
+            "/customers/{customer_id}/capture/status",
+            get(customer_consents::capture_status),
+        )
+        .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/openapi.json", get(ops::openapi));

@@ -2,7 +2,7 @@
 
 use utoipa::OpenApi;
 
-use super::{consents, error, locales, ops};
+use super::{consents, customer_consents, customers, error, locales, ops, registration};
 
 /// Every route of the service. A route added later goes in `paths` too.
 #[derive(OpenApi)]
@@ -15,14 +15,41 @@ use super::{consents, error, locales, ops};
     paths(
         locales::get_locales,
         consents::publisher_consents,
+        registration::register,
+        customers::get_customer,
+        customers::patch_customer,
+        customer_consents::get_consents,
+        customer_consents::put_consents,
+        customer_consents::capture_status,
+        ops::jwks,
         ops::healthz,
         ops::readyz,
         ops::metrics,
         ops::openapi,
     ),
-    components(schemas(error::ErrorBody, error::FieldError, error::Reason))
+    components(schemas(error::ErrorBody, error::FieldError, error::Reason)),
+    modifiers(&BearerJwt)
 )]
 pub struct ApiDoc;
+
+/// Declares the `jwt` bearer scheme the customer routes use.
+struct BearerJwt;
+
+impl utoipa::Modify for BearerJwt {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document as JSON bytes, made once at start-up.
 pub fn document() -> bytes::Bytes {

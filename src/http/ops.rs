@@ -53,6 +53,13 @@ pub fn render_metrics(state: &AppState) -> Response {
         .into_response()
 }
 
+/// The public keys that verify customer JWTs (`kid` in each token's header).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",
+    responses((status = 200, description = "A JSON Web Key Set (RFC 7517), not enveloped")))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    json_response(state.keys.jwks())
+}
+
 /// This API as OpenAPI 3.1.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1 document")))]

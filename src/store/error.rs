@@ -34,9 +34,11 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::AlreadyExists(db.constraint().unwrap_or("row").to_owned())
-            }
+            // Postgres names the constraint; SQLite only says it in the message.
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists(
+                db.constraint()
+                    .map_or_else(|| db.message().to_owned(), str::to_owned),
+            ),
             sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
                 StoreError::Unavailable(e)
             }

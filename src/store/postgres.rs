@@ -7,6 +7,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::StoreError;
 use super::sql::impl_store;
+use super::sql_customers::impl_customer_store;
 use crate::config::{DatabaseSettings, redact_url};
 
 /// Serializes provisioning and consent publication across every replica.
@@ -43,6 +44,10 @@ impl PgStore {
         Ok(())
     }
 
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     async fn begin_locked(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -54,3 +59,4 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres);
+impl_customer_store!(PgStore, Postgres);

@@ -196,7 +196,7 @@ macro_rules! impl_store {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
+        impl $crate::store::PublisherStore for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
                 self.run_migrations().await
             }

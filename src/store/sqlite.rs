@@ -10,6 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::StoreError;
 use super::sql::impl_store;
+use super::sql_customers::impl_customer_store;
 use crate::config::DatabaseSettings;
 
 /// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
@@ -29,19 +30,18 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let in_memory = options.get_filename().as_os_str() == ":memory:";
-        if !in_memory {
-            if let Some(dir) = options
+        if !in_memory
+            && let Some(dir) = options
                 .get_filename()
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Invalid(format!(
-                        "database.url: cannot create directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-            }
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "database.url: cannot create directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
         }
         // Each in-memory connection is a database of its own: keep exactly one.
         let max = if in_memory {
@@ -77,6 +77,11 @@ impl SqliteStore {
         Ok(())
     }
 
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     async fn begin_locked(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
         self.pool.begin_with("BEGIN IMMEDIATE").await
@@ -84,3 +89,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite);
+impl_customer_store!(SqliteStore, Sqlite);

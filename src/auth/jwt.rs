@@ -1,0 +1,227 @@
+//! Customer JWTs: EdDSA (Ed25519) with a `kid`, the claims of API.md, and the JWKS that
+//! publishes the verifying keys. The first key signs; every key verifies (rotation).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{CustomerId, PublisherId};
+
+/// The claims of a customer token (ids as strings, as Cleeng clients expect).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Claims {
+    /// The customer.
+    pub customer_id: String,
+    /// Their publisher.
+    pub publisher_id: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// `jwt.issuer`.
+    pub iss: String,
+    /// Unique token id.
+    pub jti: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Malformed, wrong algorithm, unknown key, bad signature, wrong issuer.
+    #[error("invalid token")]
+    Invalid,
+    /// Past `exp`.
+    #[error("expired token")]
+    Expired,
+}
+
+struct Verifier {
+    key: DecodingKey,
+    jwk: serde_json::Value,
+}
+
+/// The signing key, the verifying keys and the JWKS document.
+pub struct Keys {
+    kid: String,
+    signing: EncodingKey,
+    verifiers: HashMap<String, Verifier>,
+    jwks: Bytes,
+    issuer: String,
+    ttl: Duration,
+}
+
+/// A private key in PKCS#8 PEM, for development keys stored in the database.
+pub fn generate_pem() -> Result<String, String> {
+    let mut seed = [0u8; 32];
+    rand::rng().fill_bytes(&mut seed);
+    SigningKey::from_bytes(&seed)
+        .to_pkcs8_pem(LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .map_err(|e| format!("encoding a generated key: {e}"))
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key, used as its `kid`.
+fn thumbprint(x: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+impl Keys {
+    /// Loads PEM texts (`(where it came from, PEM)`): the first must be a private key and signs;
+    /// the others may be private or public keys and only verify.
+    pub fn from_pems(
+        pems: &[(String, String)],
+        issuer: &str,
+        ttl: Duration,
+    ) -> Result<Keys, String> {
+        let mut verifiers = HashMap::new();
+        let mut order = Vec::new();
+        let mut signer = None;
+        for (i, (source, pem)) in pems.iter().enumerate() {
+            let public = match SigningKey::from_pkcs8_pem(pem) {
+                Ok(key) => {
+                    if i == 0 {
+                        let encoding = EncodingKey::from_ed_pem(pem.as_bytes())
+                            .map_err(|e| format!("{source}: {e}"))?;
+                        signer = Some(encoding);
+                    }
+                    key.verifying_key()
+                }
+                Err(_) if i > 0 => VerifyingKey::from_public_key_pem(pem).map_err(|e| {
+                    format!("{source}: not an Ed25519 private or public key in PEM ({e})")
+                })?,
+                Err(e) => {
+                    return Err(format!(
+                        "{source}: not an Ed25519 private key in PKCS#8 PEM ({e})"
+                    ));
+                }
+            };
+            let x = URL_SAFE_NO_PAD.encode(public.as_bytes());
+            let kid = thumbprint(&x);
+            let key = DecodingKey::from_ed_components(&x).map_err(|e| format!("{source}: {e}"))?;
+            let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"});
+            if verifiers
+                .insert(kid.clone(), Verifier { key, jwk })
+                .is_none()
+            {
+                order.push(kid);
+            }
+        }
+        let signing = signer.ok_or("jwt.keys: no signing key")?;
+        let jwks: Vec<_> = order
+            .iter()
+            .filter_map(|k| verifiers.get(k))
+            .map(|v| v.jwk.clone())
+            .collect();
+        let jwks = Bytes::from(
+            serde_json::to_vec(&serde_json::json!({ "keys": jwks })).unwrap_or_default(),
+        );
+        Ok(Keys {
+            kid: order[0].clone(),
+            signing,
+            verifiers,
+            jwks,
+            issuer: issuer.to_owned(),
+            ttl,
+        })
+    }
+
+    /// A token for a customer of a publisher, valid for `jwt.ttl`.
+    pub fn issue(&self, customer: CustomerId, publisher: PublisherId) -> Result<String, String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            customer_id: customer.to_string(),
+            publisher_id: publisher.to_string(),
+            iat: now,
+            exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(900),
+            iss: self.issuer.clone(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.signing)
+            .map_err(|e| format!("signing a token: {e}"))
+    }
+
+    /// Checks the algorithm (EdDSA only), the key (`kid`), the signature, `exp` and `iss`.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let verifier = header
+            .kid
+            .as_ref()
+            .and_then(|k| self.verifiers.get(k))
+            .ok_or(TokenError::Invalid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        validation.leeway = 5;
+        match jsonwebtoken::decode::<Claims>(token, &verifier.key, &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
+            Err(_) => Err(TokenError::Invalid),
+        }
+    }
+
+    /// `GET /.well-known/jwks.json`.
+    pub fn jwks(&self) -> Bytes {
+        self.jwks.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(pems: &[String]) -> Keys {
+        let pems: Vec<_> = pems
+            .iter()
+            .map(|p| ("test".to_owned(), p.clone()))
+            .collect();
+        Keys::from_pems(&pems, "enroll", Duration::from_secs(900)).unwrap()
+    }
+
+    #[test]
+    fn issue_and_verify() {
+        let k = keys(&[generate_pem().unwrap()]);
+        let c = CustomerId::parse("123456789").unwrap();
+        let p = PublisherId::parse("100000001").unwrap();
+        let claims = k.verify(&k.issue(c, p).unwrap()).unwrap();
+        assert_eq!(
+            (claims.customer_id.as_str(), claims.publisher_id.as_str()),
+            ("123456789", "100000001")
+        );
+        assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid() {
+        let (old, new) = (generate_pem().unwrap(), generate_pem().unwrap());
+        let before = keys(std::slice::from_ref(&old));
+        let token = before
+            .issue(
+                CustomerId::parse("123456789").unwrap(),
+                PublisherId::parse("100000001").unwrap(),
+            )
+            .unwrap();
+        let after = keys(&[new.clone(), old]);
+        assert!(after.verify(&token).is_ok());
+        assert!(keys(&[new]).verify(&token).is_err());
+        let jwks: serde_json::Value = serde_json::from_slice(&after.jwks()).unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    }
+}

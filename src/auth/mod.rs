@@ -1,0 +1,8 @@
+//! Passwords, customer JWTs and opaque tokens.
+
+pub mod jwt;
+pub mod password;
+pub mod tokens;
+
+pub use jwt::{Claims, Keys, TokenError};
+pub use password::{HashError, HashParams, Hasher};

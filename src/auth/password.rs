@@ -1,0 +1,258 @@
+//! argon2id hashing on dedicated threads, so the async runtime never stalls on it. Each thread
+//! keeps one memory block for its whole life: a fresh 19 MiB block per hash costs far more
+//! memory (glibc keeps the freed blocks) and time (DESIGN.md, Budgets).
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::oneshot;
+use tracing::Span;
+
+/// Hashing failed or cannot be done now.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing thread is busy and the queue is full; retry later.
+    #[error("password hashing is saturated")]
+    Busy,
+    /// The hashing threads are gone (shutting down).
+    #[error("password hashing stopped")]
+    Stopped,
+    /// argon2 refused the input or parameters.
+    #[error("argon2: {0}")]
+    Argon2(String),
+}
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB (m).
+    pub memory_kib: u32,
+    /// Iterations (t).
+    pub iterations: u32,
+    /// Lanes (p).
+    pub parallelism: u32,
+}
+
+enum Job {
+    Hash {
+        password: SecretString,
+        reply: oneshot::Sender<Result<String, HashError>>,
+    },
+    Verify {
+        password: SecretString,
+        phc: String,
+        reply: oneshot::Sender<Result<bool, HashError>>,
+    },
+}
+
+/// A pool of hashing threads, one argon2 memory block each; its size bounds how many hashes
+/// run at once (the semaphore), its queue how many may wait.
+pub struct Hasher {
+    jobs: SyncSender<(Job, Span)>,
+    dummy: String,
+}
+
+impl Hasher {
+    /// Starts `threads` hashing threads (at least one).
+    pub fn start(threads: usize, params: HashParams) -> Result<Hasher, HashError> {
+        let threads = threads.max(1);
+        let argon2 = argon2(params)?;
+        let (jobs, queue) = sync_channel::<(Job, Span)>(threads * 256);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            let argon2 = argon2.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || work(&queue, &argon2))
+                .map_err(|e| HashError::Argon2(format!("cannot start a hashing thread: {e}")))?;
+        }
+        // A real hash to verify against when the account does not exist (equal timing).
+        let mut blocks = vec![Block::default(); argon2.params().block_count()];
+        let dummy = hash_with(&argon2, "not a real password 0", &mut blocks)?;
+        Ok(Hasher { jobs, dummy })
+    }
+
+    /// The PHC string of a new hash of `password`.
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Hash {
+            password: SecretString::from(password.to_owned()),
+            reply,
+        })?;
+        answer.await.map_err(|_| HashError::Stopped)?
+    }
+
+    /// Whether `password` matches the PHC string (constant-time comparison).
+    pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, HashError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Verify {
+            password: SecretString::from(password.to_owned()),
+            phc: phc.to_owned(),
+            reply,
+        })?;
+        answer.await.map_err(|_| HashError::Stopped)?
+    }
+
+    /// Does the work of a verification against a hash no password matches, so an unknown
+    /// account takes as long as a wrong password.
+    pub async fn verify_dummy(&self, password: &str) -> Result<bool, HashError> {
+        self.verify(password, &self.dummy.clone())
+            .await
+            .map(|_| false)
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        match self.jobs.try_send((job, Span::current())) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(HashError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(HashError::Stopped),
+        }
+    }
+}
+
+fn argon2(p: HashParams) -> Result<Argon2<'static>, HashError> {
+    let params = Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32))
+        .map_err(|e| HashError::Argon2(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn work(queue: &Mutex<Receiver<(Job, Span)>>, argon2: &Argon2<'static>) {
+    let mut blocks = vec![Block::default(); argon2.params().block_count()];
+    loop {
+        let next = match queue.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok((job, span)) = next else { return };
+        let _entered = span.enter();
+        match job {
+            Job::Hash { password, reply } => {
+                let _ = reply.send(hash_with(argon2, password.expose_secret(), &mut blocks));
+            }
+            Job::Verify {
+                password,
+                phc,
+                reply,
+            } => {
+                let _ = reply.send(verify_with(
+                    argon2,
+                    password.expose_secret(),
+                    &phc,
+                    &mut blocks,
+                ));
+            }
+        }
+    }
+}
+
+fn hash_with(
+    argon2: &Argon2<'_>,
+    password: &str,
+    blocks: &mut [Block],
+) -> Result<String, HashError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let mut out = [0u8; 32];
+    argon2
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut *blocks)
+        .map_err(|e| HashError::Argon2(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| HashError::Argon2(e.to_string()))?;
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: argon2
+            .params()
+            .try_into()
+            .map_err(|e: argon2::password_hash::Error| HashError::Argon2(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| HashError::Argon2(e.to_string()))?),
+    };
+    Ok(hash.to_string())
+}
+
+fn verify_with(
+    current: &Argon2<'_>,
+    password: &str,
+    phc: &str,
+    blocks: &mut [Block],
+) -> Result<bool, HashError> {
+    let bad = |e: &dyn std::fmt::Display| HashError::Argon2(format!("stored hash: {e}"));
+    let parsed = PasswordHash::new(phc).map_err(|e| bad(&e))?;
+    if parsed.algorithm != argon2::ARGON2ID_IDENT {
+        return Err(bad(&"not argon2id"));
+    }
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(bad(&"no salt or hash"));
+    };
+    let params = Params::try_from(&parsed).map_err(|e| bad(&e))?;
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes).map_err(|e| bad(&e))?;
+    let mut out = vec![0u8; expected.len()];
+    // Hashes made under other parameters (before a config change) still verify.
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    if params.block_count() == current.params().block_count() {
+        argon2.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut *blocks)
+    } else {
+        argon2.hash_password_into(password.as_bytes(), salt, &mut out)
+    }
+    .map_err(|e| bad(&e))?;
+    let actual = Output::new(&out).map_err(|e| bad(&e))?;
+    Ok(actual == expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: HashParams = HashParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let hasher = Hasher::start(2, FAST).unwrap();
+        let phc = hasher.hash("secret123").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
+        assert!(hasher.verify("secret123", &phc).await.unwrap());
+        assert!(!hasher.verify("secret124", &phc).await.unwrap());
+        assert!(!hasher.verify_dummy("secret123").await.unwrap());
+        assert_ne!(phc, hasher.hash("secret123").await.unwrap(), "salted");
+    }
+
+    #[tokio::test]
+    async fn hashes_from_other_parameters_still_verify() {
+        let old = Hasher::start(
+            1,
+            HashParams {
+                memory_kib: 128,
+                iterations: 2,
+                parallelism: 1,
+            },
+        )
+        .unwrap();
+        let phc = old.hash("secret123").await.unwrap();
+        let new = Hasher::start(1, FAST).unwrap();
+        assert!(new.verify("secret123", &phc).await.unwrap());
+    }
+
+    #[test]
+    fn matches_the_reference_implementation() {
+        use argon2::PasswordVerifier;
+        let a = argon2(FAST).unwrap();
+        let mut blocks = vec![Block::default(); a.params().block_count()];
+        let phc = hash_with(&a, "secret123", &mut blocks).unwrap();
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"secret123", &parsed)
+                .is_ok()
+        );
+    }
+}

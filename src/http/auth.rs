@@ -1,0 +1,68 @@
+//! The customer-JWT extractor and the rule that a token only reaches its own customer.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::TokenError;
+use crate::domain::{CustomerId, PublisherId};
+
+/// A verified customer token: who, and of which publisher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerAuth {
+    /// The customer the token was issued to.
+    pub customer: CustomerId,
+    /// Their publisher.
+    pub publisher: PublisherId,
+}
+
+impl FromRequestParts<AppState> for CustomerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim();
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0001", "Missing required JWT")
+            })?;
+        let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0002", "Invalid JWT token");
+        let claims = state.keys.verify(token).map_err(|e| match e {
+            TokenError::Expired => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0003", "JWT token expired")
+            }
+            TokenError::Invalid => invalid(),
+        })?;
+        Ok(CustomerAuth {
+            customer: CustomerId::parse(&claims.customer_id).map_err(|_| invalid())?,
+            publisher: PublisherId::parse(&claims.publisher_id).map_err(|_| invalid())?,
+        })
+    }
+}
+
+/// 403 AUTH0004.
+pub fn access_denied() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "AUTH0004", "Access denied")
+}
+
+impl CustomerAuth {
+    /// The `{customerId}` of the path, which must be the token's own customer.
+    pub fn check_path(&self, path: &str) -> Result<CustomerId, ApiError> {
+        let id = CustomerId::parse(path).map_err(|_| ApiError::invalid_path("customerId"))?;
+        if id == self.customer {
+            Ok(id)
+        } else {
+            Err(access_denied())
+        }
+    }
+}

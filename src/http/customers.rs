@@ -1,0 +1,145 @@
+//! `GET` and `PATCH /customers/{customerId}`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Data;
+use super::auth::{CustomerAuth, access_denied};
+use super::error::ApiError;
+use super::json::AppJson;
+use super::registration::already_exists;
+use crate::app::AppState;
+use crate::domain::CustomerPatch;
+use crate::domain::fields::Given;
+use crate::domain::problem::Reason;
+use crate::store::{Customer, CustomerChanges};
+
+/// A customer as Cleeng clients read it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerView {
+    /// The id, as a string.
+    pub id: String,
+    /// As registered.
+    pub email: String,
+    /// `""` when not given.
+    pub first_name: String,
+    /// `""` when not given.
+    pub last_name: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// `ll_CC`.
+    pub locale: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// UTC `YYYY-MM-DD HH:MM:SS`.
+    pub reg_date: String,
+    /// UTC `YYYY-MM-DD HH:MM:SS`, null until the first login.
+    pub last_login_date: Option<String>,
+    /// Address of the last registration or login.
+    pub last_user_ip: String,
+    /// `""` when not given.
+    pub external_id: String,
+    /// A JSON object (`{}` when not given).
+    #[schema(value_type = Object)]
+    pub external_data: Value,
+}
+
+const DATE: &str = "%Y-%m-%d %H:%M:%S";
+
+impl From<Customer> for CustomerView {
+    fn from(c: Customer) -> Self {
+        CustomerView {
+            id: c.id.to_string(),
+            email: c.email,
+            first_name: c.first_name.unwrap_or_default(),
+            last_name: c.last_name.unwrap_or_default(),
+            country: c.country,
+            locale: c.locale,
+            currency: c.currency,
+            reg_date: c.created_at.format(DATE).to_string(),
+            last_login_date: c.last_login_at.map(|d| d.format(DATE).to_string()),
+            last_user_ip: c.last_ip.unwrap_or_default(),
+            external_id: c.external_id.unwrap_or_default(),
+            external_data: c
+                .external_data
+                .unwrap_or_else(|| Value::Object(Default::default())),
+        }
+    }
+}
+
+async fn load(state: &AppState, auth: &CustomerAuth, path: &str) -> Result<Customer, ApiError> {
+    let id = auth.check_path(path)?;
+    state
+        .store
+        .customer(auth.publisher, id)
+        .await?
+        .ok_or_else(access_denied)
+}
+
+/// The customer's profile.
+#[utoipa::path(get, path = "/customers/{customerId}", tag = "customers",
+    params(("customerId" = String, Path)), security(("jwt" = [])),
+    responses((status = 200, body = CustomerView), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    auth: CustomerAuth,
+    Path(path): Path<String>,
+) -> Result<Data<CustomerView>, ApiError> {
+    Ok(Data(load(&state, &auth, &path).await?.into()))
+}
+
+fn given<T>(g: Given<T>) -> Option<Option<T>> {
+    match g {
+        Given::Absent => None,
+        Given::Empty => Some(None),
+        Given::Value(v) => Some(Some(v)),
+    }
+}
+
+/// Changes names, country, locale, external data, and the email (with `confirmationPassword`).
+#[utoipa::path(patch, path = "/customers/{customerId}", tag = "customers",
+    params(("customerId" = String, Path)), security(("jwt" = [])),
+    responses((status = 200, body = CustomerView), (status = 400, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+pub async fn patch_customer(
+    State(state): State<AppState>,
+    auth: CustomerAuth,
+    Path(path): Path<String>,
+    AppJson(body): AppJson<Value>,
+) -> Result<Data<CustomerView>, ApiError> {
+    let customer = load(&state, &auth, &path).await?;
+    let patch = CustomerPatch::parse(&body).map_err(ApiError::invalid_body)?;
+    let mut changes = CustomerChanges {
+        email: None,
+        first_name: given(patch.first_name),
+        last_name: given(patch.last_name),
+        country: patch.country.map(|c| c.to_string()),
+        locale: patch.locale.map(|l| l.to_string()),
+        external_data: given(patch.external_data),
+    };
+    if let Some(email) = patch.email {
+        let password = patch.confirmation_password.unwrap_or_default();
+        let ok = state
+            .hasher
+            .verify(&password, &customer.password_hash)
+            .await
+            .map_err(ApiError::unavailable)?;
+        if !ok {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "REQ0001",
+                "Invalid confirmationPassword",
+            )
+            .with_detail("confirmationPassword", Reason::InvalidValue));
+        }
+        changes.email = Some((email.as_str().to_owned(), email.key().to_owned()));
+    }
+    let updated = state
+        .store
+        .update_customer(auth.publisher, customer.id, &changes)
+        .await
+        .map_err(already_exists)?;
+    Ok(Data(updated.into()))
+}

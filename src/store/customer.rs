@@ -1,0 +1,181 @@
+//! What the store keeps about customers: the row, new-customer input, consent history
+//! records, refresh tokens and idempotency records.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, PublisherId};
+
+/// A customer as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    /// Random nine-digit id.
+    pub id: CustomerId,
+    /// The tenant.
+    pub publisher: PublisherId,
+    /// As typed.
+    pub email: String,
+    /// `lowercase(NFKC(trim(email)))`.
+    pub email_key: String,
+    /// PHC string of argon2id.
+    pub password_hash: String,
+    /// Optional names.
+    pub first_name: Option<String>,
+    /// Optional names.
+    pub last_name: Option<String>,
+    /// `ll_CC`.
+    pub locale: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// The publisher's own id for the customer.
+    pub external_id: Option<String>,
+    /// A JSON object.
+    pub external_data: Option<Value>,
+    /// Address at registration.
+    pub registration_ip: Option<String>,
+    /// Address of the last registration or login.
+    pub last_ip: Option<String>,
+    /// Registered at.
+    pub created_at: DateTime<Utc>,
+    /// Last login.
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+/// One consent answer to append to a customer's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConsentRecord {
+    /// Whose consent.
+    pub owner: ConsentOwner,
+    /// Which consent.
+    pub name: ConsentName,
+    /// Which version was answered.
+    pub version: i32,
+    /// The answer.
+    pub state: ConsentState,
+    /// Where from.
+    pub ip: Option<String>,
+    /// Which client.
+    pub user_agent: Option<String>,
+}
+
+/// A customer's current answer to one consent (the newest history row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    /// Whose consent.
+    pub owner: ConsentOwner,
+    /// Which consent.
+    pub name: ConsentName,
+    /// The version answered.
+    pub version: i32,
+    /// The answer.
+    pub state: ConsentState,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A refresh token to store (only its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// SHA-256 of the token.
+    pub hash: String,
+    /// The rotation family.
+    pub family: String,
+    /// End of this token's life.
+    pub expires_at: DateTime<Utc>,
+    /// End of the family's life.
+    pub family_expires_at: DateTime<Utc>,
+}
+
+/// Names an idempotency record: (publisher, route, key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRef {
+    /// The route, e.g. `POST /customers`.
+    pub route: String,
+    /// The client's `Idempotency-Key`.
+    pub key: String,
+}
+
+/// Everything a registration stores, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    /// As typed.
+    pub email: String,
+    /// The uniqueness key.
+    pub email_key: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// Optional.
+    pub first_name: Option<String>,
+    /// Optional.
+    pub last_name: Option<String>,
+    /// Locale.
+    pub locale: String,
+    /// Country.
+    pub country: String,
+    /// Currency.
+    pub currency: String,
+    /// Optional, unique per publisher.
+    pub external_id: Option<String>,
+    /// Optional JSON object.
+    pub external_data: Option<Value>,
+    /// Registration address.
+    pub ip: Option<String>,
+    /// Consents answered at sign-up.
+    pub consents: Vec<NewConsentRecord>,
+    /// The first refresh token.
+    pub refresh: NewRefreshToken,
+    /// Marked done with the new customer in the same transaction.
+    pub idempotency: Option<IdempotencyRef>,
+}
+
+/// Changes to a customer's profile: `None` leaves a field, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerChanges {
+    /// New email and its key.
+    pub email: Option<(String, String)>,
+    /// First name.
+    pub first_name: Option<Option<String>>,
+    /// Last name.
+    pub last_name: Option<Option<String>>,
+    /// Country.
+    pub country: Option<String>,
+    /// Locale.
+    pub locale: Option<String>,
+    /// External data.
+    pub external_data: Option<Option<Value>>,
+}
+
+/// What an idempotency key says about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Idempotency {
+    /// First time: go ahead (the record now says "running").
+    Started,
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used with another body.
+    Mismatch,
+    /// Already answered: replay this outcome.
+    Done {
+        /// HTTP status of the first answer.
+        status: u16,
+        /// The customer it created, for a success.
+        customer: Option<CustomerId>,
+        /// The error body, for a failure.
+        response: Option<Value>,
+    },
+}
+
+/// Which unique rule a customer write broke.
+pub fn conflict_field(what: &str) -> Option<&'static str> {
+    if what.contains("email_key") {
+        Some("email")
+    } else if what.contains("external_id") {
+        Some("externalId")
+    } else if what.contains("customers_pkey") || what.contains("customers.id") {
+        Some("id")
+    } else {
+        None
+    }
+}
