@@ -6,8 +6,12 @@ mod support;
 
 mod cli;
 mod consents;
+mod customer_consents;
+mod customers;
 mod envelope;
+mod idempotency;
 mod locales;
 mod ops;
 mod provisioning;
+mod registration;
 mod store_contract;

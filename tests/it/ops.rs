@@ -86,6 +86,8 @@ async fn openapi_describes_the_routes() {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(doc["paths"]["/customers/{customerId}"]["patch"].is_object());
+    assert!(doc["components"]["securitySchemes"]["jwt"].is_object());
 }
 
 async fn set_connections(db: &str, allowed: bool) {

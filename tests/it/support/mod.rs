@@ -108,6 +108,40 @@ impl TestDb {
         self.name.as_deref()
     }
 
+    /// One integer from a SQL query (counts, checks on stored rows).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        if self.name.is_some() {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+    }
+
+    /// One text from a SQL query.
+    pub async fn text(&self, sql: &str) -> String {
+        if self.name.is_some() {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+    }
+
     /// A store on this database, migrated.
     pub async fn store(&self) -> Arc<dyn Store> {
         let settings = enroll::config::DatabaseSettings {
@@ -247,6 +281,37 @@ impl TestApp {
     pub async fn consents(&self, publisher: &str) -> reqwest::Response {
         self.get(&format!("/publishers/{publisher}/consents")).await
     }
+
+    pub async fn register(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/customers"))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Registers and returns (customerId, jwt, refreshToken); panics unless 200.
+    pub async fn signed_up(&self, email: &str) -> Customer {
+        let (status, body) = json(self.register(&registration(email)).await).await;
+        assert_eq!(status, 200, "{body}");
+        Customer::from_session(&body["responseData"])
+    }
+
+    /// [`TestApp::signed_up`] for an owned email (futures that outlive the caller's strings).
+    pub async fn signed_up_owned(&self, email: String) -> Customer {
+        self.signed_up(&email).await
+    }
+
+    /// A request with the customer's bearer token.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        jwt: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(jwt)
+    }
 }
 
 impl Drop for TestApp {
@@ -255,6 +320,35 @@ impl Drop for TestApp {
             task.abort();
         }
     }
+}
+
+/// A registered customer as the tests use it.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub id: String,
+    pub jwt: String,
+    pub refresh: String,
+}
+
+impl Customer {
+    pub fn from_session(data: &serde_json::Value) -> Customer {
+        Customer {
+            id: data["customerId"]
+                .as_i64()
+                .expect("customerId is a number")
+                .to_string(),
+            jwt: data["jwt"].as_str().unwrap().to_owned(),
+            refresh: data["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+/// A valid registration body for the demo publisher.
+pub fn registration(email: &str) -> serde_json::Value {
+    serde_json::json!({
+        "email": email, "password": "secret123", "offerId": "S100000001_US",
+        "locale": "en_GB", "country": "GB", "currency": "GBP"
+    })
 }
 
 /// Status and JSON body of a response.
