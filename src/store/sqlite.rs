@@ -17,6 +17,8 @@ use crate::config::DatabaseSettings;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file (None in memory), for the migration lock beside it.
+    file: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -43,6 +45,7 @@ impl SqliteStore {
                 ))
             })?;
         }
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         // Each in-memory connection is a database of its own: keep exactly one.
         let max = if in_memory {
             1
@@ -64,7 +67,7 @@ impl SqliteStore {
             })
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, file })
     }
 
     /// The pool, for tests and tools that need raw SQL.
@@ -73,6 +76,12 @@ impl SqliteStore {
     }
 
     async fn run_migrations(&self) -> Result<(), StoreError> {
+        // sqlx takes no lock on SQLite: a file lock keeps two processes (a server and the CLI,
+        // or two servers) from applying the same migration at once.
+        let _lock = match &self.file {
+            Some(db) => Some(lock_file(db.with_extension("migrate-lock")).await?),
+            None => None,
+        };
         sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
         Ok(())
     }
@@ -86,6 +95,23 @@ impl SqliteStore {
         // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+}
+
+/// An exclusive lock on `path`, held until the file is dropped.
+async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, StoreError> {
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("locking {shown}: {e}")))?
+    .map_err(|e| StoreError::Invalid(format!("database.url: cannot lock {shown}: {e}")))
 }
 
 impl_store!(SqliteStore, Sqlite);

@@ -10,6 +10,7 @@ mod customer_consents;
 mod customers;
 mod envelope;
 mod idempotency;
+mod keys;
 mod locales;
 mod ops;
 mod provisioning;
