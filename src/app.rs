@@ -40,6 +40,8 @@ pub struct Shared {
     pub keys: Arc<Keys>,
     /// HMAC key for idempotency fingerprints, shared by replicas through the database.
     pub idempotency_secret: Vec<u8>,
+    /// Wakes the outbox worker when an email was queued.
+    pub mail_notify: Arc<tokio::sync::Notify>,
     /// The OpenAPI document.
     pub openapi: Bytes,
 }
@@ -101,6 +103,15 @@ impl Application {
         )
         .map_err(|e| anyhow::anyhow!("auth.argon2_*: {e}"))?;
 
+        let mailer = crate::mail::Mailer::new(&settings.mail).map_err(anyhow::Error::msg)?;
+        let mail_notify = Arc::new(tokio::sync::Notify::new());
+        crate::mail::spawn_outbox(
+            Arc::downgrade(&store),
+            mailer,
+            mail_notify.clone(),
+            settings.mail.clone(),
+        );
+
         let catalog = Arc::new(Catalog::new(store.clone(), settings.cache.ttl));
         catalog.refresh_origins().await?;
         catalog.spawn_refresh();
@@ -124,6 +135,7 @@ impl Application {
             hasher: Arc::new(hasher),
             keys: Arc::new(keys),
             idempotency_secret,
+            mail_notify,
             openapi: crate::http::openapi::document(),
         }));
         let router = crate::http::router(state.clone());

@@ -43,6 +43,9 @@ pub struct Settings {
     /// Customer JWTs.
     #[serde(default)]
     pub jwt: JwtSettings,
+    /// Outgoing email.
+    #[serde(default)]
+    pub mail: MailSettings,
     /// The platform's own consents.
     #[serde(default)]
     pub platform: PlatformSettings,
@@ -204,6 +207,16 @@ pub struct AuthSettings {
     /// How long a family of rotated refresh tokens lives at most.
     #[serde(with = "humantime_serde")]
     pub refresh_family_ttl: Duration,
+    /// A used refresh token presented again within this is only refused; later, its family is revoked.
+    #[serde(with = "humantime_serde")]
+    pub refresh_reuse_grace: Duration,
+    /// How long a password-reset link works.
+    #[serde(with = "humantime_serde")]
+    pub reset_token_ttl: Duration,
+    /// Reset emails per address and hour.
+    pub resets_per_hour: u32,
+    /// Failed logins per (publisher, email) and hour before that email gets 429.
+    pub login_failures_per_hour: u32,
 }
 
 impl Default for AuthSettings {
@@ -215,6 +228,10 @@ impl Default for AuthSettings {
             argon2_parallelism: 1,
             refresh_token_ttl: Duration::from_secs(100 * 86400),
             refresh_family_ttl: Duration::from_secs(365 * 86400),
+            refresh_reuse_grace: Duration::from_secs(10),
+            reset_token_ttl: Duration::from_secs(3600),
+            resets_per_hour: 3,
+            login_failures_per_hour: 100,
         }
     }
 }
@@ -253,6 +270,96 @@ impl Default for JwtSettings {
             keys: Vec::new(),
         }
     }
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// `file` (development: .eml files in `dir`) or `smtp`.
+    pub transport: MailTransport,
+    /// Where the file transport writes.
+    pub dir: PathBuf,
+    /// The sender, e.g. `Enroll <no-reply@example.com>`.
+    pub from: String,
+    /// How often the outbox is checked (new mail also wakes it at once).
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// First retry delay; doubles per failed try, at most an hour.
+    #[serde(with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Tries before an email is given up (it stays in the outbox with its last error).
+    pub max_attempts: u32,
+    /// `[mail.smtp]`
+    pub smtp: SmtpSettings,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            transport: MailTransport::File,
+            dir: PathBuf::from("data/mail"),
+            from: "Enroll <no-reply@enroll.example>".into(),
+            poll_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(2),
+            max_attempts: 12,
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+/// How email leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// `.eml` files in `mail.dir`.
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// `[mail.smtp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// Server name.
+    pub host: String,
+    /// Port (25, 587 for starttls, 465 for tls).
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub tls: SmtpTls,
+    /// Login, if the server wants one.
+    pub username: String,
+    /// Password (never logged).
+    pub password: secrecy::SecretString,
+    /// Per-command timeout.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: String::new(),
+            port: 25,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: secrecy::SecretString::from(String::new()),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// SMTP transport security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (loopback relays only).
+    None,
+    /// Upgrade with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
 }
 
 /// `[platform]`

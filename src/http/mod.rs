@@ -8,9 +8,11 @@ pub mod customers;
 pub mod error;
 pub mod json;
 pub mod locales;
+pub mod login;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod passwords;
 pub mod registration;
 
 use std::sync::Arc;
@@ -84,6 +86,12 @@ pub fn router(state: AppState) -> Router {
             get(consents::publisher_consents),
         )
         .route("/customers", post(registration::register))
+        .route("/auths", post(login::login))
+        .route("/auths/refresh_token", post(login::refresh))
+        .route(
+            "/customers/passwords",
+            axum::routing::put(passwords::request_reset).patch(passwords::reset),
+        )
         .route(
             "/customers/{customer_id}",
             get(customers::get_customer).patch(customers::patch_customer),

@@ -2,7 +2,9 @@
 
 use utoipa::OpenApi;
 
-use super::{consents, customer_consents, customers, error, locales, ops, registration};
+use super::{
+    consents, customer_consents, customers, error, locales, login, ops, passwords, registration,
+};
 
 /// Every route of the service. A route added later goes in `paths` too.
 #[derive(OpenApi)]
@@ -16,6 +18,10 @@ use super::{consents, customer_consents, customers, error, locales, ops, registr
         locales::get_locales,
         consents::publisher_consents,
         registration::register,
+        login::login,
+        login::refresh,
+        passwords::request_reset,
+        passwords::reset,
         customers::get_customer,
         customers::patch_customer,
         customer_consents::get_consents,

@@ -83,7 +83,8 @@ pub fn refresh_token(state: &AppState) -> (String, NewRefreshToken) {
     (token, stored)
 }
 
-fn session(
+/// A JWT for the customer plus the given refresh token.
+pub fn session(
     state: &AppState,
     customer: CustomerId,
     publisher: PublisherId,

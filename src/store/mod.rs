@@ -2,10 +2,12 @@
 //! SQL through `sql::impl_store!`, each with its own `migrations/<backend>/`.
 //! Every function takes the tenant first.
 
+mod account;
 mod customer;
 mod error;
 mod postgres;
 mod sql;
+mod sql_accounts;
 mod sql_customers;
 mod sqlite;
 
@@ -20,6 +22,7 @@ use crate::domain::{
     PublisherSettings,
 };
 
+pub use account::{NewMail, OutboxMail, Rotation};
 pub use customer::{
     ConsentRecord, Customer, CustomerChanges, Idempotency, IdempotencyRef, NewConsentRecord,
     NewCustomer, NewRefreshToken, conflict_field,
@@ -109,9 +112,9 @@ pub struct ApplyReport {
 
 /// Everything Enroll keeps. Implementations: [`PgStore`], [`SqliteStore`]. Bring the parts
 /// into scope with `use enroll::store::{PublisherStore, CustomerStore}`.
-pub trait Store: PublisherStore + CustomerStore {}
+pub trait Store: PublisherStore + CustomerStore + AccountStore {}
 
-impl<T: PublisherStore + CustomerStore> Store for T {}
+impl<T: PublisherStore + CustomerStore + AccountStore> Store for T {}
 
 /// Publishers, offers, consents and the config's declaration.
 #[async_trait]
@@ -278,6 +281,110 @@ pub trait CustomerStore: Send + Sync + 'static {
 
     /// A shared secret by name; when there is none yet, stores `candidate`.
     async fn ensure_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError>;
+}
+
+/// Sign-in, refresh tokens, password resets, the email outbox and housekeeping.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// The customer of a publisher with this email key.
+    async fn customer_by_email(
+        &self,
+        publisher: PublisherId,
+        email_key: &str,
+    ) -> Result<Option<Customer>, StoreError>;
+
+    /// Records a successful login: last login time and address, and a new refresh token.
+    async fn record_login(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+        ip: &str,
+        token: &NewRefreshToken,
+    ) -> Result<(), StoreError>;
+
+    /// Failed logins of (publisher, key) in an hour bucket (Unix hours).
+    async fn login_failures(
+        &self,
+        publisher: PublisherId,
+        key_hash: &str,
+        hour: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// Counts one more failed login; returns the new count.
+    async fn add_login_failure(
+        &self,
+        publisher: PublisherId,
+        key_hash: &str,
+        hour: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// Uses a refresh token (by hash) once: stores its successor `next_hash` in the same
+    /// family (living `ttl`, never past the family's end). A token used more than `grace`
+    /// ago revokes its family.
+    async fn rotate_refresh_token(
+        &self,
+        hash: &str,
+        next_hash: &str,
+        ttl: std::time::Duration,
+        grace: std::time::Duration,
+    ) -> Result<Rotation, StoreError>;
+
+    /// Stores a reset token (by hash) and its email in one transaction, unless the customer
+    /// already had `per_hour` resets in the last hour (then nothing is stored: false).
+    async fn request_password_reset(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+        token_hash: &str,
+        ttl: std::time::Duration,
+        per_hour: u32,
+        mail: &NewMail,
+    ) -> Result<bool, StoreError>;
+
+    /// The customer a valid (unused, unexpired) reset token belongs to, if it belongs to
+    /// this publisher's customer with this email key.
+    async fn reset_token_customer(
+        &self,
+        publisher: PublisherId,
+        email_key: &str,
+        token_hash: &str,
+    ) -> Result<Option<Customer>, StoreError>;
+
+    /// Uses the token, stores the new password hash, revokes every refresh token of the
+    /// customer and queues the email, in one transaction; false if the token was used meanwhile.
+    async fn reset_password(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+        token_hash: &str,
+        password_hash: &str,
+        mail: &NewMail,
+    ) -> Result<bool, StoreError>;
+
+    /// Claims the next due email for `lease` (another replica skips it meanwhile).
+    async fn claim_mail(
+        &self,
+        lease: std::time::Duration,
+        max_attempts: i32,
+    ) -> Result<Option<OutboxMail>, StoreError>;
+
+    /// Marks an email sent (after the server accepted it) and purges its payload.
+    async fn mail_sent(&self, id: i64) -> Result<(), StoreError>;
+
+    /// Records a failed try and when to try again.
+    async fn mail_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_in: std::time::Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Drops what has expired: old login-failure buckets, idempotency records past `idempotency_ttl`.
+    async fn purge(
+        &self,
+        hour: i64,
+        idempotency_ttl: std::time::Duration,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the database `settings.url` names: `sqlite://…` or `postgres://…`.

@@ -7,6 +7,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::StoreError;
 use super::sql::impl_store;
+use super::sql_accounts::impl_account_store;
 use super::sql_customers::impl_customer_store;
 use crate::config::{DatabaseSettings, redact_url};
 
@@ -44,6 +45,9 @@ impl PgStore {
         Ok(())
     }
 
+    /// Row lock for reads that decide a write (SQLite's write transaction already locks).
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
@@ -60,3 +64,4 @@ impl PgStore {
 
 impl_store!(PgStore, Postgres);
 impl_customer_store!(PgStore, Postgres);
+impl_account_store!(PgStore, Postgres);

@@ -10,6 +10,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::StoreError;
 use super::sql::impl_store;
+use super::sql_accounts::impl_account_store;
 use super::sql_customers::impl_customer_store;
 use crate::config::DatabaseSettings;
 
@@ -86,6 +87,9 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Row lock for reads that decide a write (SQLite's write transaction already locks).
+    const FOR_UPDATE: &'static str = "";
+
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
         self.pool.begin_with("BEGIN IMMEDIATE").await
@@ -116,3 +120,4 @@ async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, StoreError
 
 impl_store!(SqliteStore, Sqlite);
 impl_customer_store!(SqliteStore, Sqlite);
+impl_account_store!(SqliteStore, Sqlite);

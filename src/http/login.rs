@@ -1,0 +1,172 @@
+//! `POST /auths` (login) and `POST /auths/refresh_token` (rotation).
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::Data;
+use super::client_ip::ClientIp;
+use super::error::ApiError;
+use super::json::AppJson;
+use super::registration::{Session, refresh_token, resolve_publisher, session};
+use crate::app::AppState;
+use crate::auth::tokens::{new_token, token_hash};
+use crate::domain::customer::tenant;
+use crate::domain::email::email_key;
+use crate::domain::fields::{Fields, Given};
+use crate::domain::problem::{FieldError, Reason};
+use crate::store::Rotation;
+
+fn wrong_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "USER0001",
+        "Wrong email or password",
+    )
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/auths", tag = "customers",
+    responses(
+        (status = 200, body = Session),
+        (status = 401, description = "USER0001, the same for an unknown email and a wrong password", body = super::error::ErrorBody),
+        (status = 429, description = "RATE0001: too many failures for this email this hour", body = super::error::ErrorBody),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
+    AppJson(body): AppJson<Value>,
+) -> Result<Data<Session>, ApiError> {
+    let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
+    let email = f.required("email", None, |s| Ok::<_, String>(s.to_owned()));
+    let password = f.required("password", None, |s| Ok::<_, String>(s.to_owned()));
+    let tenant = tenant(&mut f);
+    let ip = match f.optional("customerIP", |s| {
+        s.trim()
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| Reason::InvalidValue)
+    }) {
+        Given::Value(ip) => ip.to_canonical(),
+        _ => client,
+    };
+    let (Some(email), Some(password), Some(tenant)) = (email, password, tenant) else {
+        return Err(ApiError::invalid_body(f.errors));
+    };
+    if !f.errors.is_empty() {
+        return Err(ApiError::invalid_body(f.errors));
+    }
+    let view = resolve_publisher(&state, &tenant).await?;
+    let publisher = view.publisher.id;
+    let key = email_key(&email);
+    // Counted per (publisher, email) whether or not the account exists; only a hash is kept.
+    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let now = chrono::Utc::now().timestamp();
+    let hour = now / 3600;
+    let limit = i64::from(state.settings.auth.login_failures_per_hour);
+    if state
+        .store
+        .login_failures(publisher, &key_hash, hour)
+        .await?
+        >= limit
+    {
+        let retry_after = u64::try_from((hour + 1) * 3600 - now).unwrap_or(3600);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE0001",
+            "Too many requests",
+        )
+        .with_retry_after(retry_after));
+    }
+    let customer = state.store.customer_by_email(publisher, &key).await?;
+    // The same work either way: an unknown email verifies against a dummy hash.
+    let ok = match &customer {
+        Some(c) => state.hasher.verify(&password, &c.password_hash).await,
+        None => state.hasher.verify_dummy(&password).await,
+    }
+    .map_err(ApiError::unavailable)?;
+    let Some(customer) = customer.filter(|_| ok) else {
+        state
+            .store
+            .add_login_failure(publisher, &key_hash, hour)
+            .await?;
+        metrics::counter!("login_failures_total").increment(1);
+        return Err(wrong_credentials());
+    };
+    let (token, stored) = refresh_token(&state);
+    state
+        .store
+        .record_login(publisher, customer.id, &ip.to_string(), &stored)
+        .await?;
+    tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer logged in");
+    Ok(Data(session(&state, customer.id, publisher, token)?))
+}
+
+/// A new token pair.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Refreshed {
+    /// EdDSA JWT.
+    pub jwt: String,
+    /// The next refresh token (the one presented is now used).
+    pub refresh_token: String,
+}
+
+fn refresh_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "AUTH0005",
+        "Refresh token is expired or does not exist",
+    )
+}
+
+/// Trade a refresh token for a new pair (single use, rotating).
+#[utoipa::path(post, path = "/auths/refresh_token", tag = "customers",
+    responses((status = 200, body = Refreshed), (status = 401, description = "AUTH0005", body = super::error::ErrorBody)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<Value>,
+) -> Result<Data<Refreshed>, ApiError> {
+    let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
+    let presented = f.text("refreshToken").value();
+    let Some(presented) = presented.filter(|t| t.len() <= 200) else {
+        if !f.errors.is_empty() {
+            return Err(ApiError::invalid_body(f.errors));
+        }
+        return Err(ApiError::invalid_body(vec![FieldError::invalid(
+            "refreshToken",
+            Reason::Missing,
+        )]));
+    };
+    let (next, next_hash) = new_token();
+    let auth = &state.settings.auth;
+    let rotation = state
+        .store
+        .rotate_refresh_token(
+            &token_hash(&presented),
+            &next_hash,
+            auth.refresh_token_ttl,
+            auth.refresh_reuse_grace,
+        )
+        .await?;
+    match rotation {
+        Rotation::Rotated {
+            customer,
+            publisher,
+        } => Ok(Data(Refreshed {
+            jwt: state
+                .keys
+                .issue(customer, publisher)
+                .map_err(ApiError::internal)?,
+            refresh_token: next,
+        })),
+        Rotation::FamilyRevoked => {
+            metrics::counter!("refresh_token_reuse_total").increment(1);
+            tracing::warn!("a used refresh token was presented again: its family is revoked");
+            Err(refresh_refused())
+        }
+        Rotation::Refused => Err(refresh_refused()),
+    }
+}

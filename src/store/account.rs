@@ -1,0 +1,46 @@
+//! What sign-in, refresh-token rotation, password resets and the email outbox store.
+
+use crate::domain::{CustomerId, PublisherId};
+use crate::mail::templates::Message;
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was good and is now used; its successor is stored.
+    Rotated {
+        /// Whose token.
+        customer: CustomerId,
+        /// Their publisher.
+        publisher: PublisherId,
+    },
+    /// Unknown, expired, revoked, or used moments ago (a second tab, a retry): refused.
+    Refused,
+    /// Used long ago: presumed stolen, so its whole family was revoked.
+    FamilyRevoked,
+}
+
+/// An email to send, written to the outbox in the transaction of its cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMail {
+    /// `password_reset`, `password_changed`, …
+    pub kind: &'static str,
+    /// About whom (for logs, never the address).
+    pub customer: Option<CustomerId>,
+    /// The rendered message.
+    pub message: Message,
+}
+
+/// An outbox row claimed for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMail {
+    /// Row id.
+    pub id: i64,
+    /// The kind.
+    pub kind: String,
+    /// About whom.
+    pub customer: Option<i64>,
+    /// Tries so far.
+    pub attempts: i32,
+    /// The message.
+    pub message: Message,
+}

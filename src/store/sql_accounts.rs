@@ -1,0 +1,361 @@
+//! Sign-in, refresh-token, password-reset and outbox SQL both backends share (see `sql.rs`).
+
+use sqlx::types::Json;
+
+use super::OutboxMail;
+use crate::mail::templates::Message;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RefreshRow {
+    pub(super) family: String,
+    pub(super) customer_id: i64,
+    pub(super) publisher_id: i64,
+    pub(super) expires_at: chrono::DateTime<chrono::Utc>,
+    pub(super) family_expires_at: chrono::DateTime<chrono::Utc>,
+    pub(super) used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub(super) revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OutboxRow {
+    id: i64,
+    kind: String,
+    customer_id: Option<i64>,
+    attempts: i32,
+    payload: Option<Json<Message>>,
+}
+
+impl TryFrom<OutboxRow> for OutboxMail {
+    type Error = super::StoreError;
+    fn try_from(r: OutboxRow) -> Result<Self, Self::Error> {
+        let message = r
+            .payload
+            .ok_or_else(|| super::StoreError::Corrupt(format!("outbox {} has no payload", r.id)))?;
+        Ok(OutboxMail {
+            id: r.id,
+            kind: r.kind,
+            customer: r.customer_id,
+            attempts: r.attempts,
+            message: message.0,
+        })
+    }
+}
+
+pub(super) fn later(d: std::time::Duration) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(3650))
+}
+
+/// Writes `impl AccountStore for $store`; needs `pool`, `begin_write()` and `FOR_UPDATE`.
+macro_rules! impl_account_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::AccountStore for $store {
+            async fn customer_by_email(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                email_key: &str,
+            ) -> Result<Option<$crate::store::Customer>, $crate::store::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM customers WHERE publisher_id = $1 AND email_key = $2 AND erased_at IS NULL",
+                    $crate::store::sql_customers::CUSTOMER_COLUMNS
+                );
+                let row: Option<$crate::store::sql_customers::CustomerRow> =
+                    sqlx::query_as(&sql).bind(publisher.get()).bind(email_key).fetch_optional(&self.pool).await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn record_login(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                customer: $crate::domain::CustomerId,
+                ip: &str,
+                token: &$crate::store::NewRefreshToken,
+            ) -> Result<(), $crate::store::StoreError> {
+                let now = chrono::Utc::now();
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query("UPDATE customers SET last_login_at = $3, last_ip = $4 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL")
+                    .bind(customer.get())
+                    .bind(publisher.get())
+                    .bind(now)
+                    .bind(ip)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::store::StoreError::NotFound(format!("customer {customer}")));
+                }
+                Self::insert_refresh(&mut *tx, customer, token, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn login_failures(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                key_hash: &str,
+                hour: i64,
+            ) -> Result<i64, $crate::store::StoreError> {
+                let n: Option<i32> = sqlx::query_scalar("SELECT failures FROM login_failures WHERE publisher_id = $1 AND key_hash = $2 AND hour = $3")
+                    .bind(publisher.get())
+                    .bind(key_hash)
+                    .bind(hour)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(i64::from(n.unwrap_or(0)))
+            }
+
+            async fn add_login_failure(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                key_hash: &str,
+                hour: i64,
+            ) -> Result<i64, $crate::store::StoreError> {
+                let n: i32 = sqlx::query_scalar(
+                    "INSERT INTO login_failures (publisher_id, key_hash, hour, failures) VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (publisher_id, key_hash, hour) DO UPDATE SET failures = login_failures.failures + 1 \
+                     RETURNING failures",
+                )
+                .bind(publisher.get())
+                .bind(key_hash)
+                .bind(hour)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(i64::from(n))
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                hash: &str,
+                next_hash: &str,
+                ttl: std::time::Duration,
+                grace: std::time::Duration,
+            ) -> Result<$crate::store::Rotation, $crate::store::StoreError> {
+                use $crate::store::{Rotation, StoreError};
+                let now = chrono::Utc::now();
+                let mut tx = self.begin_write().await?;
+                let row: Option<$crate::store::sql_accounts::RefreshRow> = sqlx::query_as(
+                    "SELECT r.family, r.customer_id, c.publisher_id, r.expires_at, r.family_expires_at, r.used_at, r.revoked_at \
+                     FROM refresh_tokens r JOIN customers c ON c.id = r.customer_id AND c.erased_at IS NULL WHERE r.hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else { return Ok(Rotation::Refused) };
+                if row.revoked_at.is_some() {
+                    return Ok(Rotation::Refused);
+                }
+                if let Some(used) = row.used_at {
+                    if now - used > chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX) {
+                        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL")
+                            .bind(&row.family)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        return Ok(Rotation::FamilyRevoked);
+                    }
+                    return Ok(Rotation::Refused);
+                }
+                if row.expires_at <= now || row.family_expires_at <= now {
+                    return Ok(Rotation::Refused);
+                }
+                let used = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND revoked_at IS NULL")
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if used.rows_affected() != 1 {
+                    return Ok(Rotation::Refused);
+                }
+                let next = $crate::store::NewRefreshToken {
+                    hash: next_hash.to_owned(),
+                    family: row.family.clone(),
+                    expires_at: $crate::store::sql_accounts::later(ttl).min(row.family_expires_at),
+                    family_expires_at: row.family_expires_at,
+                };
+                let customer = $crate::domain::CustomerId::from_i64(row.customer_id).map_err(StoreError::Corrupt)?;
+                let publisher = $crate::domain::PublisherId::from_i64(row.publisher_id).map_err(StoreError::Corrupt)?;
+                Self::insert_refresh(&mut *tx, customer, &next, now).await?;
+                tx.commit().await?;
+                Ok(Rotation::Rotated { customer, publisher })
+            }
+
+            async fn request_password_reset(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                customer: $crate::domain::CustomerId,
+                token_hash: &str,
+                ttl: std::time::Duration,
+                per_hour: u32,
+                mail: &$crate::store::NewMail,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let now = chrono::Utc::now();
+                let mut tx = self.begin_write().await?;
+                // The customer row is the lock that makes "at most per_hour" exact.
+                let sql = format!("SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}", Self::FOR_UPDATE);
+                let found: Option<i64> = sqlx::query_scalar(&sql).bind(customer.get()).bind(publisher.get()).fetch_optional(&mut *tx).await?;
+                if found.is_none() {
+                    return Ok(false);
+                }
+                let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM password_resets WHERE customer_id = $1 AND created_at > $2")
+                    .bind(customer.get())
+                    .bind(now - chrono::Duration::hours(1))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if recent >= i64::from(per_hour) {
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO password_resets (hash, customer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(token_hash)
+                    .bind(customer.get())
+                    .bind(now)
+                    .bind($crate::store::sql_accounts::later(ttl))
+                    .execute(&mut *tx)
+                    .await?;
+                Self::enqueue(&mut *tx, mail, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn reset_token_customer(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                email_key: &str,
+                token_hash: &str,
+            ) -> Result<Option<$crate::store::Customer>, $crate::store::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM customers WHERE id = (SELECT customer_id FROM password_resets \
+                     WHERE hash = $1 AND used_at IS NULL AND expires_at > $4) \
+                     AND publisher_id = $2 AND email_key = $3 AND erased_at IS NULL",
+                    $crate::store::sql_customers::CUSTOMER_COLUMNS
+                );
+                let row: Option<$crate::store::sql_customers::CustomerRow> = sqlx::query_as(&sql)
+                    .bind(token_hash)
+                    .bind(publisher.get())
+                    .bind(email_key)
+                    .bind(chrono::Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn reset_password(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                customer: $crate::domain::CustomerId,
+                token_hash: &str,
+                password_hash: &str,
+                mail: &$crate::store::NewMail,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let now = chrono::Utc::now();
+                let mut tx = self.begin_write().await?;
+                let used = sqlx::query(
+                    "UPDATE password_resets SET used_at = $3 WHERE hash = $1 AND customer_id = $2 AND used_at IS NULL AND expires_at > $3",
+                )
+                .bind(token_hash)
+                .bind(customer.get())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if used.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                // Other outstanding links die with this one.
+                sqlx::query("UPDATE password_resets SET used_at = $2 WHERE customer_id = $1 AND used_at IS NULL")
+                    .bind(customer.get())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let changed = sqlx::query("UPDATE customers SET password_hash = $3 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL")
+                    .bind(customer.get())
+                    .bind(publisher.get())
+                    .bind(password_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                if changed.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE customer_id = $1 AND revoked_at IS NULL")
+                    .bind(customer.get())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                Self::enqueue(&mut *tx, mail, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn claim_mail(
+                &self,
+                lease: std::time::Duration,
+                max_attempts: i32,
+            ) -> Result<Option<$crate::store::OutboxMail>, $crate::store::StoreError> {
+                let now = chrono::Utc::now();
+                // The outer conditions are checked again on the row itself, so two replicas
+                // racing for one row cannot both claim it.
+                let row: Option<$crate::store::sql_accounts::OutboxRow> = sqlx::query_as(
+                    "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
+                     WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 AND attempts < $3 \
+                                 ORDER BY next_attempt_at, id LIMIT 1) \
+                     AND sent_at IS NULL AND next_attempt_at <= $2 AND attempts < $3 \
+                     RETURNING id, kind, customer_id, attempts, payload",
+                )
+                .bind($crate::store::sql_accounts::later(lease))
+                .bind(now)
+                .bind(max_attempts)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn mail_sent(&self, id: i64) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("UPDATE outbox SET sent_at = $2, payload = NULL, last_error = NULL WHERE id = $1")
+                    .bind(id)
+                    .bind(chrono::Utc::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn mail_failed(&self, id: i64, error: &str, retry_in: std::time::Duration) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1 AND sent_at IS NULL")
+                    .bind(id)
+                    .bind(error.chars().take(500).collect::<String>())
+                    .bind($crate::store::sql_accounts::later(retry_in))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn purge(&self, hour: i64, idempotency_ttl: std::time::Duration) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("DELETE FROM login_failures WHERE hour < $1").bind(hour).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind($crate::store::sql_customers::before_now(idempotency_ttl))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        impl $store {
+            async fn enqueue(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mail: &$crate::store::NewMail,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO outbox (kind, customer_id, payload, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, 0, $4, $4)",
+                )
+                .bind(mail.kind)
+                .bind(mail.customer.map(|c| c.get()))
+                .bind(sqlx::types::Json(&mail.message))
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use impl_account_store;
