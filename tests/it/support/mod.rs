@@ -2,6 +2,7 @@
 //! the real server on 127.0.0.1:0, and one helper method per endpoint.
 
 pub mod mmdb;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -176,15 +177,21 @@ impl Drop for TestDb {
     }
 }
 
+/// A directory for this test process's files (fixtures, mail).
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
+        .path()
+}
+
 /// The GeoIP fixture of the given schema, generated once per test process.
 pub fn geo_fixture(schema: mmdb::Schema) -> PathBuf {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"));
+    let dir = scratch();
     let (file, tag) = match schema {
         mmdb::Schema::GeoIp2Country => ("geoip2-country.mmdb", 0),
         mmdb::Schema::IpLocationDb => ("ip-location-db.mmdb", 1),
     };
-    let path = dir.path().join(file);
+    let path = dir.join(file);
     static WRITTEN: OnceLock<std::sync::Mutex<[bool; 2]>> = OnceLock::new();
     let mut written = WRITTEN.get_or_init(Default::default).lock().unwrap();
     if !written[tag] {
@@ -204,6 +211,9 @@ pub fn base_figment(db: &TestDb) -> Figment {
         .merge(("geoip.database", geo_fixture(mmdb::Schema::GeoIp2Country)))
         .merge(("cache.ttl", "200ms"))
         .merge(("log.level", "warn"))
+        .merge(("mail.dir", scratch().join("mail")))
+        .merge(("mail.poll_interval", "50ms"))
+        .merge(("mail.retry_base", "100ms"))
 }
 
 /// How long a change takes to reach a server at most (the cache TTL above, with margin).
