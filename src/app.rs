@@ -86,12 +86,7 @@ impl Application {
         tracing::info!(database = %settings.geoip.database.display(), kind = geo.database_type(), "GeoIP ready");
 
         let keys = load_keys(&settings, store.as_ref()).await?;
-        let idempotency_secret = hex::decode(
-            store
-                .ensure_secret("idempotency_hmac", &hex::encode(rand::random::<[u8; 32]>()))
-                .await?,
-        )
-        .context("the stored idempotency secret is not hex")?;
+        let idempotency_secret = idempotency_secret(&settings, store.as_ref()).await?;
         let auth = &settings.auth;
         let hasher = Hasher::start(
             auth.threads(),
@@ -246,6 +241,25 @@ async fn load_keys(settings: &Settings, store: &dyn Store) -> anyhow::Result<Key
         pems
     };
     Keys::from_pems(&pems, &jwt.issuer, jwt.ttl).map_err(anyhow::Error::msg)
+}
+
+/// The HMAC key for idempotency fingerprints: from config, else generated once and kept in
+/// the database (then a database dump holds both the key and the fingerprints: a warning).
+async fn idempotency_secret(settings: &Settings, store: &dyn Store) -> anyhow::Result<Vec<u8>> {
+    use secrecy::ExposeSecret;
+    use sha2::Digest;
+    let configured = settings.auth.idempotency_secret.expose_secret();
+    if !configured.is_empty() {
+        return Ok(sha2::Sha256::digest(configured.as_bytes()).to_vec());
+    }
+    let stored = store
+        .ensure_secret("idempotency_hmac", &hex::encode(rand::random::<[u8; 32]>()))
+        .await?;
+    tracing::warn!(
+        "auth.idempotency_secret is not set: using one kept in the database; \
+         set it (the same on every replica) in production"
+    );
+    hex::decode(stored).context("the stored idempotency secret is not hex")
 }
 
 /// Resolves on SIGTERM or SIGINT.

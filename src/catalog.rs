@@ -86,6 +86,13 @@ impl Catalog {
         Ok(view)
     }
 
+    /// Forgets a publisher, so the next read goes to the store (it is known to be stale).
+    pub fn invalidate(&self, id: PublisherId) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(&id);
+        }
+    }
+
     /// Whether a browser origin is configured by any publisher (CORS).
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.origins

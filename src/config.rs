@@ -217,6 +217,9 @@ pub struct AuthSettings {
     pub resets_per_hour: u32,
     /// Failed logins per (publisher, email) and hour before that email gets 429.
     pub login_failures_per_hour: u32,
+    /// Key of the HMAC that fingerprints idempotent request bodies (which hold passwords);
+    /// the same on every replica. Empty: one is generated and kept in the database.
+    pub idempotency_secret: secrecy::SecretString,
 }
 
 impl Default for AuthSettings {
@@ -232,6 +235,7 @@ impl Default for AuthSettings {
             reset_token_ttl: Duration::from_secs(3600),
             resets_per_hour: 3,
             login_failures_per_hour: 100,
+            idempotency_secret: secrecy::SecretString::from(String::new()),
         }
     }
 }

@@ -131,6 +131,9 @@ fn work(queue: &Mutex<Receiver<(Job, Span)>>, argon2: &Argon2<'static>) {
         let Ok((job, span)) = next else { return };
         let _entered = span.enter();
         match job {
+            // The request is gone (client left, timeout): do not spend a hash on it.
+            Job::Hash { reply, .. } if reply.is_closed() => {}
+            Job::Verify { reply, .. } if reply.is_closed() => {}
             Job::Hash { password, reply } => {
                 let _ = reply.send(hash_with(argon2, password.expose_secret(), &mut blocks));
             }

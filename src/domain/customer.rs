@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::fields::{Fields, Given, bounded};
 use super::password::PASSWORD_RULE;
 use super::problem::{FieldError, Reason};
-use super::{ConsentName, Country, Currency, Email, Locale, OfferId, Password, PublisherId};
+use super::{Country, Currency, Email, Locale, OfferId, Password, PublisherId};
 
 /// The message clients match for a bad email.
 pub const EMAIL_MESSAGE: &str = "Invalid param email. Please enter a valid e-mail address.";
@@ -77,13 +77,14 @@ impl ConsentState {
     }
 }
 
-/// A customer's answer to one version of one consent.
+/// A customer's answer to one version of one consent, as sent: whether the consent and the
+/// version exist is decided against the publisher's consents (404 CON0001, 400 CON0002).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentAnswer {
-    /// Which consent.
-    pub name: ConsentName,
-    /// Which version was shown.
-    pub version: i32,
+    /// Which consent, as sent.
+    pub name: String,
+    /// Which version was shown, as sent (`"2"` or `2`).
+    pub version: String,
     /// The answer.
     pub state: ConsentState,
 }
@@ -244,34 +245,37 @@ pub fn external_data(f: &mut Fields<'_>) -> Given<Value> {
 pub fn consent_answers(f: &mut Fields<'_>, field: &str) -> Option<Vec<ConsentAnswer>> {
     let items = match f.raw(field) {
         None | Some(Value::Null) => return None,
+        Some(Value::String(s)) if s.is_empty() => return None,
         Some(Value::Array(items)) => items,
         Some(_) => {
             f.problem(FieldError::invalid(field, Reason::InvalidValue));
             return None;
         }
     };
-    let mut answers = Vec::with_capacity(items.len());
+    let mut answers: Vec<ConsentAnswer> = Vec::with_capacity(items.len());
     for item in items {
         let name = item
             .get("name")
             .and_then(Value::as_str)
-            .and_then(|s| ConsentName::parse(s).ok());
+            .filter(|s| !s.is_empty() && !s.contains('\0'));
         let version = match item.get("version") {
-            Some(Value::String(s)) => s.parse::<i32>().ok(),
-            Some(Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
+            Some(Value::String(s)) if !s.contains('\0') => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
-        }
-        .filter(|v| *v >= 1);
+        };
         let state = item
             .get("state")
             .and_then(Value::as_str)
             .and_then(|s| ConsentState::parse(s).ok());
         match (name, version, state) {
-            (Some(name), Some(version), Some(state)) => answers.push(ConsentAnswer {
-                name,
-                version,
-                state,
-            }),
+            // One answer per consent: with two, which one counts would be a guess.
+            (Some(name), Some(version), Some(state)) if !answers.iter().any(|a| a.name == name) => {
+                answers.push(ConsentAnswer {
+                    name: name.to_owned(),
+                    version,
+                    state,
+                });
+            }
             _ => {
                 f.problem(FieldError::invalid(field, Reason::InvalidValue));
                 return None;
@@ -279,6 +283,22 @@ pub fn consent_answers(f: &mut Fields<'_>, field: &str) -> Option<Vec<ConsentAns
         }
     }
     Some(answers)
+}
+
+/// A field PATCH may change but never clear: `""` or `null` is a problem (Missing).
+fn required_if_given<T>(
+    f: &mut Fields<'_>,
+    name: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Option<T> {
+    match f.optional(name, |s| parse(s).map_err(|_| Reason::InvalidValue)) {
+        Given::Value(v) => Some(v),
+        Given::Empty => {
+            f.problem(FieldError::invalid(name, Reason::Missing));
+            None
+        }
+        Given::Absent => None,
+    }
 }
 
 /// A validated `PATCH /customers/{id}` body: absent fields stay, `""` clears optional ones.
@@ -320,16 +340,8 @@ impl CustomerPatch {
         };
         let first_name = f.optional("firstName", bounded(1, 50));
         let last_name = f.optional("lastName", bounded(1, 50));
-        let country = f
-            .optional("country", |s| {
-                Country::parse(s).map_err(|_| Reason::InvalidValue)
-            })
-            .value();
-        let locale = f
-            .optional("locale", |s| {
-                Locale::parse(s).map_err(|_| Reason::InvalidValue)
-            })
-            .value();
+        let country = required_if_given(&mut f, "country", Country::parse);
+        let locale = required_if_given(&mut f, "locale", Locale::parse);
         let external_data = external_data(&mut f);
         let confirmation_password = f.text("confirmationPassword").value();
         if email.is_some() && confirmation_password.is_none() {

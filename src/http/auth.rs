@@ -28,10 +28,11 @@ impl FromRequestParts<AppState> for CustomerAuth {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .trim();
+        // The scheme is case-insensitive (RFC 7235).
         let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0001", "Missing required JWT")

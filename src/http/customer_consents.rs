@@ -17,7 +17,7 @@ use crate::catalog::PublisherView;
 use crate::domain::customer::consent_answers;
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
-use crate::domain::{ConsentAnswer, CustomerId, PublisherId};
+use crate::domain::{ConsentAnswer, ConsentState, CustomerId, PublisherId};
 use crate::store::{ConsentVersion, NewConsentRecord};
 
 /// A consent with the customer's answer.
@@ -53,27 +53,52 @@ pub struct CustomerConsents {
     pub consents: Vec<CustomerConsent>,
 }
 
+/// An answer matched to the consent it answers, with its version checked.
+#[derive(Debug, Clone)]
+pub struct CheckedAnswer {
+    /// The consent at its newest version.
+    pub consent: ConsentVersion,
+    /// The version answered (1 ..= newest).
+    pub version: i32,
+    /// The answer.
+    pub state: ConsentState,
+}
+
 /// Checks answers against the publisher's current consents: unknown names are 404 CON0001,
 /// versions that do not exist 400 CON0002. Any existing version is accepted.
 pub async fn check_answers(
     state: &AppState,
     view: &PublisherView,
     answers: &[ConsentAnswer],
-) -> Result<Vec<(ConsentVersion, ConsentAnswer)>, ApiError> {
+) -> Result<Vec<CheckedAnswer>, ApiError> {
     let mut fresh: Option<Vec<ConsentVersion>> = None;
     let mut checked = Vec::with_capacity(answers.len());
     for answer in answers {
-        let cached = view.consents.iter().find(|c| c.name == answer.name);
+        let version = answer
+            .version
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|v| *v >= 1);
+        let cached = view
+            .consents
+            .iter()
+            .find(|c| c.name.as_str() == answer.name);
         let mut current = cached.cloned();
-        // A version newer than this replica's cache may have been published a moment ago.
-        if current.as_ref().is_none_or(|c| answer.version > c.version) {
+        // A consent or version newer than this replica's cache may have been published a
+        // moment ago: ask the database before refusing, and drop the stale cache entry.
+        if current
+            .as_ref()
+            .is_none_or(|c| version.is_some_and(|v| v > c.version))
+        {
             if fresh.is_none() {
                 fresh = Some(state.store.current_consents(view.publisher.id).await?);
+                state.catalog.invalidate(view.publisher.id);
             }
             current = fresh
                 .iter()
                 .flatten()
-                .find(|c| c.name == answer.name)
+                .find(|c| c.name.as_str() == answer.name)
                 .cloned();
         }
         let Some(current) = current else {
@@ -84,7 +109,7 @@ pub async fn check_answers(
             )
             .with_detail("consents", Reason::NotFound));
         };
-        if answer.version > current.version {
+        let Some(version) = version.filter(|v| *v <= current.version) else {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "CON0002",
@@ -94,29 +119,29 @@ pub async fn check_answers(
                 ),
             )
             .with_detail("consents", Reason::NotFound));
-        }
-        checked.push((current, answer.clone()));
+        };
+        checked.push(CheckedAnswer {
+            consent: current,
+            version,
+            state: answer.state,
+        });
     }
     Ok(checked)
 }
 
 /// The history records of checked answers.
-pub fn records(
-    checked: &[(ConsentVersion, ConsentAnswer)],
-    ip: &str,
-    headers: &HeaderMap,
-) -> Vec<NewConsentRecord> {
+pub fn records(checked: &[CheckedAnswer], ip: &str, headers: &HeaderMap) -> Vec<NewConsentRecord> {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(500).collect::<String>());
     checked
         .iter()
-        .map(|(consent, answer)| NewConsentRecord {
-            owner: consent.owner,
-            name: answer.name.clone(),
-            version: answer.version,
-            state: answer.state,
+        .map(|a| NewConsentRecord {
+            owner: a.consent.owner,
+            name: a.consent.name.clone(),
+            version: a.version,
+            state: a.state,
             ip: Some(ip.to_owned()),
             user_agent: user_agent.clone(),
         })
@@ -156,7 +181,7 @@ async fn current(
                 state: answer.map_or("declined", |a| a.state.as_str()).to_owned(),
                 version: answer.map(|a| a.version.to_string()).unwrap_or_default(),
                 newest_version: c.version.to_string(),
-                needs_update: answer.is_none_or(|a| a.version != c.version),
+                needs_update: answer.is_none_or(|a| a.version < c.version),
                 label: c.label.clone(),
                 value: c.value.clone(),
                 date: answer.map(|a| a.at.timestamp()),

@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::domain::CustomerPatch;
 use crate::domain::fields::Given;
 use crate::domain::problem::Reason;
-use crate::store::{Customer, CustomerChanges};
+use crate::store::{Customer, CustomerChanges, StoreError};
 
 /// A customer as Cleeng clients read it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -124,8 +124,7 @@ pub async fn patch_customer(
         let ok = state
             .hasher
             .verify(&password, &customer.password_hash)
-            .await
-            .map_err(ApiError::unavailable)?;
+            .await?;
         if !ok {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -140,6 +139,10 @@ pub async fn patch_customer(
         .store
         .update_customer(auth.publisher, customer.id, &changes)
         .await
-        .map_err(already_exists)?;
+        .map_err(|e| match e {
+            // Erased between the read and the write.
+            StoreError::NotFound(_) => access_denied(),
+            e => already_exists(e),
+        })?;
     Ok(Data(updated.into()))
 }

@@ -53,11 +53,14 @@ impl ApiError {
         }
     }
 
-    /// 400 REQ0001 with every failing field (messages in the order given).
+    /// 400 REQ0001 with every failing field: `errors` holds one message per field (its
+    /// first), `details` every problem.
     pub fn invalid_body(details: Vec<FieldError>) -> Self {
         let mut errors: Vec<String> = Vec::new();
+        let mut fields: Vec<&str> = Vec::new();
         for d in &details {
-            if !errors.contains(&d.message) {
+            if !fields.contains(&d.field.as_str()) {
+                fields.push(&d.field);
                 errors.push(d.message.clone());
             }
         }
@@ -271,6 +274,17 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(Enveloped);
         response
+    }
+}
+
+impl From<crate::auth::HashError> for ApiError {
+    fn from(e: crate::auth::HashError) -> Self {
+        match e {
+            crate::auth::HashError::Busy | crate::auth::HashError::Stopped => {
+                ApiError::unavailable(e)
+            }
+            crate::auth::HashError::Argon2(_) => ApiError::internal(e),
+        }
     }
 }
 

@@ -85,8 +85,7 @@ pub async fn login(
     let ok = match &customer {
         Some(c) => state.hasher.verify(&password, &c.password_hash).await,
         None => state.hasher.verify_dummy(&password).await,
-    }
-    .map_err(ApiError::unavailable)?;
+    }?;
     let Some(customer) = customer.filter(|_| ok) else {
         state
             .store

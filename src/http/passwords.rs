@@ -186,11 +186,7 @@ pub async fn reset(
         .reset_token_customer(publisher.id, &email_key(&email), &hash)
         .await?
         .ok_or_else(token_invalid)?;
-    let password_hash = state
-        .hasher
-        .hash(password.expose())
-        .await
-        .map_err(ApiError::unavailable)?;
+    let password_hash = state.hasher.hash(password.expose()).await?;
     let message =
         templates::password_changed(&customer.email, Lang::of(&customer.locale), &publisher.name);
     let mail = NewMail {

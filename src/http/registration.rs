@@ -27,8 +27,6 @@ use crate::store::{
 };
 
 const ROUTE: &str = "POST /customers";
-/// A running record older than this belongs to a request that died with its process.
-const IDEMPOTENCY_STALE: Duration = Duration::from_secs(60);
 /// How long an outcome is remembered.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -124,9 +122,11 @@ pub async fn register(
         return Ok(Data(create(&state, &view, reg, client, &headers, None).await?).into_response());
     };
     let hmac = fingerprint(&state, &body);
+    // A running record older than the longest a request may run belongs to one that died.
+    let stale = state.settings.server.request_timeout + Duration::from_secs(5);
     match state
         .store
-        .idempotency_begin(publisher, &key, &hmac, IDEMPOTENCY_STALE, IDEMPOTENCY_TTL)
+        .idempotency_begin(publisher, &key, &hmac, stale, IDEMPOTENCY_TTL)
         .await?
     {
         Idempotency::Mismatch => Err(ApiError::new(
@@ -217,20 +217,30 @@ async fn create(
     let consents = match &reg.consents {
         Some(answers) => {
             let checked = check_answers(state, view, answers).await?;
-            if let Some(missing) = view.consents.iter().find(|c| {
-                c.required
-                    && !checked.iter().any(|(v, a)| {
-                        v.owner == c.owner && v.name == c.name && a.state == ConsentState::Accepted
-                    })
-            }) {
-                return Err(ApiError::invalid_body(vec![FieldError::with_message(
-                    "consents",
-                    Reason::NotAccepted,
-                    format!(
-                        "Invalid param consents. The required consent {} was not accepted",
-                        missing.name
-                    ),
-                )]));
+            let declined: Vec<FieldError> = view
+                .consents
+                .iter()
+                .filter(|c| {
+                    c.required
+                        && !checked.iter().any(|a| {
+                            a.consent.owner == c.owner
+                                && a.consent.name == c.name
+                                && a.state == ConsentState::Accepted
+                        })
+                })
+                .map(|c| {
+                    FieldError::with_message(
+                        "consents",
+                        Reason::NotAccepted,
+                        format!(
+                            "Invalid param consents. The required consent {} was not accepted",
+                            c.name
+                        ),
+                    )
+                })
+                .collect();
+            if !declined.is_empty() {
+                return Err(ApiError::invalid_body(declined));
             }
             records(&checked, &ip, headers)
         }
@@ -242,11 +252,7 @@ async fn create(
         }
         None => Vec::new(),
     };
-    let password_hash = state
-        .hasher
-        .hash(reg.password.expose())
-        .await
-        .map_err(ApiError::unavailable)?;
+    let password_hash = state.hasher.hash(reg.password.expose()).await?;
     let (token, refresh) = refresh_token(state);
     let new = NewCustomer {
         email: reg.email.as_str().to_owned(),

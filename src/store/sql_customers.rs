@@ -351,7 +351,7 @@ macro_rules! impl_customer_store {
             ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
                     "UPDATE idempotency_keys SET state = 'done', status = $4, response = $5 \
-                     WHERE publisher_id = $1 AND route = $2 AND key = $3",
+                     WHERE publisher_id = $1 AND route = $2 AND key = $3 AND state = 'running'",
                 )
                 .bind(publisher.get())
                 .bind(&key.route)

@@ -144,6 +144,17 @@ async fn a_new_version_asks_every_customer_again(backend: Backend) {
     let d = app.signed_up("w@example.com").await;
     let (status, body) = json(put(&app, &d, accept_all("2")).await).await;
     assert_eq!(status, 200, "{body}");
+    let consents = body["responseData"]["consents"].as_array().unwrap().clone();
+    let terms = find(&consents, "broadcaster_terms");
+    assert_eq!(
+        (
+            terms["version"].as_str(),
+            terms["newestVersion"].as_str(),
+            terms["needsUpdate"].as_bool()
+        ),
+        (Some("2"), Some("2"), Some(false)),
+        "the answer is judged against the newest version, not a stale cache"
+    );
 
     tokio::time::sleep(CACHE_WAIT).await;
     let consents = get(&app, &c).await;

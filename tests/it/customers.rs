@@ -158,6 +158,40 @@ async fn tokens_are_checked(backend: Backend) {
     );
     assert_error(get_me(&app, "123456789", &tampered).await, 401, "AUTH0002").await;
     assert_error(get_me(&app, &c.id, "garbage").await, 401, "AUTH0002").await;
+    // No kid, other algorithms, missing claims.
+    let mut no_kid = Header::new(Algorithm::EdDSA);
+    no_kid.kid = None;
+    let token = jsonwebtoken::encode(
+        &no_kid,
+        &claims(&c.id, "100000001", "enroll", 60),
+        &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_error(get_me(&app, &c.id, &token).await, 401, "AUTH0002").await;
+    for alg in ["RS256", "ES256", "HS512"] {
+        let head =
+            URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT", "kid": kid}).to_string());
+        let forged = format!("{head}.{}.{}", parts[1], parts[2]);
+        assert_error(get_me(&app, &c.id, &forged).await, 401, "AUTH0002").await;
+    }
+    for missing in ["exp", "iss"] {
+        let mut cl = claims(&c.id, "100000001", "enroll", 60);
+        cl.as_object_mut().unwrap().remove(missing);
+        assert_error(
+            get_me(&app, &c.id, &sign(&pem, &kid, &cl)).await,
+            401,
+            "AUTH0002",
+        )
+        .await;
+    }
+    let r = app
+        .client
+        .get(app.url(&format!("/customers/{}", c.id)))
+        .header("authorization", format!("BEARER {}", c.jwt))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the scheme is case-insensitive");
 }
 
 async fn a_token_reaches_only_its_own_customer_and_publisher(backend: Backend) {
@@ -285,6 +319,17 @@ async fn profile_read_and_change(backend: Backend) {
     assert_eq!(
         (me["firstName"].as_str(), me["lastName"].as_str()),
         (Some(""), Some("Doe"))
+    );
+    let r = app
+        .authed(Method::PATCH, &format!("/customers/{}", c.id), &c.jwt)
+        .json(&json!({"country": ""}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(r, 400, "REQ0001").await;
+    assert_eq!(
+        body["details"][0]["reason"], "Missing",
+        "a required field cannot be cleared"
     );
     let bad = json!({"country": "UK", "locale": "zz", "firstName": "x".repeat(51)});
     let r = app

@@ -45,15 +45,36 @@ async fn a_retry_returns_the_same_customer_with_fresh_tokens(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200, "the fresh token works");
     assert_eq!(app.db.scalar("SELECT COUNT(*) FROM customers").await, 1);
+    assert_eq!(
+        app.db.scalar("SELECT COUNT(*) FROM server_secrets").await,
+        1,
+        "dev mode keeps the key in the database"
+    );
     // The same key at another publisher is another key.
+    let other = enroll::domain::PublisherId::parse("200000002").unwrap();
+    app.store
+        .create_publisher(other, "Other", &Default::default(), &[])
+        .await
+        .unwrap();
+    let mut elsewhere = registration("i@example.com");
+    elsewhere.as_object_mut().unwrap().remove("offerId");
+    elsewhere["publisherId"] = json!(200000002);
+    let (status, third) = json(post(&app, "key-1", &elsewhere).await).await;
+    assert_eq!(status, 200);
+    assert_ne!(
+        third["responseData"]["customerId"],
+        first["responseData"]["customerId"]
+    );
     let db = &app.db;
-    let stored = db.text("SELECT body_hmac FROM idempotency_keys").await;
+    let stored = db
+        .text("SELECT body_hmac FROM idempotency_keys LIMIT 1")
+        .await;
     assert_eq!(stored.len(), 64);
     assert!(!stored.contains("secret123"));
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM idempotency_keys WHERE response IS NULL AND status = 200")
             .await,
-        1,
+        2,
         "no token stored"
     );
     // Without a key, the same body is a duplicate.
@@ -61,7 +82,15 @@ async fn a_retry_returns_the_same_customer_with_fresh_tokens(backend: Backend) {
 }
 
 async fn another_body_with_the_same_key_is_refused(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, |f| {
+        f.merge(("auth.idempotency_secret", "configured secret"))
+    })
+    .await;
+    assert_eq!(
+        app.db.scalar("SELECT COUNT(*) FROM server_secrets").await,
+        0,
+        "a configured key never reaches the database"
+    );
     assert_eq!(
         post(&app, "key-2", &registration("j@example.com"))
             .await

@@ -111,6 +111,7 @@ async fn every_failing_field_is_reported_at_once(backend: Backend) {
     // Empty strings mean "not given", as the Cleeng SDK sends them.
     let mut sdk = registration("sdk@example.com");
     sdk["captchaValue"] = json!("");
+    sdk["consents"] = json!("");
     sdk["firstName"] = json!("");
     sdk["externalData"] = json!(null);
     assert_eq!(app.register(&sdk).await.status(), 200);
@@ -259,6 +260,25 @@ async fn consents_are_stored_with_the_customer_or_nothing_is(backend: Backend) {
             .contains("broadcaster_terms")
     );
     b["consents"] = json!([{"name": "terms", "version": "1", "state": "accepted"}]);
+    assert_error(app.register(&b).await, 400, "REQ0001").await;
+    b["consents"] = json!([]);
+    let body = assert_error(app.register(&b).await, 400, "REQ0001").await;
+    assert_eq!(
+        body["details"].as_array().unwrap().len(),
+        2,
+        "every required consent not accepted is reported"
+    );
+    assert_eq!(
+        body["errors"].as_array().unwrap().len(),
+        1,
+        "one message per field"
+    );
+    // A declined required consent cannot hide behind an accepted duplicate.
+    b["consents"] = json!([
+        {"name": "terms", "version": "1", "state": "accepted"},
+        {"name": "broadcaster_terms", "version": "1", "state": "accepted"},
+        {"name": "broadcaster_terms", "version": "1", "state": "declined"}
+    ]);
     assert_error(app.register(&b).await, 400, "REQ0001").await;
     b["consents"] = json!([{"name": "nope", "version": "1", "state": "accepted"}]);
     let body = assert_error(app.register(&b).await, 404, "CON0001").await;
