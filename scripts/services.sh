@@ -74,3 +74,28 @@ drop_stale_test_databases() {
     psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$name\" with (force)" >/dev/null 2>&1 || true
   done
 }
+
+redis_answers() {
+  if command -v redis-cli >/dev/null 2>&1; then
+    [ "$(redis-cli -u "$1" ping 2>/dev/null)" = "PONG" ]
+  else
+    # No client: speak RESP over bash's /dev/tcp.
+    local hostport=${1#redis://}; hostport=${hostport%%/*}
+    exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" 2>/dev/null || return 1
+    printf 'PING\r\n' >&3; local reply; read -r -t 2 reply <&3; exec 3<&- 3>&-
+    [ "${reply%$'\r'}" = "+PONG" ]
+  fi
+}
+
+# Sets TEST_REDIS_URL to a Redis that answers, starting (or installing) one if needed.
+ensure_redis() {
+  TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+  if redis_answers "$TEST_REDIS_URL"; then return; fi
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  local port=${TEST_REDIS_URL##*:}; port=${port%%/*}
+  log "starting Redis on 127.0.0.1:$port"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+    --dir "${TMPDIR:-/tmp}" --logfile "${TMPDIR:-/tmp}/enroll-test-redis.log" >/dev/null || die "could not start Redis"
+  for _ in $(seq 1 40); do redis_answers "$TEST_REDIS_URL" && return 0; sleep 0.25; done
+  die "Redis did not answer at $TEST_REDIS_URL"
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::domain::PublisherId;
+use crate::domain::{OfferId, PublisherId};
 use crate::store::{ConsentVersion, Publisher, Store, StoreError};
 
 /// Beyond this many cached publishers (known or not), expired entries are dropped, so a flood
@@ -35,6 +35,7 @@ pub struct Catalog {
     store: Arc<dyn Store>,
     ttl: Duration,
     entries: RwLock<HashMap<PublisherId, Entry>>,
+    offers: RwLock<HashMap<OfferId, (Instant, Option<PublisherId>)>>,
     origins: RwLock<Arc<HashSet<String>>>,
 }
 
@@ -45,6 +46,7 @@ impl Catalog {
             store,
             ttl,
             entries: RwLock::new(HashMap::new()),
+            offers: RwLock::new(HashMap::new()),
             origins: RwLock::new(Arc::new(HashSet::new())),
         }
     }
@@ -84,6 +86,30 @@ impl Catalog {
             );
         }
         Ok(view)
+    }
+
+    /// The publisher an offer belongs to (unknown offers are cached too).
+    pub async fn offer_publisher(
+        &self,
+        offer: &OfferId,
+    ) -> Result<Option<PublisherId>, StoreError> {
+        if let Ok(offers) = self.offers.read()
+            && let Some((_, p)) = offers.get(offer).filter(|(at, _)| at.elapsed() < self.ttl)
+        {
+            return Ok(*p);
+        }
+        let publisher = self.store.offer_publisher(offer).await?;
+        if let Ok(mut offers) = self.offers.write() {
+            if offers.len() >= MAX_ENTRIES {
+                let ttl = self.ttl;
+                offers.retain(|_, (at, _)| at.elapsed() < ttl);
+                if offers.len() >= MAX_ENTRIES {
+                    offers.clear();
+                }
+            }
+            offers.insert(offer.clone(), (Instant::now(), publisher));
+        }
+        Ok(publisher)
     }
 
     /// Forgets a publisher, so the next read goes to the store (it is known to be stale).

@@ -46,6 +46,9 @@ pub struct Settings {
     /// Outgoing email.
     #[serde(default)]
     pub mail: MailSettings,
+    /// Per-route rate and concurrency limits.
+    #[serde(default)]
+    pub limits: LimitSettings,
     /// The platform's own consents.
     #[serde(default)]
     pub platform: PlatformSettings,
@@ -276,6 +279,57 @@ impl Default for JwtSettings {
     }
 }
 
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Limits on (off only for benchmarks and trusted setups).
+    pub enabled: bool,
+    /// Share rates across replicas through this Redis (`redis://host:6379`); empty: per process.
+    pub redis_url: String,
+    /// Prefix of the Redis keys (several deployments may share one Redis).
+    pub redis_prefix: String,
+    /// Longest wait for Redis before deciding in-process instead.
+    #[serde(with = "humantime_serde")]
+    pub redis_timeout: Duration,
+    /// A publisher's ceiling over all its clients, as a multiple of the class numbers.
+    pub publisher_factor: u32,
+    /// Every other customer-facing route.
+    pub default: ClassLimit,
+    /// `POST /auths`.
+    pub login: ClassLimit,
+    /// `POST /customers`.
+    pub registration: ClassLimit,
+    /// `PUT` and `PATCH /customers/passwords`.
+    pub password_reset: ClassLimit,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            enabled: true,
+            redis_url: String::new(),
+            redis_prefix: "enroll".into(),
+            redis_timeout: Duration::from_millis(50),
+            publisher_factor: 10,
+            default: ClassLimit::default(),
+            login: ClassLimit::default(),
+            registration: ClassLimit::default(),
+            password_reset: ClassLimit::default(),
+        }
+    }
+}
+
+/// One route class's numbers; unset ones take the defaults of API.md.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassLimit {
+    /// Requests per second per (publisher, client IP); the burst is one second's worth.
+    pub rps: Option<u32>,
+    /// Requests in flight per (publisher, client IP).
+    pub concurrent: Option<u32>,
+}
+
 /// `[mail]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -440,6 +494,29 @@ impl Settings {
             || self.auth.argon2_parallelism == 0
         {
             return Err("auth.argon2_*: memory must be at least 8 KiB per lane, iterations and parallelism at least 1".into());
+        }
+        for (name, class) in [
+            ("default", &self.limits.default),
+            ("login", &self.limits.login),
+            ("registration", &self.limits.registration),
+            ("password_reset", &self.limits.password_reset),
+        ] {
+            if class.rps == Some(0) || class.concurrent == Some(0) {
+                return Err(format!(
+                    "limits.{name}: rps and concurrent must be at least 1"
+                ));
+            }
+        }
+        if self.limits.publisher_factor == 0 {
+            return Err("limits.publisher_factor: must be at least 1".into());
+        }
+        if !self.limits.redis_url.is_empty()
+            && redis::Client::open(self.limits.redis_url.as_str()).is_err()
+        {
+            return Err(format!(
+                "limits.redis_url: {:?} is not a redis:// URL",
+                redact_url(&self.limits.redis_url)
+            ));
         }
         if self.jwt.issuer.is_empty() {
             return Err("jwt.issuer: must not be empty".into());

@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod geo;
 pub mod http;
+pub mod limits;
 pub mod mail;
 pub mod store;
 pub mod telemetry;

@@ -7,6 +7,7 @@ pub mod customer_consents;
 pub mod customers;
 pub mod error;
 pub mod json;
+pub mod limit;
 pub mod locales;
 pub mod login;
 pub mod middleware;
@@ -163,6 +164,10 @@ pub fn router(state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit::limit,
+        ))
         .layer(axum::middleware::from_fn(middleware::record_metrics))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(settings.server.body_limit))

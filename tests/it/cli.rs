@@ -1,13 +1,11 @@
 //! The `enroll` binary: CLI commands, start-up errors, graceful shutdown.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::backend_tests;
-use crate::support::{Backend, CACHE_WAIT, TestApp, json, repo};
+use crate::support::{Backend, CACHE_WAIT, ServerProcess, TestApp, json, repo};
 
 backend_tests!(cli_manages_publishers_and_consents_of_a_running_server);
 
@@ -165,27 +163,9 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
 async fn serve_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/x.db", dir.path().display());
-    let mut child = enroll(&url)
-        .env("ENROLL_SERVER__ADDR", "127.0.0.1:0")
-        .env("ENROLL_LOG__FORMAT", "json")
-        .env("ENROLL_LOG__LEVEL", "info")
-        .arg("serve")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["message"] == "enroll is listening" {
-                return v["addr"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("the server never said it was listening");
-    })
-    .await
-    .unwrap();
-    let body = reqwest::get(format!("http://{addr}/locales?customerIP=81.2.69.142"))
+    let mut server = ServerProcess::start(&[("ENROLL_DATABASE__URL", url.clone())]).await;
+    let addr = server.address.trim_start_matches("http://").to_owned();
+    let body = reqwest::get(format!("{}/locales?customerIP=81.2.69.142", server.address))
         .await
         .unwrap()
         .text()
@@ -197,7 +177,7 @@ async fn serve_stops_cleanly_on_sigterm() {
         .arg("healthcheck"))
     .await;
     assert!(ok, "healthcheck against a live server: {err}");
-    let pid = child.id().unwrap().to_string();
+    let pid = server.child.id().unwrap().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -206,7 +186,7 @@ async fn serve_stops_cleanly_on_sigterm() {
             .unwrap()
             .success()
     );
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
         .await
         .unwrap()
         .unwrap();

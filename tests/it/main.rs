@@ -11,6 +11,7 @@ mod customers;
 mod envelope;
 mod idempotency;
 mod keys;
+mod limits;
 mod locales;
 mod login;
 mod ops;

@@ -214,6 +214,8 @@ pub fn base_figment(db: &TestDb) -> Figment {
         .merge(("mail.dir", scratch().join("mail")))
         .merge(("mail.poll_interval", "50ms"))
         .merge(("mail.retry_base", "100ms"))
+        // Limits are tested on their own (tests/it/limits.rs); elsewhere they would only add noise.
+        .merge(("limits.enabled", false))
 }
 
 /// How long a change takes to reach a server at most (the cache TTL above, with margin).
@@ -328,6 +330,66 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+    }
+}
+
+/// The Redis tests share rates through (never skipped: scripts/test starts one).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into())
+}
+
+/// `enroll serve` as a separate process, killed when dropped.
+pub struct ServerProcess {
+    pub address: String,
+    pub child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    /// Starts the binary with the repository's config and these `ENROLL_…` variables, and
+    /// waits until it says where it listens.
+    pub async fn start(env: &[(&str, String)]) -> ServerProcess {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enroll"));
+        cmd.arg("--config")
+            .arg(repo().join("config/enroll.toml"))
+            .arg("serve")
+            .env_remove("RUST_LOG")
+            .env("ENROLL_SERVER__ADDR", "127.0.0.1:0")
+            .env("ENROLL_LOG__FORMAT", "json")
+            .env("ENROLL_LOG__LEVEL", "info")
+            .env(
+                "ENROLL_GEOIP__DATABASE",
+                geo_fixture(mmdb::Schema::GeoIp2Country),
+            )
+            .env("ENROLL_MAIL__DIR", scratch().join("mail"))
+            .current_dir(repo())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start enroll");
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                if v["message"] == "enroll is listening" {
+                    return v["addr"].as_str().unwrap().to_owned();
+                }
+            }
+            panic!("the server never said it was listening");
+        })
+        .await
+        .expect("the server starts");
+        // Keep draining its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess {
+            address: format!("http://{addr}"),
+            child,
         }
     }
 }

@@ -1,0 +1,228 @@
+//! Per-route-class limits over HTTP: bursts, independence of publishers and clients, the
+//! publisher ceiling, concurrency, and rates shared by two server processes through Redis.
+//! Assertions use tolerances (admitted ≤ rps × (1 + t)), never exact counts.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::support::{Backend, ServerProcess, TestApp, TestDb, json, redis_url};
+
+/// A registration body that stops at validation (no hashing): cheap to send by the dozen.
+fn cheap(offer: &str) -> serde_json::Value {
+    json!({"email": "x@example.com", "offerId": offer, "locale": "en_GB", "country": "GB", "currency": "GBP"})
+}
+
+async fn fire(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    forwarded_for: Option<&str>,
+) -> (u16, Option<u64>) {
+    let mut req = client.post(url).json(body);
+    if let Some(ip) = forwarded_for {
+        req = req.header("x-forwarded-for", ip);
+    }
+    let r = req.send().await.unwrap();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+    let status = r.status().as_u16();
+    if status == 429 {
+        let (_, body) = json(r).await;
+        assert_eq!(body["code"], "RATE0001");
+        assert_eq!(body["message"], "Too many requests");
+    }
+    (status, retry)
+}
+
+fn limited(f: figment::Figment) -> figment::Figment {
+    f.merge(("limits.enabled", true))
+        .merge(("server.trusted_proxies", "127.0.0.1/32"))
+}
+
+#[tokio::test]
+async fn a_burst_past_the_registration_rate_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |f| {
+        limited(f).merge(("limits.registration.rps", 5))
+    })
+    .await;
+    let url = app.url("/customers");
+    let started = Instant::now();
+    let mut admitted = 0;
+    let mut refused = 0;
+    for _ in 0..30 {
+        let (status, retry) = fire(&app.client, &url, &cheap("S100000001_US"), None).await;
+        if status == 429 {
+            refused += 1;
+            assert!(
+                retry.is_some_and(|s| s >= 1),
+                "Retry-After in whole seconds"
+            );
+        } else {
+            assert_eq!(status, 400, "validation answers once admitted");
+            admitted += 1;
+        }
+    }
+    let t = started.elapsed().as_secs_f64();
+    assert!(admitted >= 5, "the burst is one second's worth: {admitted}");
+    assert!(
+        f64::from(admitted) <= 5.0 * (1.0 + t) + 1.0,
+        "{admitted} admitted in {t:.2}s"
+    );
+    assert!(refused > 0);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("rate_limit_total{")
+            && l.contains("class=\"registration\"")
+            && l.contains("reason=\"rate\"")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn publishers_and_clients_are_throttled_independently() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |f| {
+        limited(f)
+            .merge(("limits.registration.rps", 3))
+            .merge(("limits.publisher_factor", 2))
+    })
+    .await;
+    let other = enroll::domain::PublisherId::parse("200000002").unwrap();
+    let offer = enroll::domain::OfferId::parse("S200000002_US").unwrap();
+    app.store
+        .create_publisher(other, "Other", &Default::default(), &[offer])
+        .await
+        .unwrap();
+    let url = app.url("/customers");
+    let statuses = |n: usize, offer: &'static str, ip: &'static str| {
+        let (client, url) = (app.client.clone(), url.clone());
+        async move {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                out.push(fire(&client, &url, &cheap(offer), Some(ip)).await.0);
+            }
+            out
+        }
+    };
+    // One abusive client of publisher 1 is stopped…
+    assert!(
+        statuses(10, "S100000001_US", "81.2.69.1")
+            .await
+            .contains(&429)
+    );
+    // …while another client of the same publisher, and the same client at publisher 2, pass.
+    assert_eq!(statuses(1, "S100000001_US", "81.2.69.2").await, [400]);
+    assert_eq!(statuses(1, "S200000002_US", "81.2.69.1").await, [400]);
+    // Many clients of one publisher meet its ceiling (3 × 2 per second), not the others.
+    let mut ceiling_hit = false;
+    for i in 3..20 {
+        let ip: &'static str = Box::leak(format!("81.2.69.{i}").into_boxed_str());
+        ceiling_hit |= statuses(1, "S100000001_US", ip).await == [429];
+    }
+    assert!(ceiling_hit, "the publisher ceiling");
+    assert_eq!(
+        statuses(1, "S200000002_US", "81.2.69.99").await,
+        [400],
+        "another publisher is not starved"
+    );
+}
+
+#[tokio::test]
+async fn eleven_slow_registrations_meet_the_concurrency_limit() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |f| {
+        limited(f)
+            .merge(("limits.registration.rps", 100))
+            .merge(("auth.argon2_iterations", 40))
+            .merge(("auth.hash_threads", 1))
+    })
+    .await;
+    let tries = (0..11).map(|i| {
+        let body = crate::support::registration(&format!("slow{i}@example.com"));
+        let (client, url) = (app.client.clone(), app.url("/customers"));
+        async move { fire(&client, &url, &body, None).await }
+    });
+    let results = futures_util::future::join_all(tries).await;
+    let refused: Vec<_> = results.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(!refused.is_empty(), "{results:?}");
+    assert!(refused.iter().all(|(_, retry)| retry.is_some()));
+    assert!(results.iter().any(|(s, _)| *s == 200));
+}
+
+#[tokio::test]
+async fn two_processes_sharing_redis_admit_the_global_rate() {
+    let redis = redis_url();
+    assert!(
+        redis::Client::open(redis.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .is_ok(),
+        "Redis is required at {redis}; scripts/test starts one"
+    );
+    let db = TestDb::new(Backend::Sqlite).await;
+    let prefix = format!("enroll-test-{}", uuid::Uuid::new_v4().simple());
+    let env = [
+        ("ENROLL_DATABASE__URL", db.url.clone()),
+        ("ENROLL_LIMITS__REDIS_URL", redis.clone()),
+        ("ENROLL_LIMITS__REDIS_PREFIX", prefix),
+        ("ENROLL_LIMITS__REDIS_TIMEOUT", "500ms".to_owned()),
+        ("ENROLL_LIMITS__REGISTRATION__RPS", "5".to_owned()),
+    ];
+    let a = ServerProcess::start(&env).await;
+    let b = ServerProcess::start(&env).await;
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut admitted = 0;
+    for i in 0..40 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let (status, _) = fire(
+            &client,
+            &format!("{}/customers", server.address),
+            &cheap("S100000001_US"),
+            None,
+        )
+        .await;
+        admitted += u32::from(status != 429);
+    }
+    let t = started.elapsed().as_secs_f64();
+    assert!(admitted >= 5);
+    assert!(
+        f64::from(admitted) <= 5.0 * (1.0 + t) + 1.0,
+        "{admitted} admitted by two replicas in {t:.2}s: not the global rate"
+    );
+}
+
+#[tokio::test]
+async fn without_redis_each_process_limits_on_its_own() {
+    // A closed port: no Redis there.
+    let app = TestApp::spawn_with(Backend::Sqlite, |f| {
+        limited(f)
+            .merge(("limits.redis_url", "redis://127.0.0.1:1"))
+            .merge(("limits.registration.rps", 5))
+    })
+    .await;
+    let url = app.url("/customers");
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(
+            fire(&app.client, &url, &cheap("S100000001_US"), None)
+                .await
+                .0,
+        );
+    }
+    assert!(
+        statuses.contains(&400),
+        "the service keeps answering: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "with per-process limits: {statuses:?}"
+    );
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("rate_limit_redis_fallback_total"),
+        "counted in metrics"
+    );
+}
