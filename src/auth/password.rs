@@ -53,7 +53,7 @@ enum Job {
 /// run at once (the semaphore), its queue how many may wait.
 pub struct Hasher {
     jobs: SyncSender<(Job, Span)>,
-    dummy: String,
+    dummy: tokio::sync::OnceCell<String>,
 }
 
 impl Hasher {
@@ -71,10 +71,10 @@ impl Hasher {
                 .spawn(move || work(&queue, &argon2))
                 .map_err(|e| HashError::Argon2(format!("cannot start a hashing thread: {e}")))?;
         }
-        // A real hash to verify against when the account does not exist (equal timing).
-        let mut blocks = vec![Block::default(); argon2.params().block_count()];
-        let dummy = hash_with(&argon2, "not a real password 0", &mut blocks)?;
-        Ok(Hasher { jobs, dummy })
+        Ok(Hasher {
+            jobs,
+            dummy: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// The PHC string of a new hash of `password`.
@@ -101,9 +101,18 @@ impl Hasher {
     /// Does the work of a verification against a hash no password matches, so an unknown
     /// account takes as long as a wrong password.
     pub async fn verify_dummy(&self, password: &str) -> Result<bool, HashError> {
-        self.verify(password, &self.dummy.clone())
+        let dummy = self.prepare_dummy().await?;
+        self.verify(password, dummy).await.map(|_| false)
+    }
+
+    /// Makes the dummy hash (a real hash under the current parameters) on first need. Call
+    /// it before deciding between `verify` and `verify_dummy`, so the first login pays the
+    /// same whether or not the account exists.
+    pub async fn prepare_dummy(&self) -> Result<&str, HashError> {
+        self.dummy
+            .get_or_try_init(|| self.hash("not a real password 0"))
             .await
-            .map(|_| false)
+            .map(String::as_str)
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
@@ -122,7 +131,8 @@ fn argon2(p: HashParams) -> Result<Argon2<'static>, HashError> {
 }
 
 fn work(queue: &Mutex<Receiver<(Job, Span)>>, argon2: &Argon2<'static>) {
-    let mut blocks = vec![Block::default(); argon2.params().block_count()];
+    // Allocated at the first job, so an idle process does not hold hashing memory.
+    let mut blocks: Vec<Block> = Vec::new();
     loop {
         let next = match queue.lock() {
             Ok(rx) => rx.recv(),
@@ -130,6 +140,9 @@ fn work(queue: &Mutex<Receiver<(Job, Span)>>, argon2: &Argon2<'static>) {
         };
         let Ok((job, span)) = next else { return };
         let _entered = span.enter();
+        if blocks.is_empty() {
+            blocks = vec![Block::default(); argon2.params().block_count()];
+        }
         match job {
             // The request is gone (client left, timeout): do not spend a hash on it.
             Job::Hash { reply, .. } if reply.is_closed() => {}
