@@ -7,10 +7,15 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8080/customers".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:8080/customers".into());
     let rate: u64 = args.get(2).map_or(Ok(200), |s| s.parse())?;
     let seconds: u64 = args.get(3).map_or(Ok(10), |s| s.parse())?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let started = Instant::now();
@@ -26,7 +31,13 @@ async fn main() -> anyhow::Result<()> {
         let (client, url) = (client.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let status = client.post(&url).json(&body).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+            let status = client
+                .post(&url)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
             (status, sent.elapsed())
         }));
     }
@@ -43,7 +54,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     refused.sort();
-    let p99 = refused.get((refused.len() * 99 / 100).min(refused.len().saturating_sub(1))).copied().unwrap_or_default();
+    let p99 = refused
+        .get((refused.len() * 99 / 100).min(refused.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default();
     println!(
         "offered_rps={:.1} seconds={offered_for:.2} admitted={admitted} admitted_per_s={:.2} refused={} other={other} p99_429_ms={:.2}",
         (rate * seconds) as f64 / offered_for,

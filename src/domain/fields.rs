@@ -107,6 +107,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required text field taken as it is.
+    pub fn required_text(&mut self, name: &str) -> Option<String> {
+        self.required(name, None, |s| Ok::<_, String>(s.to_owned()))
+    }
+
     /// An optional text field parsed by `parse`.
     pub fn optional<T>(
         &mut self,

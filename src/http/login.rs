@@ -41,8 +41,8 @@ pub async fn login(
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Session>, ApiError> {
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
-    let email = f.required("email", None, |s| Ok::<_, String>(s.to_owned()));
-    let password = f.required("password", None, |s| Ok::<_, String>(s.to_owned()));
+    let email = f.required_text("email");
+    let password = f.required_text("password");
     let tenant = tenant(&mut f);
     let ip = match f.optional("customerIP", |s| {
         s.trim()

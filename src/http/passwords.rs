@@ -70,7 +70,7 @@ pub async fn request_reset(
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Map<String, Value>>, ApiError> {
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
-    let email = f.required("customerEmail", None, |s| Ok::<_, String>(s.to_owned()));
+    let email = f.required_text("customerEmail");
     let tenant = tenant(&mut f);
     let reset_url = f.text("resetUrl");
     let (Some(email), Some(tenant)) = (email, tenant) else {
@@ -165,7 +165,7 @@ pub async fn reset(
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Map<String, Value>>, ApiError> {
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
-    let email = f.required("customerEmail", None, |s| Ok::<_, String>(s.to_owned()));
+    let email = f.required_text("customerEmail");
     let tenant = tenant(&mut f);
     let token = f.required(
         "resetPasswordToken",

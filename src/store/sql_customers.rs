@@ -243,14 +243,7 @@ macro_rules! impl_customer_store {
                 records: &[$crate::store::NewConsentRecord],
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.begin_write().await?;
-                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL")
-                    .bind(customer.get())
-                    .bind(publisher.get())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if found.is_none() {
-                    return Err($crate::store::StoreError::NotFound(format!("customer {customer}")));
-                }
+                Self::customer_exists(&mut *tx, publisher, customer).await?;
                 Self::insert_consents(&mut *tx, customer, records, chrono::Utc::now()).await?;
                 tx.commit().await?;
                 Ok(())
@@ -263,14 +256,7 @@ macro_rules! impl_customer_store {
                 token: &$crate::store::NewRefreshToken,
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.begin_write().await?;
-                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL")
-                    .bind(customer.get())
-                    .bind(publisher.get())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if found.is_none() {
-                    return Err($crate::store::StoreError::NotFound(format!("customer {customer}")));
-                }
+                Self::customer_exists(&mut *tx, publisher, customer).await?;
                 Self::insert_refresh(&mut *tx, customer, token, chrono::Utc::now()).await?;
                 tx.commit().await?;
                 Ok(())
@@ -415,6 +401,22 @@ macro_rules! impl_customer_store {
         }
 
         impl $store {
+            /// `NotFound` unless the publisher has this (not erased) customer.
+            async fn customer_exists(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                publisher: $crate::domain::PublisherId,
+                customer: $crate::domain::CustomerId,
+            ) -> Result<(), $crate::store::StoreError> {
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
+                )
+                .bind(customer.get())
+                .bind(publisher.get())
+                .fetch_optional(&mut *conn)
+                .await?;
+                found.map(|_| ()).ok_or_else(|| $crate::store::StoreError::NotFound(format!("customer {customer}")))
+            }
+
             async fn insert_consents(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 customer: $crate::domain::CustomerId,
