@@ -1,7 +1,11 @@
 //! Cross-cutting layers: request ids, the envelope safety net, panics, metrics.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Instant;
+
+use dashmap::DashMap;
+use metrics::{Counter, Histogram};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
@@ -87,28 +91,94 @@ pub fn route_class(method: &Method, path: &str) -> &'static str {
     }
 }
 
+/// Metric handles by (route, method, status), so the hot path neither allocates label
+/// strings nor hashes label sets once a combination has been seen.
+#[derive(Default)]
+pub struct MetricHandles {
+    latency: DashMap<(Arc<str>, Method), Histogram>,
+    requests: DashMap<(Arc<str>, Method, u16), Counter>,
+}
+
+impl MetricHandles {
+    fn latency(&self, class: &'static str, route: &Arc<str>, method: &Method) -> Histogram {
+        if let Some(h) = self.latency.get(&(route.clone(), method.clone())) {
+            return h.clone();
+        }
+        let labels = [
+            ("class", class.to_owned()),
+            ("route", route.to_string()),
+            ("method", method.to_string()),
+        ];
+        let h = metrics::histogram!("http_request_duration_seconds", &labels);
+        self.latency
+            .insert((route.clone(), method.clone()), h.clone());
+        h
+    }
+
+    fn requests(
+        &self,
+        class: &'static str,
+        route: &Arc<str>,
+        method: &Method,
+        status: u16,
+    ) -> Counter {
+        let key = (route.clone(), method.clone(), status);
+        if let Some(c) = self.requests.get(&key) {
+            return c.clone();
+        }
+        let labels = [
+            ("class", class.to_owned()),
+            ("route", route.to_string()),
+            ("method", method.to_string()),
+            ("status", status.to_string()),
+        ];
+        let c = metrics::counter!("http_requests_total", &labels);
+        self.requests.insert(key, c.clone());
+        c
+    }
+}
+
 /// Counts requests and their latency by route class, route template and status.
 pub async fn record_metrics(req: Request, next: Next) -> Response {
+    static HANDLES: std::sync::OnceLock<MetricHandles> = std::sync::OnceLock::new();
+    static UNMATCHED: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    let handles = HANDLES.get_or_init(MetricHandles::default);
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    // Route templates are few (bounded labels); anything else is "unmatched".
+    let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
+        Some(m) => ROUTES.with(|cache| cache.intern(m.as_str())),
+        None => UNMATCHED.get_or_init(|| Arc::from("unmatched")).clone(),
+    };
     let class = route_class(req.method(), req.uri().path());
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [
-        ("class", class.to_owned()),
-        ("route", route),
-        ("method", method),
-    ];
-    metrics::histogram!("http_request_duration_seconds", &labels)
+    handles
+        .latency(class, &route, &method)
         .record(started.elapsed().as_secs_f64());
-    let mut labels = labels.to_vec();
-    labels.push(("status", status));
-    metrics::counter!("http_requests_total", &labels).increment(1);
+    handles
+        .requests(class, &route, &method, response.status().as_u16())
+        .increment(1);
     response
+}
+
+thread_local! {
+    static ROUTES: RouteNames = RouteNames::default();
+}
+
+/// Shares one `Arc<str>` per route template within a thread.
+#[derive(Default)]
+struct RouteNames(std::cell::RefCell<Vec<Arc<str>>>);
+
+impl RouteNames {
+    fn intern(&self, route: &str) -> Arc<str> {
+        let mut names = self.0.borrow_mut();
+        if let Some(found) = names.iter().find(|n| n.as_ref() == route) {
+            return found.clone();
+        }
+        let name: Arc<str> = Arc::from(route);
+        names.push(name.clone());
+        name
+    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,10 @@ pub fn router(state: AppState) -> Router {
     let log_ip = settings.log.client_ip;
     let trace = TraceLayer::new_for_http()
         .make_span_with(move |req: &axum::http::Request<_>| {
+            // Nothing to build when request logs are off (the hot path of GETs).
+            if !tracing::enabled!(Level::INFO) {
+                return tracing::Span::none();
+            }
             let id = req
                 .extensions()
                 .get::<RequestId>()
