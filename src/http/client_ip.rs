@@ -3,13 +3,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 
-/// The client address of a request, resolved once by [`resolve`].
+/// The client address of a request, resolved once by the edge middleware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
@@ -50,23 +47,6 @@ impl TrustedProxies {
         }
         client
     }
-}
-
-/// Middleware: puts [`ClientIp`] into the request's extensions.
-pub async fn resolve(mut req: Request, next: Next) -> Response {
-    let proxies = req
-        .extensions()
-        .get::<TrustedProxies>()
-        .cloned()
-        .unwrap_or_default();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = proxies.client(peer, req.headers());
-    req.extensions_mut().insert(ClientIp(ip));
-    next.run(req).await
 }
 
 fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {

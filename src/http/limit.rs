@@ -2,7 +2,7 @@
 //! limiter, answer 429 at once or run the request holding its concurrency slot.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -11,24 +11,23 @@ use serde_json::Value;
 
 use super::client_ip::ClientIp;
 use super::error::ApiError;
-use super::middleware::route_class;
 use crate::app::AppState;
 use crate::domain::{OfferId, PublisherId};
 use crate::limits::{Class, Key, Verdict};
 
-/// Limits the customer-facing routes (API.md, Rate limits).
-pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Limits the customer-facing routes (API.md, Rate limits); `class` is the route's class name.
+pub async fn limit(state: &AppState, class: &str, req: Request, next: Next) -> Response {
     let Some(limiter) = state.limiter.as_ref() else {
         return next.run(req).await;
     };
-    let Some(class) = Class::of(route_class(req.method(), req.uri().path())) else {
+    let Some(class) = Class::of(class) else {
         return next.run(req).await;
     };
     let ip = req
         .extensions()
         .get::<ClientIp>()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0);
-    let (req, publisher) = match publisher_of(&state, class, req).await {
+    let (req, publisher) = match publisher_of(state, class, req).await {
         Ok(found) => found,
         Err(response) => return response,
     };

@@ -8,12 +8,16 @@ use dashmap::DashMap;
 use metrics::{Counter, Histogram};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::client_ip::{ClientIp, TrustedProxies};
 use super::error::{ApiError, Enveloped};
+use crate::app::AppState;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -29,9 +33,10 @@ fn valid_request_id(v: &HeaderValue) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
-/// Keeps the client's `X-Request-Id` when it is well formed, else makes one; sets it on the
-/// response whatever happened inside.
-pub async fn request_id(mut req: Request, next: Next) -> Response {
+/// The outermost layer: keeps the client's `X-Request-Id` when it is well formed (else makes
+/// one), resolves the client address, and on the way out puts any bare error response (from
+/// the router, a body limit, a timeout) into the envelope and sets the request id.
+pub async fn edge(State(proxies): State<TrustedProxies>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -42,16 +47,22 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
                 .unwrap_or(HeaderValue::from_static("unknown"))
         });
     req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(req).await;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let client = proxies.client(peer, req.headers());
+    let extensions = req.extensions_mut();
+    extensions.insert(RequestId(id.clone()));
+    extensions.insert(ClientIp(client));
+    let mut response = envelope(next.run(req).await);
     response.headers_mut().insert(X_REQUEST_ID.clone(), id);
     response
 }
 
-/// Whatever answered with an error status (the router, a body limit, a timeout), the client
-/// gets the envelope. Responses already in it pass unchanged.
-pub async fn ensure_envelope(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+/// Whatever answered with an error status outside a handler, the client gets the envelope;
+/// the other headers (CORS, `Allow`, `Retry-After`) stay. Enveloped responses pass unchanged.
+fn envelope(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Enveloped>().is_some()
@@ -59,9 +70,10 @@ pub async fn ensure_envelope(req: Request, next: Next) -> Response {
         return response;
     }
     let mut enveloped = ApiError::for_status(status).into_response();
-    for name in [header::ALLOW, header::RETRY_AFTER] {
-        if let Some(v) = response.headers().get(&name) {
-            enveloped.headers_mut().insert(name, v.clone());
+    let (parts, _) = response.into_parts();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            enveloped.headers_mut().insert(name.clone(), value.clone());
         }
     }
     enveloped
@@ -138,8 +150,13 @@ impl MetricHandles {
     }
 }
 
-/// Counts requests and their latency by route class, route template and status.
-pub async fn record_metrics(req: Request, next: Next) -> Response {
+/// Per route: applies the route-class limits, then counts requests and their latency by
+/// route class, route template and status (429s included).
+pub async fn measure_and_limit(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     static HANDLES: std::sync::OnceLock<MetricHandles> = std::sync::OnceLock::new();
     static UNMATCHED: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
     let handles = HANDLES.get_or_init(MetricHandles::default);
@@ -151,7 +168,7 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     };
     let class = route_class(req.method(), req.uri().path());
     let method = req.method().clone();
-    let response = next.run(req).await;
+    let response = super::limit::limit(&state, class, req, next).await;
     handles
         .latency(class, &route, &method)
         .record(started.elapsed().as_secs_f64());

@@ -18,11 +18,10 @@ pub mod registration;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -164,27 +163,33 @@ pub fn router(state: AppState) -> Router {
         .max_age(std::time::Duration::from_secs(600));
     let proxies = TrustedProxies(Arc::new(settings.server.trusted_proxies.clone()));
 
-    // Listed innermost first: the last layer added sees a request first.
-    routes
+    let inner = routes
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        // Per route, so it sees the route template.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            limit::limit,
+            middleware::measure_and_limit,
         ))
-        .layer(axum::middleware::from_fn(middleware::record_metrics))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(settings.server.body_limit))
+        .with_state(state.clone());
+    // One stack around the whole router (not per route): outermost first.
+    // (map_response: CORS and the timeout build responses of their own, with axum's body.)
+    let stack = tower::ServiceBuilder::new()
+        .layer(cors)
+        .map_response(IntoResponse::into_response)
+        .layer(trace)
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             settings.server.request_timeout,
         ))
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(axum::middleware::from_fn(middleware::ensure_envelope))
-        .layer(trace)
-        .layer(axum::middleware::from_fn(client_ip::resolve))
-        .layer(Extension(proxies))
-        .layer(cors)
-        .layer(axum::middleware::from_fn(middleware::request_id))
-        .with_state(state)
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(settings.server.body_limit))
+        .service(inner);
+    Router::new()
+        .fallback_service(stack)
+        .layer(axum::middleware::from_fn_with_state(
+            proxies,
+            middleware::edge,
+        ))
 }

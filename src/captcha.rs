@@ -1,0 +1,566 @@
+//! Captcha verification per publisher: Google reCAPTCHA (v2, and v3 with a minimum score),
+//! hCaptcha and Cloudflare Turnstile, each through its standard server-side siteverify
+//! protocol (a form-encoded POST of `secret`, `response` and `remoteip`, answered with JSON).
+//!
+//! [`Verifier::verify`] never fails: it answers an [`Outcome`]. A provider that cannot be
+//! reached, is too slow or answers something that is not a siteverify answer gives
+//! [`Outcome::Unavailable`], and the caller decides with [`CaptchaSettings::admits`]
+//! (fail-closed unless the publisher chose `fail_open`).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How long a siteverify call may take when the settings do not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The reCAPTCHA v3 score a token needs when the settings do not say.
+pub const DEFAULT_MIN_SCORE: f64 = 0.5;
+
+/// The largest siteverify answer read; a real one is a few hundred bytes.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// A captcha provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// Google reCAPTCHA v2 (checkbox or invisible): `success` alone decides.
+    RecaptchaV2,
+    /// Google reCAPTCHA v3: `success` and a `score` of at least the minimum.
+    RecaptchaV3,
+    /// hCaptcha: `success` alone decides (an enterprise `score` is ignored).
+    Hcaptcha,
+    /// Cloudflare Turnstile: `success` alone decides.
+    Turnstile,
+}
+
+impl Provider {
+    /// The provider's public siteverify endpoint.
+    pub fn default_siteverify_url(self) -> &'static str {
+        match self {
+            Provider::RecaptchaV2 | Provider::RecaptchaV3 => {
+                "https://www.google.com/recaptcha/api/siteverify"
+            }
+            Provider::Hcaptcha => "https://api.hcaptcha.com/siteverify",
+            Provider::Turnstile => "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        }
+    }
+
+    /// The name used in settings, logs and metric labels (`recaptcha_v3`, `turnstile`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::RecaptchaV2 => "recaptcha_v2",
+            Provider::RecaptchaV3 => "recaptcha_v3",
+            Provider::Hcaptcha => "hcaptcha",
+            Provider::Turnstile => "turnstile",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A route a publisher can protect with a captcha.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaRoute {
+    /// Customer registration.
+    Registration,
+    /// Customer login.
+    Login,
+    /// Password-reset requests.
+    PasswordReset,
+}
+
+fn default_routes() -> Vec<CaptchaRoute> {
+    vec![CaptchaRoute::Registration]
+}
+
+fn default_timeout() -> Duration {
+    DEFAULT_TIMEOUT
+}
+
+/// Per-publisher captcha settings (part of the publisher's settings JSON).
+///
+/// ```json
+/// {"provider": "recaptcha_v3", "secret": "…", "min_score": 0.7,
+///  "routes": ["registration", "login"], "fail_open": false, "timeout": "2s"}
+/// ```
+///
+/// `Debug` redacts the secret. `Serialize` does not (the settings must round-trip through
+/// storage): never send serialized settings to a client or a log as they are.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptchaSettings {
+    /// Which provider issued the tokens.
+    pub provider: Provider,
+    /// The publisher's server-side secret for that provider. Never logged.
+    pub secret: String,
+    /// reCAPTCHA v3 only: the lowest score that passes, in `0..=1`
+    /// ([`DEFAULT_MIN_SCORE`] when absent). Ignored by the other providers.
+    #[serde(default)]
+    pub min_score: Option<f64>,
+    /// The routes that require a captcha (default: registration only).
+    #[serde(default = "default_routes")]
+    pub routes: Vec<CaptchaRoute>,
+    /// Let requests through when the provider is unavailable (default: refuse them).
+    #[serde(default)]
+    pub fail_open: bool,
+    /// The siteverify endpoint; `None` means the provider's public one.
+    #[serde(default)]
+    pub siteverify_url: Option<String>,
+    /// How long one verification may take, in humantime form (`"3s"`, `"1500ms"`).
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for CaptchaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptchaSettings")
+            .field("provider", &self.provider)
+            .field("secret", &"[redacted]")
+            .field("min_score", &self.min_score)
+            .field("routes", &self.routes)
+            .field("fail_open", &self.fail_open)
+            .field("siteverify_url", &self.siteverify_url)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl CaptchaSettings {
+    /// Checks what serde cannot: a non-empty secret, a `min_score` in `0..=1`, a positive
+    /// timeout, and a `siteverify_url` that is an absolute http(s) URL with a host.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.secret.trim().is_empty() {
+            return Err("captcha secret must not be empty".into());
+        }
+        if let Some(score) = self.min_score
+            && !(0.0..=1.0).contains(&score)
+        {
+            return Err(format!(
+                "captcha min_score must be between 0 and 1, not {score}"
+            ));
+        }
+        if self.timeout.is_zero() {
+            return Err("captcha timeout must be greater than zero".into());
+        }
+        if let Some(raw) = &self.siteverify_url {
+            let url = url::Url::parse(raw)
+                .map_err(|e| format!("captcha siteverify_url {raw:?} is not a URL: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!(
+                    "captcha siteverify_url {raw:?} must be http or https"
+                ));
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("captcha siteverify_url {raw:?} has no host"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `route` requires a captcha for this publisher.
+    pub fn applies_to(&self, route: CaptchaRoute) -> bool {
+        self.routes.contains(&route)
+    }
+
+    /// The endpoint verification posts to: the configured one, else the provider's default.
+    pub fn siteverify_url(&self) -> &str {
+        self.siteverify_url
+            .as_deref()
+            .unwrap_or_else(|| self.provider.default_siteverify_url())
+    }
+
+    /// The score a reCAPTCHA v3 token needs; `None` for providers without a score.
+    pub fn effective_min_score(&self) -> Option<f64> {
+        match self.provider {
+            Provider::RecaptchaV3 => Some(self.min_score.unwrap_or(DEFAULT_MIN_SCORE)),
+            Provider::RecaptchaV2 | Provider::Hcaptcha | Provider::Turnstile => None,
+        }
+    }
+
+    /// Whether a request with this outcome may go on: passed yes, rejected no, unavailable
+    /// only when the publisher chose `fail_open`.
+    pub fn admits(&self, outcome: Outcome) -> bool {
+        match outcome {
+            Outcome::Passed => true,
+            Outcome::Rejected => false,
+            Outcome::Unavailable => self.fail_open,
+        }
+    }
+}
+
+/// The result of one verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider vouched for the token (and, for reCAPTCHA v3, its score was high enough).
+    Passed,
+    /// The token is missing, invalid, expired, reused, or scored too low.
+    Rejected,
+    /// The provider could not give an answer: unreachable, too slow, non-2xx or non-JSON.
+    Unavailable,
+}
+
+impl Outcome {
+    /// The metric label: `passed`, `rejected` or `unavailable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Rejected => "rejected",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The form posted to siteverify.
+#[derive(Serialize)]
+struct SiteverifyForm<'a> {
+    secret: &'a str,
+    response: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remoteip: Option<String>,
+}
+
+/// The parts of a siteverify answer that matter here; other fields are ignored.
+#[derive(Debug, Deserialize)]
+struct SiteverifyAnswer {
+    success: bool,
+    #[serde(default)]
+    score: Option<f64>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default, rename = "error-codes")]
+    error_codes: Option<Vec<String>>,
+}
+
+/// Error codes that mean our side is misconfigured rather than the token being bad.
+const SECRET_ERRORS: &[&str] = &[
+    "missing-input-secret",
+    "invalid-input-secret",
+    "invalid-parsed-secret",
+    "sitekey-secret-mismatch",
+];
+
+/// Verifies tokens; holds one HTTP client (connection reuse).
+///
+/// Cheap to clone (the client is shared). Redirects are not followed: a 3xx counts as
+/// unavailable, like any non-2xx answer.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    client: reqwest::Client,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier::new()
+    }
+}
+
+impl Verifier {
+    /// A verifier with its own HTTP client (rustls with the webpki roots, no redirects).
+    pub fn new() -> Verifier {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("enroll/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "captcha HTTP client setup failed; using the defaults");
+                reqwest::Client::new()
+            });
+        Verifier { client }
+    }
+
+    /// Posts the siteverify form and reads the answer, within settings.timeout.
+    ///
+    /// An empty token is rejected without calling the provider. The outcome is counted in
+    /// `captcha_verifications_total{provider, outcome}`; unavailable outcomes are logged at
+    /// warn (never with the secret or the token).
+    pub async fn verify(
+        &self,
+        settings: &CaptchaSettings,
+        token: &str,
+        remote_ip: Option<IpAddr>,
+    ) -> Outcome {
+        let outcome = if token.trim().is_empty() {
+            Outcome::Rejected
+        } else {
+            match tokio::time::timeout(settings.timeout, self.call(settings, token, remote_ip))
+                .await
+            {
+                Ok(Ok(answer)) => judge(settings, &answer),
+                Ok(Err(reason)) => {
+                    tracing::warn!(
+                        provider = settings.provider.as_str(),
+                        %reason,
+                        "captcha provider unavailable"
+                    );
+                    Outcome::Unavailable
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        provider = settings.provider.as_str(),
+                        timeout_ms =
+                            u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
+                        "captcha provider unavailable: timed out"
+                    );
+                    Outcome::Unavailable
+                }
+            }
+        };
+        metrics::counter!(
+            "captcha_verifications_total",
+            "provider" => settings.provider.as_str(),
+            "outcome" => outcome.as_str()
+        )
+        .increment(1);
+        outcome
+    }
+
+    /// One siteverify round trip; `Err` explains why there is no usable answer.
+    async fn call(
+        &self,
+        settings: &CaptchaSettings,
+        token: &str,
+        remote_ip: Option<IpAddr>,
+    ) -> Result<SiteverifyAnswer, String> {
+        let form = SiteverifyForm {
+            secret: &settings.secret,
+            response: token,
+            // `::ffff:a.b.c.d` (a dual-stack listener's view of an IPv4 client) as `a.b.c.d`.
+            remoteip: remote_ip.map(|ip| ip.to_canonical().to_string()),
+        };
+        let mut response = self
+            .client
+            .post(settings.siteverify_url())
+            .timeout(settings.timeout)
+            .form(&form)
+            .send()
+            .await
+            .map_err(describe)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("answered HTTP {status}"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(format!("answer larger than {MAX_ANSWER_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("answer is not siteverify JSON: {e}"))
+    }
+}
+
+/// The outcome a well-formed answer means for these settings.
+fn judge(settings: &CaptchaSettings, answer: &SiteverifyAnswer) -> Outcome {
+    let codes = answer.error_codes.as_deref().unwrap_or_default();
+    if !answer.success {
+        // Turnstile's documented "retry later" code: the provider, not the token, failed.
+        if codes.iter().any(|c| c == "internal-error") {
+            tracing::warn!(
+                provider = settings.provider.as_str(),
+                ?codes,
+                "captcha provider unavailable: internal error"
+            );
+            return Outcome::Unavailable;
+        }
+        if codes.iter().any(|c| SECRET_ERRORS.contains(&c.as_str())) {
+            tracing::warn!(
+                provider = settings.provider.as_str(),
+                ?codes,
+                "captcha provider refused the publisher's secret; check the captcha settings"
+            );
+        } else {
+            tracing::debug!(
+                provider = settings.provider.as_str(),
+                ?codes,
+                "captcha rejected"
+            );
+        }
+        return Outcome::Rejected;
+    }
+    let Some(min_score) = settings.effective_min_score() else {
+        return Outcome::Passed;
+    };
+    match answer.score {
+        Some(score) if score >= min_score => Outcome::Passed,
+        Some(score) => {
+            tracing::debug!(
+                provider = settings.provider.as_str(),
+                score,
+                min_score,
+                action = answer.action.as_deref().unwrap_or(""),
+                "captcha score too low"
+            );
+            Outcome::Rejected
+        }
+        None => {
+            // A v3 answer always has a score; none means the secret is a v2 key.
+            tracing::warn!(
+                provider = settings.provider.as_str(),
+                "captcha answer has no score; is the secret a reCAPTCHA v3 key?"
+            );
+            Outcome::Rejected
+        }
+    }
+}
+
+/// An HTTP error's message and causes, without the URL.
+fn describe(error: reqwest::Error) -> String {
+    let timed_out = error.is_timeout();
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if timed_out && !text.contains("timed out") {
+        text.push_str(" (timed out)");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(provider: Provider) -> CaptchaSettings {
+        serde_json::from_value(serde_json::json!({"provider": provider, "secret": "s3cret"}))
+            .unwrap()
+    }
+
+    #[test]
+    fn defaults_from_minimal_json() {
+        let s = settings(Provider::Turnstile);
+        assert_eq!(s.routes, vec![CaptchaRoute::Registration]);
+        assert_eq!(s.timeout, Duration::from_secs(3));
+        assert!(!s.fail_open);
+        assert_eq!(s.min_score, None);
+        assert_eq!(
+            s.siteverify_url(),
+            "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+        );
+        assert!(s.validate().is_ok());
+        assert!(s.applies_to(CaptchaRoute::Registration));
+        assert!(!s.applies_to(CaptchaRoute::Login));
+    }
+
+    #[test]
+    fn full_json_round_trips() {
+        let s: CaptchaSettings = serde_json::from_value(serde_json::json!({
+            "provider": "recaptcha_v3", "secret": "k", "min_score": 0.7,
+            "routes": ["login", "password_reset"], "fail_open": true,
+            "siteverify_url": "http://127.0.0.1:9/siteverify", "timeout": "1500ms"
+        }))
+        .unwrap();
+        assert_eq!(s.timeout, Duration::from_millis(1500));
+        assert_eq!(s.effective_min_score(), Some(0.7));
+        assert!(s.applies_to(CaptchaRoute::PasswordReset));
+        assert!(s.validate().is_ok());
+        let back: CaptchaSettings =
+            serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn unknown_fields_and_providers_are_refused() {
+        let extra = serde_json::json!({"provider": "hcaptcha", "secret": "k", "sitekey": "x"});
+        assert!(serde_json::from_value::<CaptchaSettings>(extra).is_err());
+        let unknown = serde_json::json!({"provider": "friendly_captcha", "secret": "k"});
+        assert!(serde_json::from_value::<CaptchaSettings>(unknown).is_err());
+    }
+
+    #[test]
+    fn v3_min_score_defaults_to_half_and_others_have_none() {
+        assert_eq!(
+            settings(Provider::RecaptchaV3).effective_min_score(),
+            Some(0.5)
+        );
+        for p in [
+            Provider::RecaptchaV2,
+            Provider::Hcaptcha,
+            Provider::Turnstile,
+        ] {
+            assert_eq!(settings(p).effective_min_score(), None);
+        }
+    }
+
+    #[test]
+    fn validate_refuses_bad_values() {
+        let base = settings(Provider::RecaptchaV3);
+        let bad = [
+            CaptchaSettings {
+                secret: " ".into(),
+                ..base.clone()
+            },
+            CaptchaSettings {
+                min_score: Some(1.5),
+                ..base.clone()
+            },
+            CaptchaSettings {
+                min_score: Some(-0.1),
+                ..base.clone()
+            },
+            CaptchaSettings {
+                min_score: Some(f64::NAN),
+                ..base.clone()
+            },
+            CaptchaSettings {
+                timeout: Duration::ZERO,
+                ..base.clone()
+            },
+            CaptchaSettings {
+                siteverify_url: Some("not a url".into()),
+                ..base.clone()
+            },
+            CaptchaSettings {
+                siteverify_url: Some("ftp://example.com/x".into()),
+                ..base.clone()
+            },
+            CaptchaSettings {
+                siteverify_url: Some("file:///etc/passwd".into()),
+                ..base.clone()
+            },
+        ];
+        for s in bad {
+            assert!(s.validate().is_err(), "{s:?} should be invalid");
+        }
+        let edge = CaptchaSettings {
+            min_score: Some(0.0),
+            ..base.clone()
+        };
+        assert!(edge.validate().is_ok());
+        let edge = CaptchaSettings {
+            min_score: Some(1.0),
+            ..base
+        };
+        assert!(edge.validate().is_ok());
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let text = format!("{:?}", settings(Provider::Hcaptcha));
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("[redacted]"));
+    }
+
+    #[test]
+    fn admits_applies_fail_open() {
+        let mut s = settings(Provider::Turnstile);
+        assert!(s.admits(Outcome::Passed));
+        assert!(!s.admits(Outcome::Rejected));
+        assert!(!s.admits(Outcome::Unavailable));
+        s.fail_open = true;
+        assert!(s.admits(Outcome::Unavailable));
+        assert!(!s.admits(Outcome::Rejected));
+    }
+}
