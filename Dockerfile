@@ -6,6 +6,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
+# Embedded at compile time (include_str!).
+COPY data/common-passwords.txt data/
 RUN cargo build --release --locked && strip target/release/enroll
 
 FROM debian:bookworm-slim
@@ -16,7 +18,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /src/target/release/enroll /usr/local/bin/enroll
 COPY config config
-COPY data/geo-whois-asn-country.mmdb data/geo-whois-asn-country.LICENSE.md data/
+COPY data/geo-whois-asn-country.mmdb data/geo-whois-asn-country.LICENSE.md data/common-passwords.LICENSE.md data/
 RUN chown -R enroll /app/data
 USER enroll
 ENV ENROLL_SERVER__ADDR=0.0.0.0:8080 \

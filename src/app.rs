@@ -42,6 +42,8 @@ pub struct Shared {
     pub idempotency_secret: Vec<u8>,
     /// Wakes the outbox worker when an email was queued.
     pub mail_notify: Arc<tokio::sync::Notify>,
+    /// Captcha siteverify client.
+    pub captcha: crate::captcha::Verifier,
     /// Route-class limits (None when `limits.enabled = false`).
     pub limiter: Option<Arc<crate::limits::Limiter>>,
     /// The OpenAPI document.
@@ -126,6 +128,7 @@ impl Application {
         let limiter = crate::limits::Limiter::new(&settings.limits).map(Arc::new);
         let state = AppState(Arc::new(Shared {
             limiter,
+            captcha: crate::captcha::Verifier::new(),
             settings: Arc::new(settings),
             store,
             geo: Arc::new(geo),

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod captcha;
 pub mod catalog;
 pub mod cli;
 pub mod config;

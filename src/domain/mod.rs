@@ -10,6 +10,7 @@ pub mod place;
 pub mod problem;
 pub mod provisioning;
 pub mod publisher;
+pub mod strength;
 
 pub use consent::{ConsentDraft, ConsentName, ConsentOwner};
 pub use customer::{

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings};
 
 /// One publisher as the config file declares it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublisherDeclaration {
     /// Its id.
     pub id: PublisherId,
@@ -25,7 +25,7 @@ pub struct PublisherDeclaration {
 }
 
 /// Everything the config file declares.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Declaration {
     /// The platform's consents (broadcasterId 0), asked of every publisher's customers.
     pub platform_consents: Vec<ConsentDraft>,

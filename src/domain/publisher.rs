@@ -6,7 +6,7 @@ use super::{Currency, Locale};
 
 /// Settings of one publisher, stored as one JSON document so that later features add keys,
 /// not columns. Every key has a default, so older rows read unchanged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PublisherSettings {
     /// Locale offered when none is known (`en_US`).
@@ -25,6 +25,10 @@ pub struct PublisherSettings {
     pub reset_url_default: Option<String>,
     /// Registration must carry the consents array (else clients may send consents after).
     pub require_consents_at_registration: bool,
+    /// Password rules beyond the base rule: a minimum zxcvbn score, the common-passwords list.
+    pub password_policy: super::strength::PasswordPolicy,
+    /// Captcha on registration, login or password reset (off when absent).
+    pub captcha: Option<crate::captcha::CaptchaSettings>,
 }
 
 impl PublisherSettings {
@@ -35,6 +39,10 @@ impl PublisherSettings {
         }
         for origin in &self.reset_url_origins {
             parse_origin(origin).map_err(|e| format!("reset_url_origins: {e}"))?;
+        }
+        self.password_policy.validate()?;
+        if let Some(captcha) = &self.captcha {
+            captcha.validate().map_err(|e| format!("captcha: {e}"))?;
         }
         if let Some(default) = &self.reset_url_default {
             url::Url::parse(default)

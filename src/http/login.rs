@@ -14,6 +14,7 @@ use super::json::AppJson;
 use super::registration::{Session, refresh_token, resolve_publisher, session};
 use crate::app::AppState;
 use crate::auth::tokens::{new_token, token_hash};
+use crate::captcha::CaptchaRoute;
 use crate::domain::customer::tenant;
 use crate::domain::email::email_key;
 use crate::domain::fields::{Fields, Given};
@@ -38,6 +39,7 @@ fn wrong_credentials() -> ApiError {
 pub async fn login(
     State(state): State<AppState>,
     Extension(ClientIp(client)): Extension<ClientIp>,
+    headers: axum::http::HeaderMap,
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Session>, ApiError> {
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
@@ -60,6 +62,7 @@ pub async fn login(
     }
     let view = resolve_publisher(&state, &tenant).await?;
     let publisher = view.publisher.id;
+    super::guard::captcha(&state, &view, CaptchaRoute::Login, &body, &headers, ip).await?;
     let key = email_key(&email);
     // Counted per (publisher, email) whether or not the account exists; only a hash is kept.
     let key_hash = hex::encode(Sha256::digest(key.as_bytes()));

@@ -6,6 +6,7 @@ pub mod consents;
 pub mod customer_consents;
 pub mod customers;
 pub mod error;
+pub mod guard;
 pub mod json;
 pub mod limit;
 pub mod locales;

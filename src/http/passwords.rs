@@ -67,6 +67,10 @@ pub fn reset_link_base(view: &PublisherView, given: Option<&str>) -> Result<url:
     responses((status = 200, description = "`{}`, whatever the email"), (status = 400, description = "Invalid param resetUrl", body = super::error::ErrorBody)))]
 pub async fn request_reset(
     State(state): State<AppState>,
+    axum::Extension(super::client_ip::ClientIp(client)): axum::Extension<
+        super::client_ip::ClientIp,
+    >,
+    headers: axum::http::HeaderMap,
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Map<String, Value>>, ApiError> {
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
@@ -80,6 +84,15 @@ pub async fn request_reset(
         return Err(ApiError::invalid_body(f.errors));
     }
     let view = resolve_publisher(&state, &tenant).await?;
+    super::guard::captcha(
+        &state,
+        &view,
+        crate::captcha::CaptchaRoute::PasswordReset,
+        &body,
+        &headers,
+        client,
+    )
+    .await?;
     let base = reset_link_base(
         &view,
         match &reset_url {
@@ -186,6 +199,16 @@ pub async fn reset(
         .reset_token_customer(publisher.id, &email_key(&email), &hash)
         .await?
         .ok_or_else(token_invalid)?;
+    super::guard::strong_password(
+        &view,
+        "newPassword",
+        password.expose(),
+        &customer.email,
+        &[
+            customer.first_name.as_deref(),
+            customer.last_name.as_deref(),
+        ],
+    )?;
     let password_hash = state.hasher.hash(password.expose()).await?;
     let message =
         templates::password_changed(&customer.email, Lang::of(&customer.locale), &publisher.name);

@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::json::AppJson;
 use crate::app::AppState;
 use crate::auth::tokens::new_token;
+use crate::captcha::CaptchaRoute;
 use crate::catalog::PublisherView;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{ConsentState, CustomerId, PublisherId, Registration, TenantRef};
@@ -116,6 +117,23 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let reg = Registration::parse(&body).map_err(ApiError::invalid_body)?;
     let view = resolve_publisher(&state, &reg.tenant).await?;
+    let ip = reg.customer_ip.unwrap_or(client);
+    super::guard::captcha(
+        &state,
+        &view,
+        CaptchaRoute::Registration,
+        &body,
+        &headers,
+        ip,
+    )
+    .await?;
+    super::guard::strong_password(
+        &view,
+        "password",
+        reg.password.expose(),
+        reg.email.as_str(),
+        &[reg.first_name.as_deref(), reg.last_name.as_deref()],
+    )?;
     let publisher = view.publisher.id;
     let key = idempotency_key(&headers)?;
     let Some(key) = key else {

@@ -32,7 +32,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A publisher (tenant) as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Publisher {
     /// Its id.
     pub id: PublisherId,

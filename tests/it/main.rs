@@ -9,6 +9,7 @@ mod consents;
 mod customer_consents;
 mod customers;
 mod envelope;
+mod guards;
 mod idempotency;
 mod keys;
 mod limits;

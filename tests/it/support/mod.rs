@@ -2,6 +2,7 @@
 //! the real server on 127.0.0.1:0, and one helper method per endpoint.
 
 pub mod mmdb;
+pub mod siteverify;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
