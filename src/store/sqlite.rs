@@ -61,6 +61,11 @@ impl SqliteStore {
             } else {
                 Some(Duration::from_secs(600))
             })
+            // A connection left inside a transaction (a cancelled request can leave one) would
+            // refuse `BEGIN IMMEDIATE`: close it instead of handing it out.
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .max_lifetime(if in_memory {
                 None
             } else {
@@ -92,12 +97,18 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        match self.pool.begin_with("BEGIN IMMEDIATE").await {
+            // The connection's pending rollback had not run yet: another one will do.
+            Err(sqlx::Error::InvalidSavePointStatement) => {
+                self.pool.begin_with("BEGIN IMMEDIATE").await
+            }
+            other => other,
+        }
     }
 
     async fn begin_locked(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        // SQLite has one writer at a time: the write lock is the provisioning lock.
+        self.begin_write().await
     }
 }
 
