@@ -43,8 +43,9 @@ pub async fn edge(State(proxies): State<TrustedProxies>, mut req: Request, next:
         .filter(|v| valid_request_id(v))
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
-                .unwrap_or(HeaderValue::from_static("unknown"))
+            let mut buf = [0u8; 32];
+            let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
+            HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("unknown"))
         });
     req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
     let peer = req

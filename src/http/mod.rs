@@ -186,7 +186,14 @@ pub fn router(state: AppState) -> Router {
     let stack = tower::ServiceBuilder::new()
         .layer(cors)
         .map_response(IntoResponse::into_response)
-        .layer(trace)
+        // Request logs are INFO: below that level the trace layer would only cost time.
+        .option_layer(tracing::enabled!(Level::INFO).then(|| {
+            tower::ServiceBuilder::new()
+                .map_response(IntoResponse::into_response)
+                .layer(trace)
+                .into_inner()
+        }))
+        .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .map_response(IntoResponse::into_response)
         .layer(RequestBodyLimitLayer::new(settings.server.body_limit))
