@@ -226,3 +226,124 @@ async fn without_redis_each_process_limits_on_its_own() {
         "counted in metrics"
     );
 }
+
+/// A TCP proxy to Redis that can be cut (every connection dropped, new ones refused) and restored.
+struct CuttableProxy {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: String) -> CuttableProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = watch.clone();
+                if !*state.borrow() {
+                    continue; // dropped: the client sees the connection close
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy { port, up }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+fn fallbacks(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with("rate_limit_redis_fallback_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn limits_go_back_to_redis_when_it_returns() {
+    let redis = redis_url();
+    let hostport = redis
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = CuttableProxy::start(hostport).await;
+    let prefix = format!("enroll-test-{}", uuid::Uuid::new_v4().simple());
+    let key = format!("{prefix}:rl:registration:100000001:127.0.0.1");
+    let url = format!("redis://127.0.0.1:{}", proxy.port);
+    let app = TestApp::spawn_with(Backend::Sqlite, move |f| {
+        limited(f)
+            .merge(("limits.redis_url", url))
+            .merge(("limits.redis_prefix", prefix))
+            .merge(("limits.redis_timeout", "200ms"))
+            .merge(("limits.registration.rps", 2))
+    })
+    .await;
+    let mut direct = redis::Client::open(redis.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let url = app.url("/customers");
+    let once = || {
+        let (client, url) = (app.client.clone(), url.clone());
+        async move { fire(&client, &url, &cheap("S100000001_US"), None).await.0 }
+    };
+    // Decided in Redis: the client's GCRA key is there (it lives about half a second).
+    assert_eq!(once().await, 400);
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+    assert!(exists, "the rate is kept in Redis");
+
+    proxy.set(false);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let before = fallbacks(&app.get("/metrics").await.text().await.unwrap());
+    assert_eq!(
+        once().await,
+        400,
+        "Redis away: answered at once, decided in process"
+    );
+    assert!(
+        fallbacks(&app.get("/metrics").await.text().await.unwrap()) > before,
+        "counted"
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+
+    proxy.set(true);
+    // Redis is tried again a second after the last failure.
+    let mut back = false;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        once().await;
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut direct)
+            .await
+            .unwrap();
+        if exists {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "decisions went back to Redis when it returned");
+}
