@@ -147,15 +147,13 @@ mod tests {
         }
     }
 
+    fn local(rps: u32) -> Local {
+        Local::new(&[Numbers { rps, concurrent: 2 }; 4], 10)
+    }
+
     #[test]
     fn burst_then_refuse_with_a_wait() {
-        let local = Local::new(
-            &[Numbers {
-                rps: 5,
-                concurrent: 2,
-            }; 4],
-            10,
-        );
+        let local = local(5);
         let k = key([10, 0, 0, 1]);
         assert!((0..5).all(|_| local.check_rate(k).is_ok()));
         let wait = local.check_rate(k).unwrap_err();
@@ -171,13 +169,7 @@ mod tests {
 
     #[test]
     fn concurrency_slots_come_back() {
-        let local = Local::new(
-            &[Numbers {
-                rps: 5,
-                concurrent: 2,
-            }; 4],
-            10,
-        );
+        let local = local(5);
         let k = key([10, 0, 0, 1]);
         let (a, b) = (local.acquire(k).unwrap(), local.acquire(k).unwrap());
         assert!(local.acquire(k).is_none());

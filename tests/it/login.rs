@@ -50,19 +50,9 @@ async fn login_returns_a_session_and_records_it(backend: Backend) {
     let s = Customer::from_session(&body["responseData"]);
     assert_eq!(s.id, c.id);
     assert_ne!(s.refresh, c.refresh);
-    let (_, me) = json(
-        app.authed(
-            reqwest::Method::GET,
-            &format!("/customers/{}", s.id),
-            &s.jwt,
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
-    assert!(me["responseData"]["lastLoginDate"].is_string());
-    assert_eq!(me["responseData"]["lastUserIp"], "81.2.69.142");
+    let me = app.me(&s).await;
+    assert!(me["lastLoginDate"].is_string());
+    assert_eq!(me["lastUserIp"], "81.2.69.142");
     let r = app
         .client
         .post(app.url("/auths"))

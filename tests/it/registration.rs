@@ -357,18 +357,7 @@ async fn external_data_and_external_id(backend: Backend) {
     let (status, body) = json(app.register(&b).await).await;
     assert_eq!(status, 200);
     let c = crate::support::Customer::from_session(&body["responseData"]);
-    let (_, me) = json(
-        app.authed(
-            reqwest::Method::GET,
-            &format!("/customers/{}", c.id),
-            &c.jwt,
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
-    let me = &me["responseData"];
+    let me = app.me(&c).await;
     assert_eq!(me["externalData"], json!({"plan": "gold"}));
     assert_eq!(me["externalId"], "ext-1");
     assert_eq!(me["lastUserIp"], "81.2.69.142");

@@ -316,6 +316,22 @@ impl TestApp {
         self.signed_up(&email).await
     }
 
+    /// `GET /customers/{id}` with the customer's own token: its `responseData`.
+    pub async fn me(&self, c: &Customer) -> serde_json::Value {
+        let r = self
+            .authed(
+                reqwest::Method::GET,
+                &format!("/customers/{}", c.id),
+                &c.jwt,
+            )
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json(r).await;
+        assert_eq!(status, 200, "{body}");
+        body["responseData"].clone()
+    }
+
     /// A request with the customer's bearer token.
     pub fn authed(
         &self,
