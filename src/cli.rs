@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `publisher create|list`, `consent set`.
+//! The command line: `serve`, `migrate`, `publisher create|list|show|update`, `consent set`.
 
 use std::path::PathBuf;
 
@@ -58,6 +58,47 @@ pub enum PublisherCommand {
     },
     /// List publishers with their offers.
     List,
+    /// Show one publisher's settings as JSON (secrets blanked).
+    Show {
+        /// Nine digits.
+        #[arg(long, value_parser = PublisherId::parse)]
+        id: PublisherId,
+    },
+    /// Change a publisher's name or settings (visible to running servers within the cache TTL).
+    /// Settings keys are those of `[publishers.settings]` in the config file.
+    Update {
+        /// Nine digits.
+        #[arg(long, value_parser = PublisherId::parse)]
+        id: PublisherId,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// `key=value`, the value as JSON or else as text; dots reach into sections:
+        /// `--set email_verification=required --set capture.birth_date=required
+        /// --set capture.min_age=18 --set 'cors_origins=["https://app.example.com"]'`.
+        /// `key=null` resets a key to its default. Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// A JSON merge patch (RFC 7386) of the settings from a file (`-` reads stdin).
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+    },
+}
+
+/// `a.b=v` as the merge patch `{"a": {"b": v}}`; `v` is JSON if it parses, else text.
+fn set_patch(assignment: &str) -> anyhow::Result<serde_json::Value> {
+    let (path, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("--set {assignment:?}: expected KEY=VALUE"))?;
+    let mut value =
+        serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned()));
+    for key in path.rsplit('.') {
+        if key.is_empty() {
+            anyhow::bail!("--set {assignment:?}: empty key");
+        }
+        value = serde_json::json!({ key: value });
+    }
+    Ok(value)
 }
 
 /// `enroll consent …`
@@ -182,6 +223,52 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
                     .collect();
                 println!("{:<10} {:<30} {}", p.id, p.name, offers.join(","));
             }
+        }
+        PublisherCommand::Show { id } => {
+            let p = store
+                .publisher(id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no publisher {id}"))?;
+            let shown = serde_json::json!({
+                "id": p.id.to_string(),
+                "name": p.name,
+                "settings": p.settings.redacted(),
+            });
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        PublisherCommand::Update {
+            id,
+            name,
+            set,
+            settings,
+        } => {
+            let p = store
+                .publisher(id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no publisher {id}"))?;
+            let name = name.unwrap_or(p.name);
+            if name.trim().is_empty() {
+                anyhow::bail!("--name must not be empty");
+            }
+            let mut patched = p.settings;
+            if let Some(file) = settings {
+                let text = if file.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&file)
+                        .with_context(|| format!("reading {}", file.display()))?
+                };
+                let patch: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not JSON", file.display()))?;
+                patched = patched.patched(&patch).map_err(anyhow::Error::msg)?;
+            }
+            for assignment in &set {
+                patched = patched
+                    .patched(&set_patch(assignment)?)
+                    .map_err(|e| anyhow::anyhow!("--set {assignment:?}: {e}"))?;
+            }
+            store.update_publisher(id, &name, &patched).await?;
+            println!("updated publisher {id} ({name})");
         }
     }
     Ok(())

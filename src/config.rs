@@ -220,6 +220,20 @@ pub struct AuthSettings {
     pub resets_per_hour: u32,
     /// Failed logins per (publisher, email) and hour before that email gets 429.
     pub login_failures_per_hour: u32,
+    /// How long an email verification code works.
+    #[serde(with = "humantime_serde")]
+    pub verification_code_ttl: Duration,
+    /// Wrong tries before a verification code is dead.
+    pub verification_code_tries: u32,
+    /// Digits in a verification code (6 to 8).
+    pub verification_code_length: usize,
+    /// Verification codes per address and hour.
+    pub verification_codes_per_hour: u32,
+    /// How long an email confirmation link works.
+    #[serde(with = "humantime_serde")]
+    pub confirmation_ttl: Duration,
+    /// Confirmation emails per customer and hour.
+    pub confirmations_per_hour: u32,
     /// Key of the HMAC that fingerprints idempotent request bodies (which hold passwords);
     /// the same on every replica. Empty: one is generated and kept in the database.
     pub idempotency_secret: secrecy::SecretString,
@@ -238,6 +252,12 @@ impl Default for AuthSettings {
             reset_token_ttl: Duration::from_secs(3600),
             resets_per_hour: 3,
             login_failures_per_hour: 100,
+            verification_code_ttl: Duration::from_secs(600),
+            verification_code_tries: 5,
+            verification_code_length: 6,
+            verification_codes_per_hour: 5,
+            confirmation_ttl: Duration::from_secs(24 * 3600),
+            confirmations_per_hour: 3,
             idempotency_secret: secrecy::SecretString::from(String::new()),
         }
     }
@@ -494,6 +514,12 @@ impl Settings {
             || self.auth.argon2_parallelism == 0
         {
             return Err("auth.argon2_*: memory must be at least 8 KiB per lane, iterations and parallelism at least 1".into());
+        }
+        if !(6..=8).contains(&self.auth.verification_code_length) {
+            return Err("auth.verification_code_length: must be 6, 7 or 8".into());
+        }
+        if self.auth.verification_code_tries == 0 {
+            return Err("auth.verification_code_tries: must be at least 1".into());
         }
         for (name, class) in [
             ("default", &self.limits.default),

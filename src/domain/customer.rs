@@ -125,6 +125,8 @@ pub struct Registration {
     pub customer_ip: Option<IpAddr>,
     /// Consents answered at sign-up, stored with the customer.
     pub consents: Option<Vec<ConsentAnswer>>,
+    /// The code sent by `POST /customers/verification` (checked when the publisher requires it).
+    pub verification_code: Option<String>,
 }
 
 impl Registration {
@@ -144,6 +146,7 @@ impl Registration {
         let external_data = external_data(&mut f).value();
         let customer_ip = f.optional("customerIP", ip).value();
         let consents = consent_answers(&mut f, "consents");
+        let verification_code = f.text("verificationCode").value();
         if !f.errors.is_empty() {
             return Err(f.errors);
         }
@@ -168,6 +171,7 @@ impl Registration {
                 external_data,
                 customer_ip,
                 consents,
+                verification_code,
             }),
             _ => Err(vec![FieldError::invalid("body", Reason::InvalidValue)]),
         }

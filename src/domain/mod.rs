@@ -1,5 +1,6 @@
 //! Pure types and rules, no I/O. Parse, don't validate: a value of these types is valid.
 
+pub mod capture;
 pub mod consent;
 pub mod customer;
 pub mod email;

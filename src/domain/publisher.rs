@@ -23,12 +23,30 @@ pub struct PublisherSettings {
     pub reset_url_origins: Vec<String>,
     /// The reset link used when a request gives none.
     pub reset_url_default: Option<String>,
+    /// The email-confirmation link used when a request gives no `confirmUrl` (a frontend page
+    /// that posts the token, or Enroll's own `GET /customers/email/confirmation`).
+    pub confirm_url_default: Option<String>,
     /// Registration must carry the consents array (else clients may send consents after).
     pub require_consents_at_registration: bool,
     /// Password rules beyond the base rule: a minimum zxcvbn score, the common-passwords list.
     pub password_policy: super::strength::PasswordPolicy,
     /// Captcha on registration, login or password reset (off when absent).
     pub captcha: Option<crate::captcha::CaptchaSettings>,
+    /// Registration needs a code sent to the address first (`required`), or not (`off`).
+    pub email_verification: EmailVerification,
+    /// Extra profile fields asked for (Capture).
+    pub capture: super::capture::CaptureSettings,
+}
+
+/// Whether registration needs a code sent to the address first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailVerification {
+    /// Anyone may register; the address is confirmed later through a link, on request.
+    #[default]
+    Off,
+    /// `POST /customers` must carry the `verificationCode` sent to the address.
+    Required,
 }
 
 impl PublisherSettings {
@@ -44,11 +62,85 @@ impl PublisherSettings {
         if let Some(captcha) = &self.captcha {
             captcha.validate().map_err(|e| format!("captcha: {e}"))?;
         }
+        self.capture
+            .validate()
+            .map_err(|e| format!("capture: {e}"))?;
         if let Some(default) = &self.reset_url_default {
             url::Url::parse(default)
                 .map_err(|e| format!("reset_url_default: {default:?} is not a URL ({e})"))?;
         }
+        if let Some(default) = &self.confirm_url_default {
+            url::Url::parse(default)
+                .map_err(|e| format!("confirm_url_default: {default:?} is not a URL ({e})"))?;
+        }
         Ok(())
+    }
+}
+
+impl PublisherSettings {
+    /// These settings with a JSON merge patch (RFC 7386) applied, then checked: objects merge
+    /// key by key, `null` resets a key to its default. Unknown keys are errors (a typo must not
+    /// pass silently). A captcha block without a `secret` keeps the stored one.
+    pub fn patched(&self, patch: &serde_json::Value) -> Result<PublisherSettings, String> {
+        let serde_json::Value::Object(entries) = patch else {
+            return Err("settings: a JSON object is expected".into());
+        };
+        let mut doc = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        let known: Vec<String> = doc
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(unknown) = entries.keys().find(|k| !known.contains(k)) {
+            return Err(format!(
+                "settings: unknown key {unknown:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+        merge_patch(&mut doc, patch);
+        if let (Some(old), Some(new)) = (&self.captcha, doc.get_mut("captcha")) {
+            if let Some(obj) = new.as_object_mut() {
+                let blank = obj
+                    .get("secret")
+                    .is_none_or(|s| s.as_str().is_some_and(str::is_empty));
+                if blank {
+                    obj.insert("secret".into(), old.secret.clone().into());
+                }
+            }
+        }
+        let settings: PublisherSettings =
+            serde_json::from_value(doc).map_err(|e| format!("settings: {e}"))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The settings to show: secrets blanked (`captcha.secret` is `""`).
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut doc = serde_json::to_value(self).unwrap_or_default();
+        if let Some(secret) = doc.pointer_mut("/captcha/secret") {
+            *secret = serde_json::Value::String(String::new());
+        }
+        doc
+    }
+}
+
+/// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(entries) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (key, value) in entries {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
     }
 }
 
@@ -82,6 +174,39 @@ mod tests {
         assert!(parse_origin("https://a.example.com/path").is_err());
         assert!(parse_origin("ftp://a.example.com").is_err());
         assert!(parse_origin("a.example.com").is_err());
+    }
+
+    #[test]
+    fn patches_merge_check_and_keep_secrets() {
+        let base: PublisherSettings = serde_json::from_value(serde_json::json!({
+            "captcha": {"provider": "turnstile", "secret": "s3cret"}
+        }))
+        .unwrap();
+        let p = base
+            .patched(&serde_json::json!({
+                "email_verification": "required",
+                "capture": {"birth_date": "required", "min_age": 16},
+                "captcha": {"provider": "hcaptcha"}
+            }))
+            .unwrap();
+        assert_eq!(p.email_verification, EmailVerification::Required);
+        assert_eq!(p.capture.min_age, 16);
+        assert_eq!(p.captcha.as_ref().unwrap().secret, "s3cret");
+        assert_eq!(p.redacted()["captcha"]["secret"], "");
+        assert!(
+            base.patched(&serde_json::json!({"cors_origin": []}))
+                .is_err()
+        );
+        assert!(
+            base.patched(&serde_json::json!({"capture": {"bogus": 1}}))
+                .is_err()
+        );
+        assert!(
+            base.patched(&serde_json::json!({"capture": {"min_age": 16}}))
+                .is_err()
+        );
+        let cleared = p.patched(&serde_json::json!({"captcha": null})).unwrap();
+        assert!(cleared.captcha.is_none());
     }
 
     #[test]

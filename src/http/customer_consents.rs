@@ -1,5 +1,4 @@
-//! `GET` and `PUT /customers/{customerId}/consents`, `GET /customers/{customerId}/capture/status`,
-//! and the consent checks registration shares.
+//! `GET` and `PUT /customers/{customerId}/consents`, and the consent checks registration shares.
 
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -191,7 +190,7 @@ async fn current(
     Ok(CustomerConsents { consents })
 }
 
-async fn existing(
+pub async fn existing(
     state: &AppState,
     auth: &CustomerAuth,
     path: &str,
@@ -250,34 +249,4 @@ pub async fn put_consents(
         .append_consents(auth.publisher, id, &records)
         .await?;
     Ok(Data(current(&state, auth, id).await?))
-}
-
-/// Capture (extra profile fields) as configured for the publisher: not configured yet.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CaptureStatus {
-    /// Capture is on for the publisher.
-    pub is_capture_enabled: bool,
-    /// The frontend should show the capture form.
-    pub should_capture_be_displayed: bool,
-    /// The fields.
-    #[schema(value_type = Vec<Object>)]
-    pub settings: Vec<Value>,
-}
-
-/// Clients call this after every sign-up and login.
-#[utoipa::path(get, path = "/customers/{customerId}/capture/status", tag = "customers",
-    params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, body = CaptureStatus), (status = 401, body = super::error::ErrorBody)))]
-pub async fn capture_status(
-    State(state): State<AppState>,
-    auth: CustomerAuth,
-    Path(path): Path<String>,
-) -> Result<Data<CaptureStatus>, ApiError> {
-    existing(&state, &auth, &path).await?;
-    Ok(Data(CaptureStatus {
-        is_capture_enabled: false,
-        should_capture_be_displayed: false,
-        settings: Vec::new(),
-    }))
 }

@@ -45,6 +45,8 @@ pub struct CustomerView {
     /// A JSON object (`{}` when not given).
     #[schema(value_type = Object)]
     pub external_data: Value,
+    /// The address was proven (a verification code, or a confirmation link).
+    pub email_verified: bool,
 }
 
 const DATE: &str = "%Y-%m-%d %H:%M:%S";
@@ -66,6 +68,7 @@ impl From<Customer> for CustomerView {
             external_data: c
                 .external_data
                 .unwrap_or_else(|| Value::Object(Default::default())),
+            email_verified: c.email_verified,
         }
     }
 }
@@ -118,6 +121,7 @@ pub async fn patch_customer(
         country: patch.country.map(|c| c.to_string()),
         locale: patch.locale.map(|l| l.to_string()),
         external_data: given(patch.external_data),
+        capture: None,
     };
     if let Some(email) = patch.email {
         let password = patch.confirmation_password.unwrap_or_default();

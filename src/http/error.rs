@@ -74,6 +74,15 @@ impl ApiError {
         }
     }
 
+    /// 400 REQ0001 `Email verification failed.` on `verificationCode`.
+    pub fn verification_failed(reason: Reason) -> Self {
+        Self::invalid_body(vec![FieldError::with_message(
+            "verificationCode",
+            reason,
+            "Email verification failed.",
+        )])
+    }
+
     /// 400 REQ0002 `Invalid query param <name>`.
     pub fn invalid_query(name: &str) -> Self {
         Self::new(
@@ -292,6 +301,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) => ApiError::unavailable(e),
+            StoreError::VerificationFailed => ApiError::verification_failed(Reason::InvalidValue),
             _ => ApiError::internal(e),
         }
     }

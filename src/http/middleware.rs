@@ -96,6 +96,10 @@ pub fn route_class(method: &Method, path: &str) -> &'static str {
         ("POST", "/customers") => "registration",
         ("POST", "/auths") => "login",
         ("PUT" | "PATCH", "/customers/passwords") => "password_reset",
+        // They send email, like a reset request.
+        ("POST", "/customers/verification" | "/customers/{customer_id}/email/confirmation") => {
+            "password_reset"
+        }
         (_, "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/jwks.json") => {
             "ops"
         }

@@ -1,6 +1,7 @@
 //! The HTTP surface: routers per resource, extractors, the envelope, and the layers.
 
 pub mod auth;
+pub mod capture;
 pub mod client_ip;
 pub mod consents;
 pub mod customer_consents;
@@ -16,6 +17,7 @@ pub mod openapi;
 pub mod ops;
 pub mod passwords;
 pub mod registration;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -104,7 +106,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/customers/{customer_id}/capture/status",
-            get(customer_consents::capture_status),
+            get(capture::capture_status),
+        )
+        .route(
+            "/customers/{customer_id}/capture",
+            axum::routing::put(capture::put_capture),
+        )
+        .route("/customers/verification", post(verification::send_code))
+        .route(
+            "/customers/{customer_id}/email/confirmation",
+            post(verification::request_confirmation),
+        )
+        .route(
+            "/customers/email/confirmation",
+            post(verification::confirm).get(verification::confirm_page),
         )
         .route("/readyz", get(ops::readyz))
         .route_layer(TimeoutLayer::with_status_code(

@@ -3,7 +3,8 @@
 use utoipa::OpenApi;
 
 use super::{
-    consents, customer_consents, customers, error, locales, login, ops, passwords, registration,
+    capture, consents, customer_consents, customers, error, locales, login, ops, passwords,
+    registration, verification,
 };
 
 /// Every route of the service. A route added later goes in `paths` too.
@@ -26,7 +27,12 @@ use super::{
         customers::patch_customer,
         customer_consents::get_consents,
         customer_consents::put_consents,
-        customer_consents::capture_status,
+        capture::capture_status,
+        capture::put_capture,
+        verification::send_code,
+        verification::request_confirmation,
+        verification::confirm,
+        verification::confirm_page,
         ops::jwks,
         ops::healthz,
         ops::readyz,

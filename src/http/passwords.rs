@@ -27,22 +27,34 @@ fn empty() -> Data<Map<String, Value>> {
     Data(Map::new())
 }
 
-fn invalid_reset_url(reason: Reason) -> ApiError {
-    ApiError::invalid_body(vec![FieldError::invalid("resetUrl", reason)])
-}
-
 /// The base of the reset link: the given `resetUrl` when it is https (http only on loopback)
 /// and its origin is one the publisher allows, else the publisher's default.
 pub fn reset_link_base(view: &PublisherView, given: Option<&str>) -> Result<url::Url, ApiError> {
+    link_base(
+        view,
+        given,
+        view.publisher.settings.reset_url_default.as_deref(),
+        "resetUrl",
+    )
+}
+
+/// The base of a link emailed to a customer: `given` (the request's `field`) when it is https
+/// (http only on loopback) and its origin is one of the publisher's `reset_url_origins`,
+/// else `default`.
+pub fn link_base(
+    view: &PublisherView,
+    given: Option<&str>,
+    default: Option<&str>,
+    field: &str,
+) -> Result<url::Url, ApiError> {
+    let invalid = |reason| ApiError::invalid_body(vec![FieldError::invalid(field, reason)]);
     let settings = &view.publisher.settings;
     let Some(given) = given else {
-        return settings
-            .reset_url_default
-            .as_deref()
+        return default
             .and_then(|d| url::Url::parse(d).ok())
-            .ok_or_else(|| invalid_reset_url(Reason::Missing));
+            .ok_or_else(|| invalid(Reason::Missing));
     };
-    let url = url::Url::parse(given).map_err(|_| invalid_reset_url(Reason::InvalidValue))?;
+    let url = url::Url::parse(given).map_err(|_| invalid(Reason::InvalidValue))?;
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -58,7 +70,7 @@ pub fn reset_link_base(view: &PublisherView, given: Option<&str>) -> Result<url:
     if scheme_ok && allowed && url.username().is_empty() && url.password().is_none() {
         Ok(url)
     } else {
-        Err(invalid_reset_url(Reason::InvalidValue))
+        Err(invalid(Reason::InvalidValue))
     }
 }
 

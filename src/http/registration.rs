@@ -21,6 +21,8 @@ use crate::app::AppState;
 use crate::auth::tokens::new_token;
 use crate::captcha::CaptchaRoute;
 use crate::catalog::PublisherView;
+use crate::domain::capture::{CaptureAnswers, CaptureInput, Profile, missing};
+use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{ConsentState, CustomerId, PublisherId, Registration, TenantRef};
 use crate::store::{
@@ -134,10 +136,14 @@ pub async fn register(
         reg.email.as_str(),
         &[reg.first_name.as_deref(), reg.last_name.as_deref()],
     )?;
+    let capture = capture_answers(&view, &reg, &body)?;
     let publisher = view.publisher.id;
     let key = idempotency_key(&headers)?;
     let Some(key) = key else {
-        return Ok(Data(create(&state, &view, reg, client, &headers, None).await?).into_response());
+        return Ok(
+            Data(create(&state, &view, reg, capture, client, &headers, None).await?)
+                .into_response(),
+        );
     };
     let hmac = fingerprint(&state, &body);
     // A running record older than the longest a request may run belongs to one that died.
@@ -174,7 +180,17 @@ pub async fn register(
             status, response, ..
         } => Ok(ApiError::replay(status, response)),
         Idempotency::Started => {
-            match create(&state, &view, reg, client, &headers, Some(key.clone())).await {
+            match create(
+                &state,
+                &view,
+                reg,
+                capture,
+                client,
+                &headers,
+                Some(key.clone()),
+            )
+            .await
+            {
                 Ok(session) => Ok(Data(session).into_response()),
                 Err(e) if e.status().is_server_error() => {
                     if let Err(abandon) = state.store.idempotency_abandon(publisher, &key).await {
@@ -222,10 +238,48 @@ fn fingerprint(state: &AppState, body: &Value) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The capture answers a registration carries (fields of settings that are off are ignored),
+/// as the document to store; with `required_at_registration`, every required one must be there.
+fn capture_answers(
+    view: &PublisherView,
+    reg: &Registration,
+    body: &Value,
+) -> Result<Option<Value>, ApiError> {
+    let settings = &view.publisher.settings.capture;
+    if !settings.enabled() {
+        return Ok(None);
+    }
+    let mut f = Fields::new(body).map_err(|e| ApiError::invalid_body(vec![e]))?;
+    let input = CaptureInput::parse(&mut f, settings, false, chrono::Utc::now().date_naive());
+    if !f.errors.is_empty() {
+        return Err(ApiError::invalid_body(f.errors));
+    }
+    let mut profile = input.apply(&Profile {
+        first_name: reg.first_name.clone(),
+        last_name: reg.last_name.clone(),
+        answers: CaptureAnswers::default(),
+    });
+    // The address's country is the customer's unless the capture form says otherwise later.
+    if let Some(address) = profile.answers.address.as_mut() {
+        if address.country.is_empty() {
+            address.country = reg.country.to_string();
+        }
+    }
+    if settings.required_at_registration {
+        let problems = missing(&profile, settings);
+        if !problems.is_empty() {
+            return Err(ApiError::invalid_body(problems));
+        }
+        profile.answers.submitted_at = Some(chrono::Utc::now());
+    }
+    Ok((profile.answers != CaptureAnswers::default()).then(|| profile.answers.to_stored()))
+}
+
 async fn create(
     state: &AppState,
     view: &PublisherView,
     reg: Registration,
+    capture: Option<Value>,
     client: std::net::IpAddr,
     headers: &HeaderMap,
     idempotency: Option<IdempotencyRef>,
@@ -270,6 +324,15 @@ async fn create(
         }
         None => Vec::new(),
     };
+    // Checked here, past the idempotency key: a retry of a registration that succeeded
+    // replays it instead of meeting its spent code.
+    let verification = super::verification::check_code(
+        state,
+        view,
+        reg.email.key(),
+        reg.verification_code.as_deref(),
+    )
+    .await?;
     let password_hash = state.hasher.hash(reg.password.expose()).await?;
     let (token, refresh) = refresh_token(state);
     let new = NewCustomer {
@@ -287,6 +350,8 @@ async fn create(
         consents,
         refresh,
         idempotency,
+        verification,
+        capture,
     };
     let customer = state
         .store

@@ -129,6 +129,80 @@ pub fn password_changed(to: &str, lang: Lang, publisher: &str) -> Message {
     }
 }
 
+/// "Your verification code" (sent before registration).
+pub fn verification_code(
+    to: &str,
+    lang: Lang,
+    publisher: &str,
+    code: &str,
+    minutes: u64,
+) -> Message {
+    let (subject, lines) = match lang {
+        Lang::En => (
+            format!("Your {publisher} verification code: {code}"),
+            vec![
+                "Hello,".to_owned(),
+                format!("Enter this code to create your {publisher} account: {code}"),
+                format!(
+                    "The code works once, for {minutes} minutes. If you did not ask for it, ignore this email."
+                ),
+            ],
+        ),
+        Lang::Nl => (
+            format!("Je verificatiecode voor {publisher}: {code}"),
+            vec![
+                "Hallo,".to_owned(),
+                format!("Vul deze code in om je {publisher}-account aan te maken: {code}"),
+                format!(
+                    "De code werkt één keer, {minutes} minuten lang. Heb je hem niet gevraagd? Negeer dan deze e-mail."
+                ),
+            ],
+        ),
+    };
+    let text = format!("{}\n\n{}\n\n{}\n", lines[0], lines[1], lines[2]);
+    Message {
+        to: to.to_owned(),
+        html: html(&subject, &lines, None),
+        subject,
+        text,
+    }
+}
+
+/// "Confirm your email address" with the link.
+pub fn email_confirmation(to: &str, lang: Lang, publisher: &str, link: &str) -> Message {
+    let (subject, lines, button) = match lang {
+        Lang::En => (
+            format!("Confirm your email address for {publisher}"),
+            vec![
+                "Hello,".to_owned(),
+                format!(
+                    "Confirm that this is the email address of your {publisher} account with the link below. The link works once."
+                ),
+                "If you did not ask for this, ignore this email.".to_owned(),
+            ],
+            "Confirm my email address",
+        ),
+        Lang::Nl => (
+            format!("Bevestig je e-mailadres voor {publisher}"),
+            vec![
+                "Hallo,".to_owned(),
+                format!(
+                    "Bevestig met de link hieronder dat dit het e-mailadres van je {publisher}-account is. De link werkt één keer."
+                ),
+                "Heb je dit niet gevraagd? Negeer dan deze e-mail.".to_owned(),
+            ],
+            "Bevestig mijn e-mailadres",
+        ),
+    };
+    let text = format!("{}\n\n{}\n\n{link}\n\n{}\n", lines[0], lines[1], lines[2]);
+    Message {
+        to: to.to_owned(),
+        html: html(&subject, &lines, Some((button, link))),
+        subject,
+        text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,10 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
     /// Last login.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// The address was proven: a code at registration, or a confirmation link.
+    pub email_verified: bool,
+    /// Capture answers (a [`crate::domain::capture::CaptureAnswers`] document).
+    pub capture: Option<Value>,
 }
 
 /// One consent answer to append to a customer's history.
@@ -128,6 +132,11 @@ pub struct NewCustomer {
     pub refresh: NewRefreshToken,
     /// Marked done with the new customer in the same transaction.
     pub idempotency: Option<IdempotencyRef>,
+    /// The HMAC of the email verification code, spent in the same transaction (the
+    /// customer is then `email_verified`); the registration fails if it is no longer valid.
+    pub verification: Option<String>,
+    /// Capture answers.
+    pub capture: Option<Value>,
 }
 
 /// Changes to a customer's profile: `None` leaves a field, `Some(None)` clears it.
@@ -145,6 +154,8 @@ pub struct CustomerChanges {
     pub locale: Option<String>,
     /// External data.
     pub external_data: Option<Option<Value>>,
+    /// Capture answers.
+    pub capture: Option<Option<Value>>,
 }
 
 /// What an idempotency key says about a request.

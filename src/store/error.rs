@@ -21,6 +21,9 @@ pub enum StoreError {
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// An email verification code was spent, expired or replaced meanwhile.
+    #[error("email verification code no longer valid")]
+    VerificationFailed,
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

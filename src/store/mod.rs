@@ -9,7 +9,9 @@ mod postgres;
 mod sql;
 mod sql_accounts;
 mod sql_customers;
+mod sql_verification;
 mod sqlite;
+mod verification;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub use customer::{
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use verification::{CodeCheck, VerificationStore};
 
 /// A publisher (tenant) as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,9 +115,9 @@ pub struct ApplyReport {
 
 /// Everything Enroll keeps. Implementations: [`PgStore`], [`SqliteStore`]. Bring the parts
 /// into scope with `use enroll::store::{PublisherStore, CustomerStore}`.
-pub trait Store: PublisherStore + CustomerStore + AccountStore {}
+pub trait Store: PublisherStore + CustomerStore + AccountStore + VerificationStore {}
 
-impl<T: PublisherStore + CustomerStore + AccountStore> Store for T {}
+impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore> Store for T {}
 
 /// Publishers, offers, consents and the config's declaration.
 #[async_trait]

@@ -9,6 +9,7 @@ use super::StoreError;
 use super::sql::impl_store;
 use super::sql_accounts::impl_account_store;
 use super::sql_customers::impl_customer_store;
+use super::sql_verification::impl_verification_store;
 use crate::config::{DatabaseSettings, redact_url};
 
 /// Serializes provisioning and consent publication across every replica.
@@ -69,3 +70,4 @@ impl PgStore {
 impl_store!(PgStore, Postgres);
 impl_customer_store!(PgStore, Postgres);
 impl_account_store!(PgStore, Postgres);
+impl_verification_store!(PgStore, Postgres);

@@ -7,7 +7,8 @@ use super::{ConsentRecord, Customer, StoreError};
 use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, PublisherId};
 
 pub(super) const CUSTOMER_COLUMNS: &str = "id, publisher_id, email, email_key, password_hash, first_name, last_name, \
-     locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, last_login_at";
+     locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, last_login_at, \
+     email_verified, capture";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CustomerRow {
@@ -27,6 +28,8 @@ pub(super) struct CustomerRow {
     last_ip: Option<String>,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
+    email_verified: bool,
+    capture: Option<Json<serde_json::Value>>,
 }
 
 impl TryFrom<CustomerRow> for Customer {
@@ -52,6 +55,8 @@ impl TryFrom<CustomerRow> for Customer {
             last_ip: r.last_ip,
             created_at: r.created_at,
             last_login_at: r.last_login_at,
+            email_verified: r.email_verified,
+            capture: r.capture.map(|j| j.0),
         })
     }
 }
@@ -115,8 +120,9 @@ macro_rules! impl_customer_store {
                     let mut tx = self.begin_write().await?;
                     let sql = format!(
                         "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, last_name, \
-                         locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING {}",
+                         locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, \
+                         email_verified, capture) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16) RETURNING {}",
                         $crate::store::sql_customers::CUSTOMER_COLUMNS
                     );
                     let inserted: Result<$crate::store::sql_customers::CustomerRow, StoreError> = sqlx::query_as(&sql)
@@ -134,6 +140,8 @@ macro_rules! impl_customer_store {
                         .bind(new.external_data.as_ref().map(sqlx::types::Json))
                         .bind(&new.ip)
                         .bind(now)
+                        .bind(new.verification.is_some())
+                        .bind(new.capture.as_ref().map(sqlx::types::Json))
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(StoreError::from);
@@ -141,6 +149,23 @@ macro_rules! impl_customer_store {
                         Err(StoreError::AlreadyExists(what)) if conflict_field(&what) == Some("id") => continue,
                         other => other?,
                     };
+                    if let Some(code_hash) = &new.verification {
+                        // Single use: the code is spent in the transaction that creates the
+                        // customer, so a failed registration leaves it for another try.
+                        let spent = sqlx::query(
+                            "UPDATE email_codes SET used_at = $4 WHERE publisher_id = $1 AND email_key = $2 \
+                             AND code_hash = $3 AND used_at IS NULL AND expires_at > $4",
+                        )
+                        .bind(publisher.get())
+                        .bind(&new.email_key)
+                        .bind(code_hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        if spent.rows_affected() == 0 {
+                            return Err(StoreError::VerificationFailed);
+                        }
+                    }
                     Self::insert_consents(&mut *tx, id, &new.consents, now).await?;
                     Self::insert_refresh(&mut *tx, id, &new.refresh, now).await?;
                     if let Some(key) = &new.idempotency {
@@ -191,7 +216,9 @@ macro_rules! impl_customer_store {
                      last_name = CASE WHEN $8 THEN $9 ELSE last_name END, \
                      country = CASE WHEN $10 THEN $11 ELSE country END, \
                      locale = CASE WHEN $12 THEN $13 ELSE locale END, \
-                     external_data = CASE WHEN $14 THEN $15 ELSE external_data END \
+                     external_data = CASE WHEN $14 THEN $15 ELSE external_data END, \
+                     email_verified = CASE WHEN $3 AND email_key IS DISTINCT FROM $5 THEN FALSE ELSE email_verified END, \
+                     capture = CASE WHEN $16 THEN $17 ELSE capture END \
                      WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL RETURNING {}",
                     $crate::store::sql_customers::CUSTOMER_COLUMNS
                 );
@@ -212,6 +239,8 @@ macro_rules! impl_customer_store {
                     .bind(c.locale.clone())
                     .bind(c.external_data.is_some())
                     .bind(c.external_data.clone().flatten().map(sqlx::types::Json))
+                    .bind(c.capture.is_some())
+                    .bind(c.capture.clone().flatten().map(sqlx::types::Json))
                     .fetch_optional(&self.pool)
                     .await?;
                 row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("customer {id}")))?.try_into()

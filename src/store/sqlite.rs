@@ -12,6 +12,7 @@ use super::StoreError;
 use super::sql::impl_store;
 use super::sql_accounts::impl_account_store;
 use super::sql_customers::impl_customer_store;
+use super::sql_verification::impl_verification_store;
 use crate::config::DatabaseSettings;
 
 /// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
@@ -132,3 +133,4 @@ async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, StoreError
 impl_store!(SqliteStore, Sqlite);
 impl_customer_store!(SqliteStore, Sqlite);
 impl_account_store!(SqliteStore, Sqlite);
+impl_verification_store!(SqliteStore, Sqlite);

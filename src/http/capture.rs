@@ -1,0 +1,124 @@
+//! Capture: `GET /customers/{customerId}/capture/status` and `PUT /customers/{customerId}/capture`
+//! (the extra profile fields a publisher asks for; see `domain::capture`).
+
+use axum::extract::{Path, State};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Data;
+use super::auth::{CustomerAuth, access_denied};
+use super::customer_consents::publisher_view;
+use super::error::ApiError;
+use super::json::AppJson;
+use crate::app::AppState;
+use crate::domain::capture::{CaptureAnswers, CaptureInput, Profile, missing};
+use crate::domain::fields::Fields;
+use crate::store::{Customer, CustomerChanges, StoreError};
+
+/// The capture form as the publisher configured it, with the customer's answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureStatus {
+    /// The publisher asks for some field.
+    pub is_capture_enabled: bool,
+    /// The frontend should show the capture form.
+    pub should_capture_be_displayed: bool,
+    /// `[{key, enabled, required, answer}]`; custom questions add `question` and `value`.
+    #[schema(value_type = Vec<Object>)]
+    pub settings: Vec<Value>,
+}
+
+/// A stored customer's capture profile.
+pub fn profile(customer: &Customer) -> Profile {
+    Profile {
+        first_name: customer.first_name.clone(),
+        last_name: customer.last_name.clone(),
+        answers: CaptureAnswers::from_stored(customer.capture.as_ref()),
+    }
+}
+
+async fn status(state: &AppState, customer: &Customer) -> Result<CaptureStatus, ApiError> {
+    let view = publisher_view(state, customer.publisher).await?;
+    let settings = &view.publisher.settings.capture;
+    let profile = profile(customer);
+    Ok(if settings.enabled() {
+        CaptureStatus {
+            is_capture_enabled: true,
+            should_capture_be_displayed: profile.should_display(settings),
+            settings: profile.status_settings(settings),
+        }
+    } else {
+        CaptureStatus {
+            is_capture_enabled: false,
+            should_capture_be_displayed: false,
+            settings: Vec::new(),
+        }
+    })
+}
+
+async fn load(state: &AppState, auth: &CustomerAuth, path: &str) -> Result<Customer, ApiError> {
+    let id = auth.check_path(path)?;
+    state
+        .store
+        .customer(auth.publisher, id)
+        .await?
+        .ok_or_else(access_denied)
+}
+
+/// Clients call this after every sign-up and login.
+#[utoipa::path(get, path = "/customers/{customerId}/capture/status", tag = "customers",
+    params(("customerId" = String, Path)), security(("jwt" = [])),
+    responses((status = 200, body = CaptureStatus), (status = 401, body = super::error::ErrorBody)))]
+pub async fn capture_status(
+    State(state): State<AppState>,
+    auth: CustomerAuth,
+    Path(path): Path<String>,
+) -> Result<Data<CaptureStatus>, ApiError> {
+    let customer = load(&state, &auth, &path).await?;
+    Ok(Data(status(&state, &customer).await?))
+}
+
+/// Stores the capture form's answers: `firstName`, `lastName`, `birthDate`, `companyName`,
+/// `phoneNumber`, `address`, `address2`, `city`, `state`, `postCode`, `country` (the address's)
+/// and `customAnswers: [{questionId, value}]`. Fields of settings that are off are ignored;
+/// an absent field keeps its answer, `""` clears it; every required field must be answered
+/// afterwards. Returns the new capture status.
+#[utoipa::path(put, path = "/customers/{customerId}/capture", tag = "customers",
+    params(("customerId" = String, Path)), security(("jwt" = [])),
+    responses((status = 200, body = CaptureStatus), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
+pub async fn put_capture(
+    State(state): State<AppState>,
+    auth: CustomerAuth,
+    Path(path): Path<String>,
+    AppJson(body): AppJson<Value>,
+) -> Result<Data<CaptureStatus>, ApiError> {
+    let customer = load(&state, &auth, &path).await?;
+    let view = publisher_view(&state, auth.publisher).await?;
+    let settings = &view.publisher.settings.capture;
+    let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
+    let input = CaptureInput::parse(&mut f, settings, true, chrono::Utc::now().date_naive());
+    if !f.errors.is_empty() {
+        return Err(ApiError::invalid_body(f.errors));
+    }
+    let mut after = input.apply(&profile(&customer));
+    let problems = missing(&after, settings);
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_body(problems));
+    }
+    after.answers.submitted_at = Some(chrono::Utc::now());
+    let changes = CustomerChanges {
+        first_name: input.first_name.clone(),
+        last_name: input.last_name.clone(),
+        capture: Some(Some(after.answers.to_stored())),
+        ..CustomerChanges::default()
+    };
+    let updated = state
+        .store
+        .update_customer(auth.publisher, customer.id, &changes)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => access_denied(),
+            e => ApiError::from(e),
+        })?;
+    Ok(Data(status(&state, &updated).await?))
+}
