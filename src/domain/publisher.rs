@@ -97,14 +97,15 @@ impl PublisherSettings {
             ));
         }
         merge_patch(&mut doc, patch);
-        if let (Some(old), Some(new)) = (&self.captcha, doc.get_mut("captcha")) {
-            if let Some(obj) = new.as_object_mut() {
-                let blank = obj
-                    .get("secret")
-                    .is_none_or(|s| s.as_str().is_some_and(str::is_empty));
-                if blank {
-                    obj.insert("secret".into(), old.secret.clone().into());
-                }
+        if let (Some(old), Some(obj)) = (
+            &self.captcha,
+            doc.get_mut("captcha").and_then(|c| c.as_object_mut()),
+        ) {
+            let blank = obj
+                .get("secret")
+                .is_none_or(|s| s.as_str().is_some_and(str::is_empty));
+            if blank {
+                obj.insert("secret".into(), old.secret.clone().into());
             }
         }
         let settings: PublisherSettings =

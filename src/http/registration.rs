@@ -260,13 +260,17 @@ fn capture_answers(
         answers: CaptureAnswers::default(),
     });
     // The address's country is the customer's unless the capture form says otherwise later.
-    if let Some(address) = profile.answers.address.as_mut() {
-        if address.country.is_empty() {
-            address.country = reg.country.to_string();
-        }
+    if let Some(address) = profile.answers.address.as_mut()
+        && address.country.is_empty()
+    {
+        address.country = reg.country.to_string();
     }
     if settings.required_at_registration {
-        let problems = missing(&profile, settings);
+        // The address's country defaults to the customer's, which registration requires.
+        let problems: Vec<FieldError> = missing(&profile, settings)
+            .into_iter()
+            .filter(|p| p.field != "country")
+            .collect();
         if !problems.is_empty() {
             return Err(ApiError::invalid_body(problems));
         }

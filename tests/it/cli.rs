@@ -9,7 +9,7 @@ use crate::support::{Backend, CACHE_WAIT, ServerProcess, TestApp, json, repo};
 
 backend_tests!(cli_manages_publishers_and_consents_of_a_running_server);
 
-fn enroll(db_url: &str) -> Command {
+pub fn enroll(db_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_enroll"));
     cmd.arg("--config")
         .arg(repo().join("config/enroll.toml"))
@@ -21,7 +21,7 @@ fn enroll(db_url: &str) -> Command {
     cmd
 }
 
-async fn run(cmd: &mut Command) -> (bool, String, String) {
+pub async fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd.output().await.unwrap();
     (
         out.status.success(),

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod capture;
 mod cli;
 mod consents;
 mod customer_consents;
@@ -20,3 +21,4 @@ mod passwords;
 mod provisioning;
 mod registration;
 mod store_contract;
+mod verification;
