@@ -99,3 +99,14 @@ ensure_redis() {
   for _ in $(seq 1 40); do redis_answers "$TEST_REDIS_URL" && return 0; sleep 0.25; done
   die "Redis did not answer at $TEST_REDIS_URL"
 }
+
+# Chromium and ChromeDriver for the dashboard's browser tests (Debian packages).
+ensure_chromium() {
+  if [ -n "${TEST_CHROMEDRIVER:-}" ] && [ -x "$TEST_CHROMEDRIVER" ]; then return; fi
+  if ! command -v chromedriver >/dev/null 2>&1 || ! { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then
+    apt_install chromium chromium-driver
+  fi
+  TEST_CHROMEDRIVER=$(command -v chromedriver)
+  TEST_CHROMIUM=$(command -v chromium || command -v chromium-browser)
+  export TEST_CHROMEDRIVER TEST_CHROMIUM
+}
