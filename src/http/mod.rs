@@ -1,5 +1,6 @@
 //! The HTTP surface: routers per resource, extractors, the envelope, and the layers.
 
+pub mod admin;
 pub mod auth;
 pub mod client_ip;
 pub mod consents;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
             get(customer_consents::capture_status),
         )
         .route("/readyz", get(ops::readyz))
+        .merge(admin::routes())
         .route_layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             settings.server.request_timeout,
