@@ -7,6 +7,9 @@ CREATE INDEX customers_email_prefix ON customers (publisher_id, email_key COLLAT
 CREATE INDEX customers_first_name_prefix ON customers (publisher_id, lower(first_name) COLLATE "C");
 CREATE INDEX customers_last_name_prefix ON customers (publisher_id, lower(last_name) COLLATE "C");
 
+-- The consent filter: customers whose answers to one consent are in one state.
+CREATE INDEX customer_consents_answers ON customer_consents (owner, name, state, customer_id);
+
 -- Which key made a change (NULL: the config's operator key or the CLI); `actor` keeps its label.
 ALTER TABLE admin_audit ADD COLUMN key_id BIGINT;
 CREATE INDEX admin_audit_publisher_id ON admin_audit (publisher_id, id);

@@ -411,8 +411,8 @@ pub trait AdminStore: Send + Sync + 'static {
     /// The key with this hash, revoked or not.
     async fn admin_key_by_hash(&self, hash: &str) -> Result<Option<AdminKey>, StoreError>;
 
-    /// Revokes a key and ends its sessions; `None` when there is no such key. Revoking a
-    /// revoked key changes nothing (and writes no audit line).
+    /// Revokes a key and ends its sessions; `None` when there is no such key. The audit line
+    /// gets the key's publisher. Revoking a revoked key changes nothing (and writes no line).
     async fn revoke_admin_key(
         &self,
         id: i64,

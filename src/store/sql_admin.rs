@@ -340,6 +340,7 @@ macro_rules! impl_admin_store {
             ) -> Result<Option<$crate::store::AdminKey>, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
                 let mut tx = self.begin_write().await?;
+                let Some(key) = Self::admin_key_in(&mut *tx, id).await? else { return Ok(None) };
                 let revoked = sqlx::query("UPDATE admin_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                     .bind(id)
                     .bind(now)
@@ -347,7 +348,8 @@ macro_rules! impl_admin_store {
                     .await?;
                 if revoked.rows_affected() == 1 {
                     sqlx::query("DELETE FROM admin_sessions WHERE key_id = $1").bind(id).execute(&mut *tx).await?;
-                    Self::insert_audit(&mut *tx, audit, now).await?;
+                    let audit = $crate::store::NewAudit { publisher: key.publisher, ..audit.clone() };
+                    Self::insert_audit(&mut *tx, &audit, now).await?;
                 }
                 let key = Self::admin_key_in(&mut *tx, id).await?;
                 tx.commit().await?;
