@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin_api;
 mod cli;
 mod consents;
 mod customer_consents;
