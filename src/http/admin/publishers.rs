@@ -92,6 +92,11 @@ pub fn merged_settings(
             errors.push(setting_error(key, "unknown setting"));
             continue;
         }
+        // Postgres cannot store NUL in text or JSON (API.md: refused with 400).
+        if value.to_string().contains("\\u0000") {
+            errors.push(setting_error(key, "must not contain NUL"));
+            continue;
+        }
         let mut value = value.clone();
         if key == "captcha"
             && let Value::Object(captcha) = &mut value
@@ -421,6 +426,12 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"settings.nope"), "{fields:?}");
         assert!(fields.contains(&"settings.default_locale"), "{fields:?}");
+        let errors = merged_settings(
+            &PublisherSettings::default(),
+            &json!({"captcha": {"provider": "turnstile", "secret": "a\u{0}b"}}),
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "settings.captcha");
         let errors = merged_settings(
             &PublisherSettings::default(),
             &json!({"cors_origins": ["https://a.example/path"]}),
