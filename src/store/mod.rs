@@ -10,6 +10,7 @@ mod postgres;
 mod sql;
 mod sql_accounts;
 mod sql_admin;
+mod sql_admin_parts;
 mod sql_customers;
 mod sqlite;
 
