@@ -110,11 +110,14 @@ impl CustomerQuery {
             .transpose()
     }
 
-    /// The filter as the audit trail records it (an export's scope).
+    /// The filter as the audit trail records it (an export's scope). The search text is left
+    /// out (it is often an email address, which must not outlive an erasure there).
     pub fn describe(&self) -> Value {
         let mut out = serde_json::Map::new();
+        if given(&self.q).is_some() {
+            out.insert("search".into(), true.into());
+        }
         for (name, value) in [
-            ("q", &self.q),
             ("country", &self.country),
             ("registeredFrom", &self.registered_from),
             ("registeredTo", &self.registered_to),

@@ -151,8 +151,14 @@ async fn export_streams_more_than_one_batch_with_filters(backend: Backend) {
     assert!(rows.iter().all(|r| r[4] == "NL"));
     let (_, rows, _) = export(&app, "?registeredTo=2024-01-01T00:05:33Z", OPERATOR).await;
     assert_eq!(rows.len(), 998, "g/3 < 333: g = 1..998");
-    let (_, rows, _) = export(&app, "?q=nobody", OPERATOR).await;
+    let (_, rows, _) = export(&app, "?q=nobody@example.com&country=US", OPERATOR).await;
     assert!(rows.is_empty());
+    let audit = ok(&app, "/admin/api/audit?limit=1", OPERATOR).await;
+    assert_eq!(
+        audit["entries"][0]["detail"],
+        json!({"filter": {"search": true, "country": "US"}}),
+        "the search text (often an email) is not kept"
+    );
     let r = request(&app, Method::GET, &format!("{EXPORT}?country=UK"), OPERATOR)
         .send()
         .await
