@@ -119,6 +119,15 @@ impl Catalog {
         }
     }
 
+    /// Forgets what is known of these offers (a new publisher's offers were cached as unknown).
+    pub fn invalidate_offers(&self, offers: &[OfferId]) {
+        if let Ok(mut cached) = self.offers.write() {
+            for offer in offers {
+                cached.remove(offer);
+            }
+        }
+    }
+
     /// Whether a browser origin is configured by any publisher (CORS).
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.origins

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `publisher create|list|show|update`, `consent set`.
+//! The command line: `serve`, `migrate`, `publisher create|list|show|update`, `consent set`,
+//! `key create|list|revoke`.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use crate::config::{DEFAULT_CONFIG, Settings};
 use crate::domain::{
     ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings,
 };
-use crate::store::{self, Published, Store};
+use crate::store::{self, NewAdminKey, NewAudit, Published, Store};
 
 /// Enroll: customer registration for publishers.
 #[derive(Debug, Parser)]
@@ -37,6 +38,9 @@ pub enum Command {
     /// Manage consents.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Manage admin API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
 }
@@ -134,6 +138,38 @@ pub struct ConsentSet {
     pub placeholder: String,
 }
 
+/// `enroll key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a key and print it (the only time it is shown; only its hash is stored).
+    Create {
+        /// A key that reaches every publisher.
+        #[arg(
+            long,
+            conflicts_with = "publisher",
+            required_unless_present = "publisher"
+        )]
+        operator: bool,
+        /// A key that reaches this publisher only.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: Option<PublisherId>,
+        /// A name for people (shown in lists and the audit trail).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys (never the keys themselves).
+    List {
+        /// Only this publisher's keys.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: Option<PublisherId>,
+    },
+    /// Revoke a key by its id; it stops working at once on every server.
+    Revoke {
+        /// The id `key list` shows.
+        id: i64,
+    },
+}
+
 fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
     if s == "platform" || s == "0" {
         Ok(ConsentOwner::Platform)
@@ -162,6 +198,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(ConsentCommand::Set(args)) => {
             consent_set(&*open(&settings).await?, args).await
         }
+        Command::Key(cmd) => key(&*open(&settings).await?, cmd).await,
         Command::Healthcheck => healthcheck(settings.server.addr).await,
     }
 }
@@ -232,7 +269,7 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
             let shown = serde_json::json!({
                 "id": p.id.to_string(),
                 "name": p.name,
-                "settings": p.settings.redacted(),
+                "settings": crate::http::admin::settings::redacted(&p.settings),
             });
             println!("{}", serde_json::to_string_pretty(&shown)?);
         }
@@ -269,6 +306,92 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
             }
             store.update_publisher(id, &name, &patched).await?;
             println!("updated publisher {id} ({name})");
+        }
+    }
+    Ok(())
+}
+
+/// The audit trail's actor for changes made on the command line.
+const CLI_ACTOR: &str = "cli";
+
+fn cli_audit(publisher: Option<PublisherId>, action: &str, detail: serde_json::Value) -> NewAudit {
+    NewAudit {
+        key_id: None,
+        actor: CLI_ACTOR.to_owned(),
+        publisher,
+        action: action.to_owned(),
+        detail,
+    }
+}
+
+async fn key(store: &dyn Store, cmd: KeyCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeyCommand::Create {
+            publisher, label, ..
+        } => {
+            let label = label.trim().to_owned();
+            if label.chars().count() > 100 || label.contains('\0') {
+                anyhow::bail!("--label must be at most 100 characters");
+            }
+            let (secret, hash) = crate::auth::admin_key::new_admin_key();
+            let scope = if publisher.is_some() {
+                "publisher"
+            } else {
+                "operator"
+            };
+            let audit = cli_audit(
+                publisher,
+                "key.create",
+                serde_json::json!({"scope": scope, "label": label}),
+            );
+            let stored = store
+                .create_admin_key(
+                    &NewAdminKey {
+                        hash,
+                        publisher,
+                        label,
+                    },
+                    &audit,
+                )
+                .await?;
+            match publisher {
+                Some(p) => println!("created key {} for publisher {p}", stored.id),
+                None => println!("created operator key {}", stored.id),
+            }
+            println!("{secret}");
+            eprintln!("keep it now: it is not stored and cannot be shown again");
+        }
+        KeyCommand::List { publisher } => {
+            println!(
+                "{:<6} {:<10} {:<10} {:<21} {:<21} label",
+                "id", "scope", "publisher", "created", "revoked"
+            );
+            for k in store.admin_keys(publisher).await? {
+                let when =
+                    |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+                println!(
+                    "{:<6} {:<10} {:<10} {:<21} {:<21} {}",
+                    k.id,
+                    if k.publisher.is_some() {
+                        "publisher"
+                    } else {
+                        "operator"
+                    },
+                    k.publisher
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    when(k.created_at),
+                    k.revoked_at.map(when).unwrap_or_else(|| "-".into()),
+                    k.label
+                );
+            }
+        }
+        KeyCommand::Revoke { id } => {
+            let audit = cli_audit(None, "key.revoke", serde_json::json!({"keyId": id}));
+            match store.revoke_admin_key(id, &audit).await? {
+                Some(_) => println!("revoked key {id}"),
+                None => anyhow::bail!("key {id} not found (see `enroll key list`)"),
+            }
         }
     }
     Ok(())

@@ -49,6 +49,9 @@ pub struct Settings {
     /// Per-route rate and concurrency limits.
     #[serde(default)]
     pub limits: LimitSettings,
+    /// The admin API and dashboard.
+    #[serde(default)]
+    pub admin: AdminSettings,
     /// The platform's own consents.
     #[serde(default)]
     pub platform: PlatformSettings,
@@ -350,6 +353,33 @@ pub struct ClassLimit {
     pub concurrent: Option<u32>,
 }
 
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// A key that opens every publisher (never logged). Empty: only keys made with
+    /// `enroll key create` (stored hashed) open the admin API.
+    pub operator_key: secrecy::SecretString,
+    /// Dashboard session cookies only over HTTPS (`Secure`); off only for local HTTP.
+    pub cookie_secure: bool,
+    /// How long a dashboard session lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            operator_key: secrecy::SecretString::from(String::new()),
+            cookie_secure: true,
+            session_ttl: Duration::from_secs(8 * 3600),
+        }
+    }
+}
+
+/// The shortest `admin.operator_key` accepted: it is a password that opens everything.
+pub const MIN_OPERATOR_KEY: usize = 24;
+
 /// `[mail]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -550,6 +580,19 @@ impl Settings {
         if self.jwt.ttl.is_zero() {
             return Err("jwt.ttl: must be more than 0 (e.g. \"15m\")".into());
         }
+        {
+            use secrecy::ExposeSecret;
+            let key = self.admin.operator_key.expose_secret();
+            if !key.is_empty() && key.trim().chars().count() < MIN_OPERATOR_KEY {
+                return Err(format!(
+                    "admin.operator_key: must be at least {MIN_OPERATOR_KEY} characters \
+                     (e.g. `openssl rand -base64 32`), or empty for none"
+                ));
+            }
+        }
+        if self.admin.session_ttl.is_zero() {
+            return Err("admin.session_ttl: must be more than 0 (e.g. \"8h\")".into());
+        }
         if self.cache.ttl.is_zero() {
             return Err("cache.ttl: must be more than 0 (e.g. \"5s\")".into());
         }
@@ -701,6 +744,21 @@ mod tests {
         assert_eq!(s.server.trusted_proxies.len(), 2);
         let e = load("[server]\ntrusted_proxies = \"10.0.0.0/33\"").unwrap_err();
         assert!(e.starts_with("server.trusted_proxies: "), "{e}");
+    }
+
+    #[test]
+    fn admin_settings() {
+        let s = load("").unwrap();
+        assert!(s.admin.cookie_secure);
+        assert_eq!(s.admin.session_ttl, Duration::from_secs(8 * 3600));
+        let e = load("[admin]\noperator_key = \"short\"").unwrap_err();
+        assert!(e.starts_with("admin.operator_key: "), "{e}");
+        assert!(!e.contains("short"), "the key is never shown: {e}");
+        let s = load("[admin]\noperator_key = \"0123456789abcdef0123456789\"").unwrap();
+        assert!(
+            !format!("{s:?}").contains("0123456789abcdef"),
+            "Debug hides the key"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Passwords, customer JWTs and opaque tokens.
 
+pub mod admin_key;
 pub mod jwt;
 pub mod password;
 pub mod tokens;

@@ -113,15 +113,6 @@ impl PublisherSettings {
         settings.check()?;
         Ok(settings)
     }
-
-    /// The settings to show: secrets blanked (`captcha.secret` is `""`).
-    pub fn redacted(&self) -> serde_json::Value {
-        let mut doc = serde_json::to_value(self).unwrap_or_default();
-        if let Some(secret) = doc.pointer_mut("/captcha/secret") {
-            *secret = serde_json::Value::String(String::new());
-        }
-        doc
-    }
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
@@ -193,7 +184,6 @@ mod tests {
         assert_eq!(p.email_verification, EmailVerification::Required);
         assert_eq!(p.capture.min_age, 16);
         assert_eq!(p.captcha.as_ref().unwrap().secret, "s3cret");
-        assert_eq!(p.redacted()["captcha"]["secret"], "");
         assert!(
             base.patched(&serde_json::json!({"cors_origin": []}))
                 .is_err()

@@ -225,5 +225,12 @@ mod tests {
             "password_reset"
         );
         assert_eq!(route_class(&Method::GET, "/healthz"), "ops");
+        // The admin API is in no customer rate-limit class (API.md, Rate limits).
+        for path in ["/admin", "/admin/api/publishers/100000001/customers"] {
+            let class = route_class(&Method::GET, path);
+            assert_eq!(class, "admin");
+            assert!(crate::limits::Class::of(class).is_none());
+        }
+        assert_eq!(route_class(&Method::POST, "/admin/api/keys"), "admin");
     }
 }

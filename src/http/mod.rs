@@ -1,5 +1,6 @@
 //! The HTTP surface: routers per resource, extractors, the envelope, and the layers.
 
+pub mod admin;
 pub mod auth;
 pub mod capture;
 pub mod client_ip;
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
             post(verification::confirm).get(verification::confirm_page),
         )
         .route("/readyz", get(ops::readyz))
+        .merge(admin::routes())
         .route_layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             settings.server.request_timeout,

@@ -2,6 +2,9 @@
 
 use utoipa::OpenApi;
 
+use super::admin::{
+    audit, consents as admin_consents, customers as admin_customers, export, keys, publishers,
+};
 use super::{
     capture, consents, customer_consents, customers, error, locales, login, ops, passwords,
     registration, verification,
@@ -38,13 +41,30 @@ use super::{
         ops::readyz,
         ops::metrics,
         ops::openapi,
+        keys::me,
+        keys::list,
+        keys::create,
+        keys::revoke,
+        publishers::list,
+        publishers::create,
+        publishers::read,
+        publishers::update,
+        admin_consents::list,
+        admin_consents::publish,
+        admin_consents::archive,
+        admin_customers::list,
+        admin_customers::read,
+        admin_customers::erase,
+        export::export,
+        audit::list,
     ),
     components(schemas(error::ErrorBody, error::FieldError, error::Reason)),
     modifiers(&BearerJwt)
 )]
 pub struct ApiDoc;
 
-/// Declares the `jwt` bearer scheme the customer routes use.
+/// Declares the `jwt` bearer scheme the customer routes use and the `adminKey` bearer scheme of
+/// `/admin/api`.
 struct BearerJwt;
 
 impl utoipa::Modify for BearerJwt {
@@ -57,6 +77,17 @@ impl utoipa::Modify for BearerJwt {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "adminKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An admin key (`enroll key create`) or the configured admin.operator_key",
+                    ))
                     .build(),
             ),
         );

@@ -140,6 +140,9 @@ pub fn spawn_outbox(
                 if let Err(e) = store.purge(hour, Duration::from_secs(24 * 3600)).await {
                     tracing::warn!(error = %e, "purging expired records failed");
                 }
+                if let Err(e) = store.purge_admin_sessions().await {
+                    tracing::warn!(error = %e, "purging expired admin sessions failed");
+                }
             }
             drop(store);
             tokio::select! {

@@ -3,11 +3,14 @@
 //! Every function takes the tenant first.
 
 mod account;
+mod admin;
 mod customer;
 mod error;
 mod postgres;
 mod sql;
 mod sql_accounts;
+mod sql_admin;
+mod sql_admin_parts;
 mod sql_customers;
 mod sql_verification;
 mod sqlite;
@@ -25,6 +28,10 @@ use crate::domain::{
 };
 
 pub use account::{NewMail, OutboxMail, Rotation};
+pub use admin::{
+    AdminKey, AdminSession, AuditCursor, AuditEntry, ConsentHistoryRecord, CustomerCursor,
+    CustomerFilter, CustomerSearch, NewAdminKey, NewAdminSession, NewAudit,
+};
 pub use customer::{
     ConsentRecord, Customer, CustomerChanges, Idempotency, IdempotencyRef, NewConsentRecord,
     NewCustomer, NewRefreshToken, conflict_field,
@@ -115,9 +122,15 @@ pub struct ApplyReport {
 
 /// Everything Enroll keeps. Implementations: [`PgStore`], [`SqliteStore`]. Bring the parts
 /// into scope with `use enroll::store::{PublisherStore, CustomerStore}`.
-pub trait Store: PublisherStore + CustomerStore + AccountStore + VerificationStore {}
+pub trait Store:
+    PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore
+{
+}
 
-impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore> Store for T {}
+impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore> Store
+    for T
+{
+}
 
 /// Publishers, offers, consents and the config's declaration.
 #[async_trait]
@@ -388,6 +401,120 @@ pub trait AccountStore: Send + Sync + 'static {
         hour: i64,
         idempotency_ttl: std::time::Duration,
     ) -> Result<(), StoreError>;
+}
+
+/// Admin keys, the admin's changes (each written with its audit line in one transaction),
+/// the customer list, erasure, the audit trail and dashboard sessions.
+#[async_trait]
+pub trait AdminStore: Send + Sync + 'static {
+    /// Stores a key (its hash); `NotFound` for an unknown publisher. `audit` is written with it.
+    async fn create_admin_key(
+        &self,
+        key: &NewAdminKey,
+        audit: &NewAudit,
+    ) -> Result<AdminKey, StoreError>;
+
+    /// Every key (revoked ones too), by id; only one publisher's with `Some`.
+    async fn admin_keys(&self, publisher: Option<PublisherId>)
+    -> Result<Vec<AdminKey>, StoreError>;
+
+    /// The key with this hash, revoked or not.
+    async fn admin_key_by_hash(&self, hash: &str) -> Result<Option<AdminKey>, StoreError>;
+
+    /// Revokes a key and ends its sessions; `None` when there is no such key. The audit line
+    /// gets the key's publisher. Revoking a revoked key changes nothing (and writes no line).
+    async fn revoke_admin_key(
+        &self,
+        id: i64,
+        audit: &NewAudit,
+    ) -> Result<Option<AdminKey>, StoreError>;
+
+    /// [`PublisherStore::create_publisher`] with its audit line, in one transaction.
+    async fn admin_create_publisher(
+        &self,
+        id: PublisherId,
+        name: &str,
+        settings: &PublisherSettings,
+        offers: &[OfferId],
+        audit: &NewAudit,
+    ) -> Result<Publisher, StoreError>;
+
+    /// [`PublisherStore::update_publisher`] with its audit line, in one transaction.
+    async fn admin_update_publisher(
+        &self,
+        id: PublisherId,
+        name: &str,
+        settings: &PublisherSettings,
+        audit: &NewAudit,
+    ) -> Result<Publisher, StoreError>;
+
+    /// [`PublisherStore::publish_consent`] with its audit line (written only when a version
+    /// was published); the audit detail gets the new `version`.
+    async fn admin_publish_consent(
+        &self,
+        owner: ConsentOwner,
+        draft: &ConsentDraft,
+        audit: &NewAudit,
+    ) -> Result<Published, StoreError>;
+
+    /// [`PublisherStore::archive_consent`] with its audit line (when something was archived).
+    async fn admin_archive_consent(
+        &self,
+        owner: ConsentOwner,
+        name: &ConsentName,
+        audit: &NewAudit,
+    ) -> Result<bool, StoreError>;
+
+    /// One page of a publisher's customers, newest first by (created_at, id), after `after`;
+    /// at most `limit`. Erased customers never appear. Keyset: each page is an index range.
+    async fn customer_page(
+        &self,
+        publisher: PublisherId,
+        filter: &CustomerFilter,
+        after: Option<&CustomerCursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StoreError>;
+
+    /// Every row of a customer's consent history, oldest first.
+    async fn consent_history(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+    ) -> Result<Vec<ConsentHistoryRecord>, StoreError>;
+
+    /// Erases a customer: the row stays as a tombstone (id kept, personal fields nulled,
+    /// `erased_at` set), the consent history loses addresses and user agents, and refresh
+    /// tokens, reset tokens, outbox, idempotency and login-failure rows go. False when there
+    /// is no such (unerased) customer.
+    async fn erase_customer(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+        audit: &NewAudit,
+    ) -> Result<bool, StoreError>;
+
+    /// Writes an audit line on its own (for actions that change nothing stored, e.g. exports).
+    async fn record_audit(&self, audit: &NewAudit) -> Result<(), StoreError>;
+
+    /// One page of the audit trail, newest first, before `before`; one publisher's with `Some`.
+    async fn audit_page(
+        &self,
+        publisher: Option<PublisherId>,
+        before: Option<AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Stores a dashboard session; `NotFound` for an unknown key.
+    async fn create_admin_session(&self, session: &NewAdminSession) -> Result<(), StoreError>;
+
+    /// The unexpired session with this token hash, with its key (revoked or not).
+    async fn admin_session(&self, hash: &str) -> Result<Option<AdminSession>, StoreError>;
+
+    /// Ends a session; false when there was none.
+    async fn delete_admin_session(&self, hash: &str) -> Result<bool, StoreError>;
+
+    /// Drops expired sessions; returns how many.
+    async fn purge_admin_sessions(&self) -> Result<u64, StoreError>;
 }
 
 /// Opens the database `settings.url` names: `sqlite://…` or `postgres://…`.

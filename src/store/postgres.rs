@@ -8,6 +8,7 @@ use sqlx::{Postgres, Transaction};
 use super::StoreError;
 use super::sql::impl_store;
 use super::sql_accounts::impl_account_store;
+use super::sql_admin::impl_admin_store;
 use super::sql_customers::impl_customer_store;
 use super::sql_verification::impl_verification_store;
 use crate::config::{DatabaseSettings, redact_url};
@@ -71,3 +72,5 @@ impl_store!(PgStore, Postgres);
 impl_customer_store!(PgStore, Postgres);
 impl_account_store!(PgStore, Postgres);
 impl_verification_store!(PgStore, Postgres);
+// Prefix searches compare bytes (an index range), whatever the database's collation.
+impl_admin_store!(PgStore, Postgres, " COLLATE \"C\"");

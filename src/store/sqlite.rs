@@ -11,6 +11,7 @@ use sqlx::{Sqlite, Transaction};
 use super::StoreError;
 use super::sql::impl_store;
 use super::sql_accounts::impl_account_store;
+use super::sql_admin::impl_admin_store;
 use super::sql_customers::impl_customer_store;
 use super::sql_verification::impl_verification_store;
 use crate::config::DatabaseSettings;
@@ -134,3 +135,5 @@ impl_store!(SqliteStore, Sqlite);
 impl_customer_store!(SqliteStore, Sqlite);
 impl_account_store!(SqliteStore, Sqlite);
 impl_verification_store!(SqliteStore, Sqlite);
+// SQLite compares text byte-wise already.
+impl_admin_store!(SqliteStore, Sqlite, "");

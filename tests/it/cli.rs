@@ -7,7 +7,10 @@ use tokio::process::Command;
 use crate::backend_tests;
 use crate::support::{Backend, CACHE_WAIT, ServerProcess, TestApp, json, repo};
 
-backend_tests!(cli_manages_publishers_and_consents_of_a_running_server);
+backend_tests!(
+    cli_manages_publishers_and_consents_of_a_running_server,
+    cli_manages_admin_keys_of_a_running_server,
+);
 
 pub fn enroll(db_url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_enroll"));
@@ -122,6 +125,142 @@ async fn cli_manages_publishers_and_consents_of_a_running_server(backend: Backen
         ),
         (Some("acme_terms"), Some(true))
     );
+}
+
+async fn admin_me(app: &TestApp, key: &str) -> (u16, serde_json::Value) {
+    let r = app
+        .client
+        .get(app.url("/admin/api/me"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    json(r).await
+}
+
+async fn cli_manages_admin_keys_of_a_running_server(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let url = app.db.url.clone();
+    let created = |out: &str| {
+        let mut lines = out.lines();
+        let id: i64 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("created ... key <id>: {out}"));
+        (id, lines.next().unwrap().trim().to_owned())
+    };
+    let (ok, out, err) =
+        run(enroll(&url).args(["key", "create", "--operator", "--label", "ops"])).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("created operator key "), "{out}");
+    assert!(err.contains("cannot be shown again"), "{err}");
+    let (operator_id, operator_key) = created(&out);
+    let (ok, out, err) = run(enroll(&url).args([
+        "key",
+        "create",
+        "--publisher",
+        "100000001",
+        "--label",
+        "demo desk",
+    ]))
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.starts_with("created key ") && out.contains("for publisher 100000001"),
+        "{out}"
+    );
+    let publisher_line = out.lines().next().unwrap().to_owned();
+    let publisher_id: i64 = publisher_line
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let publisher_key = out.lines().nth(1).unwrap().trim().to_owned();
+    assert_ne!(operator_key, publisher_key);
+
+    for (args, expect) in [
+        (&["key", "create"][..], "--operator"),
+        (
+            &["key", "create", "--operator", "--publisher", "100000001"],
+            "cannot be used with",
+        ),
+        (
+            &["key", "create", "--publisher", "999999999"],
+            "publisher 999999999 not found",
+        ),
+        (&["key", "revoke", "424242"], "key 424242 not found"),
+    ] {
+        let (ok, _, err) = run(enroll(&url).args(args)).await;
+        assert!(!ok && err.contains(expect), "{args:?}: {err}");
+    }
+
+    // The running server takes both keys at once.
+    let (status, me) = admin_me(&app, &operator_key).await;
+    assert_eq!(
+        (status, me["responseData"]["scope"].as_str()),
+        (200, Some("operator")),
+        "{me}"
+    );
+    let (status, me) = admin_me(&app, &publisher_key).await;
+    assert_eq!(
+        (
+            status,
+            me["responseData"]["publisherId"].as_i64(),
+            me["responseData"]["label"].as_str()
+        ),
+        (200, Some(100000001), Some("demo desk"))
+    );
+
+    let (ok, out, _) = run(enroll(&url).args(["key", "list"])).await;
+    assert!(ok);
+    assert!(
+        out.contains("operator") && out.contains("100000001") && out.contains("demo desk"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&operator_key) && !out.contains(&publisher_key),
+        "keys are never listed"
+    );
+    let (ok, out, _) = run(enroll(&url).args(["key", "list", "--publisher", "100000001"])).await;
+    assert!(
+        ok && out.lines().count() == 2,
+        "a header and one key: {out}"
+    );
+
+    let (ok, out, err) = run(enroll(&url).args(["key", "revoke", &publisher_id.to_string()])).await;
+    assert!(
+        ok && out.contains(&format!("revoked key {publisher_id}")),
+        "{out}{err}"
+    );
+    let (status, _) = admin_me(&app, &publisher_key).await;
+    assert_eq!(status, 401, "a revoked key stops working at once");
+    let (status, _) = admin_me(&app, &operator_key).await;
+    assert_eq!(status, 200);
+    let (_, out, _) = run(enroll(&url).args(["key", "list"])).await;
+    let revoked = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{publisher_id} ")))
+        .unwrap();
+    assert!(
+        !revoked.contains(" - "),
+        "the revoked key shows when: {revoked}"
+    );
+    let listed = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{operator_id} ")))
+        .unwrap();
+    assert!(
+        listed.contains(" - "),
+        "the live key has no revocation time: {listed}"
+    );
+
+    let audit = app
+        .db
+        .scalar("SELECT COUNT(*) FROM admin_audit WHERE actor = 'cli'")
+        .await;
+    assert_eq!(audit, 3, "two creations and a revocation");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin_api;
 mod capture;
 mod cli;
 mod consents;

@@ -1,0 +1,83 @@
+//! `GET /admin/api/audit`: every change admins made, newest first, a page at a time. An
+//! operator sees all (or one publisher's with `publisherId`); a publisher key its own only.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+
+use super::views::AuditView;
+use super::{AdminAuth, Scope, page_limit, query_rejected};
+use crate::app::AppState;
+use crate::domain::PublisherId;
+use crate::http::Data;
+use crate::http::error::ApiError;
+use crate::store::AuditCursor;
+
+/// Which lines.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// One publisher's lines (a publisher key: only its own id; another answers 404).
+    pub publisher_id: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of the audit trail.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    /// Newest first.
+    pub entries: Vec<AuditView>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// The audit trail.
+#[utoipa::path(get, path = "/admin/api/audit", tag = "admin", security(("adminKey" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, description = "a publisher key asking for another publisher", body = crate::http::error::ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Data<AuditPage>, ApiError> {
+    let Query(query) = query.map_err(query_rejected)?;
+    let asked = match query
+        .publisher_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(text) => {
+            Some(PublisherId::parse(text).map_err(|_| ApiError::invalid_query("publisherId"))?)
+        }
+        None => None,
+    };
+    let publisher = match (auth.scope, asked) {
+        (Scope::Operator, asked) => asked,
+        (Scope::Publisher(own), None) => Some(own),
+        (Scope::Publisher(_), Some(id)) => {
+            auth.check_publisher(id)?;
+            Some(id)
+        }
+    };
+    let limit = page_limit(query.limit.as_deref(), 50, 500)?;
+    let before = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
+        Some(c) => Some(AuditCursor::decode(c).ok_or_else(|| ApiError::invalid_query("cursor"))?),
+        None => None,
+    };
+    let mut entries = state.store.audit_page(publisher, before, limit + 1).await?;
+    let more = entries.len() > limit as usize;
+    entries.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| entries.last().map(|e| AuditCursor(e.id).encode()))
+        .flatten();
+    Ok(Data(AuditPage {
+        entries: entries.into_iter().map(AuditView::from).collect(),
+        next_cursor,
+    }))
+}

@@ -1,0 +1,279 @@
+//! `/admin/api/publishers`: operators create and list publishers; a publisher key reads its
+//! own and changes its settings except the origins (CORS, reset URLs), which are operators'.
+//! The captcha secret is never shown; a captcha block sent without one keeps the stored one.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::settings::{changes, merged_settings, redacted};
+use super::{AdminAuth, Scope, publisher_in_scope, time};
+use crate::app::AppState;
+use crate::domain::fields::{Fields, bounded};
+use crate::domain::problem::{FieldError, Reason};
+use crate::domain::{OfferId, PublisherId, PublisherSettings};
+use crate::http::Data;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
+use crate::store::{Publisher, StoreError};
+
+/// Settings only an operator may change: they decide where browsers may call from and where
+/// reset links (which carry tokens) may point.
+pub const OPERATOR_SETTINGS: [&str; 3] = ["cors_origins", "reset_url_origins", "reset_url_default"];
+
+/// A publisher as the admin API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminPublisher {
+    /// Nine digits.
+    pub id: u32,
+    /// Display name.
+    pub name: String,
+    /// Offer ids that resolve to it.
+    pub offers: Vec<String>,
+    /// The settings, as in the config file's `[publishers.settings]` (`captcha.secret` left out).
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// Publishers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Publishers {
+    /// By id.
+    pub publishers: Vec<AdminPublisher>,
+}
+
+async fn view(state: &AppState, p: Publisher) -> Result<AdminPublisher, ApiError> {
+    let offers = state.store.offers(p.id).await?;
+    Ok(AdminPublisher {
+        id: u32::try_from(p.id.get()).unwrap_or_default(),
+        name: p.name,
+        offers: offers.iter().map(ToString::to_string).collect(),
+        settings: redacted(&p.settings),
+        created_at: time(p.created_at),
+    })
+}
+
+/// Every publisher an operator key reaches; a publisher key gets its own.
+#[utoipa::path(get, path = "/admin/api/publishers", tag = "admin", security(("adminKey" = [])),
+    responses((status = 200, body = Publishers), (status = 401, body = crate::http::error::ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+) -> Result<Data<Publishers>, ApiError> {
+    let publishers = match auth.scope {
+        Scope::Operator => state.store.publishers().await?,
+        Scope::Publisher(own) => state.store.publisher(own).await?.into_iter().collect(),
+    };
+    let mut views = Vec::with_capacity(publishers.len());
+    for p in publishers {
+        views.push(view(&state, p).await?);
+    }
+    Ok(Data(Publishers { publishers: views }))
+}
+
+/// One publisher (404 for a publisher key's other publishers, as for unknown ones).
+#[utoipa::path(get, path = "/admin/api/publishers/{publisherId}", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path)),
+    responses((status = 200, body = AdminPublisher), (status = 404, body = crate::http::error::ErrorBody)))]
+pub async fn read(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Data<AdminPublisher>, ApiError> {
+    let Path(text) = path.map_err(|_| ApiError::invalid_path("publisherId"))?;
+    let publisher = publisher_in_scope(&state, &auth, &text).await?;
+    Ok(Data(view(&state, publisher).await?))
+}
+
+/// Body of a new publisher.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NewPublisher {
+    /// Nine digits.
+    id: String,
+    /// Display name.
+    name: String,
+    /// Offer ids such as `S123456789_US`.
+    offers: Option<Vec<String>>,
+    /// Settings as in `[publishers.settings]`; absent ones take their defaults.
+    #[schema(value_type = Object)]
+    settings: Option<Value>,
+}
+
+/// Creates a publisher (operators only).
+#[utoipa::path(post, path = "/admin/api/publishers", tag = "admin", security(("adminKey" = [])),
+    request_body = NewPublisher,
+    responses((status = 200, body = AdminPublisher), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 403, body = crate::http::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    AppJson(body): AppJson<Value>,
+) -> Result<Data<AdminPublisher>, ApiError> {
+    auth.require_operator("publishers")?;
+    let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
+    let id = f.required("id", None, PublisherId::parse);
+    let name = name(&mut f, true);
+    let offers = offers(&mut f);
+    let settings = match f.raw("settings") {
+        None | Some(Value::Null) => Some(PublisherSettings::default()),
+        Some(patch) => match merged_settings(&PublisherSettings::default(), patch) {
+            Ok(s) => Some(s),
+            Err(errors) => {
+                errors.into_iter().for_each(|e| f.problem(e));
+                None
+            }
+        },
+    };
+    let (Some(id), Some(name), Some(settings)) = (id, name, settings) else {
+        return Err(ApiError::invalid_body(f.errors));
+    };
+    if !f.errors.is_empty() {
+        return Err(ApiError::invalid_body(f.errors));
+    }
+    let audit = auth.audit(
+        Some(id),
+        "publisher.create",
+        json!({"id": id, "name": name, "offers": offers, "settings": redacted(&settings)}),
+    );
+    let created = state
+        .store
+        .admin_create_publisher(id, &name, &settings, &offers, &audit)
+        .await
+        .map_err(|e| match e {
+            StoreError::AlreadyExists(what) if what.starts_with("publisher") => {
+                ApiError::invalid_body(vec![FieldError::invalid("id", Reason::AlreadyExists)])
+            }
+            StoreError::AlreadyExists(_) => {
+                ApiError::invalid_body(vec![FieldError::invalid("offers", Reason::AlreadyExists)])
+            }
+            StoreError::Invalid(_) => {
+                ApiError::invalid_body(vec![FieldError::invalid("offers", Reason::InvalidValue)])
+            }
+            other => other.into(),
+        })?;
+    state.catalog.invalidate(id);
+    state.catalog.invalidate_offers(&offers);
+    if !settings.cors_origins.is_empty() {
+        refresh_origins(&state).await;
+    }
+    Ok(Data(view(&state, created).await?))
+}
+
+fn name(f: &mut Fields<'_>, required: bool) -> Option<String> {
+    let name = f
+        .optional("name", bounded(1, 200))
+        .value()
+        .map(|n| n.trim().to_owned());
+    match name {
+        Some(n) if n.is_empty() => {
+            f.problem(FieldError::invalid("name", Reason::TooShort));
+            None
+        }
+        None if required && !f.errors.iter().any(|e| e.field == "name") => {
+            f.problem(FieldError::invalid("name", Reason::Missing));
+            None
+        }
+        other => other,
+    }
+}
+
+fn offers(f: &mut Fields<'_>) -> Vec<OfferId> {
+    match f.raw("offers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            let parsed: Option<Vec<OfferId>> = items
+                .iter()
+                .map(|v| v.as_str().and_then(|s| OfferId::parse(s).ok()))
+                .collect();
+            parsed.unwrap_or_else(|| {
+                f.problem(FieldError::invalid("offers", Reason::InvalidValue));
+                Vec::new()
+            })
+        }
+        Some(_) => {
+            f.problem(FieldError::invalid("offers", Reason::InvalidValue));
+            Vec::new()
+        }
+    }
+}
+
+async fn refresh_origins(state: &AppState) {
+    if let Err(e) = state.catalog.refresh_origins().await {
+        tracing::warn!(error = %e, "could not reload CORS origins after an admin change; the periodic reload will");
+    }
+}
+
+/// Body of a publisher change.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PublisherChange {
+    /// A new display name.
+    name: Option<String>,
+    /// Settings to replace, by key (`cors_origins`, `default_locale`, …); the others stay.
+    #[schema(value_type = Object)]
+    settings: Option<Value>,
+}
+
+/// Changes the name or settings. A publisher key may not change `cors_origins`,
+/// `reset_url_origins` or `reset_url_default` (403).
+#[utoipa::path(patch, path = "/admin/api/publishers/{publisherId}", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path)), request_body = PublisherChange,
+    responses((status = 200, body = AdminPublisher), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 403, description = "AUTH0004 a publisher key changing origins", body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    path: Result<Path<String>, PathRejection>,
+    AppJson(body): AppJson<Value>,
+) -> Result<Data<AdminPublisher>, ApiError> {
+    let Path(text) = path.map_err(|_| ApiError::invalid_path("publisherId"))?;
+    let current = publisher_in_scope(&state, &auth, &text).await?;
+    let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
+    let new_name = name(&mut f, false);
+    let settings = match f.raw("settings") {
+        None | Some(Value::Null) => Some(current.settings.clone()),
+        Some(patch) => match merged_settings(&current.settings, patch) {
+            Ok(s) => Some(s),
+            Err(errors) => {
+                errors.into_iter().for_each(|e| f.problem(e));
+                None
+            }
+        },
+    };
+    let Some(settings) = settings.filter(|_| f.errors.is_empty()) else {
+        return Err(ApiError::invalid_body(f.errors));
+    };
+    let changed = changes(&current.settings, &settings);
+    if !auth.is_operator()
+        && let Some(key) = OPERATOR_SETTINGS.iter().find(|k| changed.contains_key(**k))
+    {
+        return Err(super::operator_only(&format!("settings.{key}")));
+    }
+    let name = new_name.unwrap_or_else(|| current.name.clone());
+    if name == current.name && changed.is_empty() {
+        return Ok(Data(view(&state, current).await?));
+    }
+    let mut detail = json!({});
+    if name != current.name {
+        detail["name"] = name.clone().into();
+    }
+    if !changed.is_empty() {
+        detail["settings"] = Value::Object(changed.clone());
+    }
+    let audit = auth.audit(Some(current.id), "publisher.update", detail);
+    let updated = state
+        .store
+        .admin_update_publisher(current.id, &name, &settings, &audit)
+        .await?;
+    state.catalog.invalidate(current.id);
+    if changed.contains_key("cors_origins") {
+        refresh_origins(&state).await;
+    }
+    Ok(Data(view(&state, updated).await?))
+}
