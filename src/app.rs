@@ -48,6 +48,8 @@ pub struct Shared {
     pub limiter: Option<Arc<crate::limits::Limiter>>,
     /// The OpenAPI document.
     pub openapi: Bytes,
+    /// The dashboard's registrations charts.
+    pub charts: crate::http::dashboard::ChartCache,
 }
 
 impl Deref for AppState {
@@ -139,6 +141,7 @@ impl Application {
             idempotency_secret,
             mail_notify,
             openapi: crate::http::openapi::document(),
+            charts: Default::default(),
         }));
         let router = crate::http::router(state.clone());
         Ok(Application {

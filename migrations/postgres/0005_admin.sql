@@ -17,3 +17,11 @@ CREATE INDEX admin_audit_publisher_id ON admin_audit (publisher_id, id);
 CREATE INDEX admin_keys_publisher ON admin_keys (publisher_id);
 CREATE INDEX admin_sessions_key ON admin_sessions (key_id);
 CREATE INDEX admin_sessions_expires ON admin_sessions (expires_at);
+
+-- Dashboard sessions of the config's operator key (admin.operator_key) have no key row: they
+-- hold a hash of that key instead and end when the configured key changes. No code wrote
+-- admin_sessions before this migration.
+ALTER TABLE admin_sessions ALTER COLUMN key_id DROP NOT NULL;
+ALTER TABLE admin_sessions ADD COLUMN operator_key_hash TEXT;
+ALTER TABLE admin_sessions ADD CONSTRAINT admin_sessions_holder
+    CHECK ((key_id IS NULL) <> (operator_key_hash IS NULL));

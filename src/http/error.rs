@@ -199,6 +199,11 @@ impl ApiError {
         self.status
     }
 
+    /// The first message (what `errors[0]` says).
+    pub fn message(&self) -> &str {
+        self.errors.first().map_or("", String::as_str)
+    }
+
     /// The error code.
     pub fn code(&self) -> &'static str {
         self.code

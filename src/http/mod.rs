@@ -7,6 +7,7 @@ pub mod client_ip;
 pub mod consents;
 pub mod customer_consents;
 pub mod customers;
+pub mod dashboard;
 pub mod error;
 pub mod guard;
 pub mod json;
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/readyz", get(ops::readyz))
         .merge(admin::routes())
+        .merge(dashboard::routes())
         .route_layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             settings.server.request_timeout,

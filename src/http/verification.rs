@@ -296,7 +296,8 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
          <title>{title}</title></head>\n<body style=\"font-family:sans-serif;max-width:32em;margin:4em auto;line-height:1.5\">\
          <h1>{title}</h1><p>{text}</p></body></html>\n"
     );
-    (status, Html(html)).into_response()
+    // A finished page: the envelope safety net leaves it alone.
+    (status, axum::Extension(super::error::Enveloped), Html(html)).into_response()
 }
 
 /// The page the emailed link can open directly (when `confirm_url_default` points here).

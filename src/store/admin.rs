@@ -96,8 +96,10 @@ pub struct ConsentHistoryRecord {
 pub struct NewAdminSession {
     /// SHA-256 (hex) of the session token.
     pub hash: String,
-    /// The key that signed in.
-    pub key_id: i64,
+    /// The key that signed in (`None`: the config's operator key).
+    pub key_id: Option<i64>,
+    /// For the config's operator key: SHA-256 (hex) of it (the session ends when it changes).
+    pub operator_key_hash: Option<String>,
     /// SHA-256 (hex) of the CSRF token.
     pub csrf_hash: String,
     /// End of the session.
@@ -107,8 +109,10 @@ pub struct NewAdminSession {
 /// A live (unexpired) session with its key; the key may have been revoked since.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSession {
-    /// The key that signed in (check `revoked_at`).
-    pub key: AdminKey,
+    /// The key that signed in (check `revoked_at`); `None` for the config's operator key.
+    pub key: Option<AdminKey>,
+    /// For the config's operator key: SHA-256 (hex) of the key it signed in with.
+    pub operator_key_hash: Option<String>,
     /// SHA-256 (hex) of the CSRF token.
     pub csrf_hash: String,
     /// Start of the session.

@@ -513,6 +513,14 @@ pub trait AdminStore: Send + Sync + 'static {
     /// Ends a session; false when there was none.
     async fn delete_admin_session(&self, hash: &str) -> Result<bool, StoreError>;
 
+    /// Customers registered per UTC day since `since` (days without any are left out); erased
+    /// ones are not counted.
+    async fn registrations_per_day(
+        &self,
+        publisher: PublisherId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(chrono::NaiveDate, i64)>, StoreError>;
+
     /// Drops expired sessions; returns how many.
     async fn purge_admin_sessions(&self) -> Result<u64, StoreError>;
 }

@@ -73,4 +73,9 @@ impl_customer_store!(PgStore, Postgres);
 impl_account_store!(PgStore, Postgres);
 impl_verification_store!(PgStore, Postgres);
 // Prefix searches compare bytes (an index range), whatever the database's collation.
-impl_admin_store!(PgStore, Postgres, " COLLATE \"C\"");
+impl_admin_store!(
+    PgStore,
+    Postgres,
+    " COLLATE \"C\"",
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+);

@@ -5,7 +5,7 @@
 /// need, and uses their helpers (`publish_in`, `archive_in`, `insert_offer`). `$byte_order`
 /// makes text compare byte-wise (see `sql_admin_parts::customer_page_sql`).
 macro_rules! impl_admin_store {
-    ($store:ty, $db:ty, $byte_order:expr) => {
+    ($store:ty, $db:ty, $byte_order:expr, $utc_day:expr) => {
         impl $store {
             async fn insert_audit(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -369,14 +369,26 @@ macro_rules! impl_admin_store {
                 session: &$crate::store::NewAdminSession,
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.begin_write().await?;
-                if Self::admin_key_in(&mut *tx, session.key_id).await?.is_none() {
-                    return Err($crate::store::StoreError::NotFound(format!("admin key {}", session.key_id)));
+                match (session.key_id, &session.operator_key_hash) {
+                    (Some(id), None) => {
+                        if Self::admin_key_in(&mut *tx, id).await?.is_none() {
+                            return Err($crate::store::StoreError::NotFound(format!("admin key {id}")));
+                        }
+                    }
+                    (None, Some(_)) => {}
+                    _ => {
+                        return Err($crate::store::StoreError::Invalid(
+                            "a session belongs to a stored key or to the operator key".into(),
+                        ))
+                    }
                 }
                 sqlx::query(
-                    "INSERT INTO admin_sessions (hash, key_id, csrf_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO admin_sessions (hash, key_id, operator_key_hash, csrf_hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&session.hash)
                 .bind(session.key_id)
+                .bind(&session.operator_key_hash)
                 .bind(&session.csrf_hash)
                 .bind(chrono::Utc::now())
                 .bind(session.expires_at)
@@ -391,9 +403,9 @@ macro_rules! impl_admin_store {
                 hash: &str,
             ) -> Result<Option<$crate::store::AdminSession>, $crate::store::StoreError> {
                 let row: Option<$crate::store::sql_admin_parts::SessionRow> = sqlx::query_as(
-                    "SELECT k.id, k.publisher_id, k.label, k.created_at, k.revoked_at, s.csrf_hash, \
-                     s.created_at AS session_created_at, s.expires_at \
-                     FROM admin_sessions s JOIN admin_keys k ON k.id = s.key_id \
+                    "SELECT k.id AS key_id, k.publisher_id, k.label, k.created_at AS key_created_at, k.revoked_at, \
+                     s.operator_key_hash, s.csrf_hash, s.created_at AS session_created_at, s.expires_at \
+                     FROM admin_sessions s LEFT JOIN admin_keys k ON k.id = s.key_id \
                      WHERE s.hash = $1 AND s.expires_at > $2",
                 )
                 .bind(hash)
@@ -406,6 +418,30 @@ macro_rules! impl_admin_store {
             async fn delete_admin_session(&self, hash: &str) -> Result<bool, $crate::store::StoreError> {
                 let done = sqlx::query("DELETE FROM admin_sessions WHERE hash = $1").bind(hash).execute(&self.pool).await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn registrations_per_day(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<(chrono::NaiveDate, i64)>, $crate::store::StoreError> {
+                let sql = format!(
+                    "SELECT {day} AS day, COUNT(*) AS n FROM customers \
+                     WHERE publisher_id = $1 AND created_at >= $2 AND erased_at IS NULL GROUP BY {day} ORDER BY day",
+                    day = $utc_day
+                );
+                let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
+                    .bind(publisher.get())
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(day, n)| {
+                        chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                            .map(|d| (d, n))
+                            .map_err(|e| $crate::store::StoreError::Corrupt(format!("registration day {day:?}: {e}")))
+                    })
+                    .collect()
             }
 
             async fn purge_admin_sessions(&self) -> Result<u64, $crate::store::StoreError> {

@@ -104,8 +104,12 @@ impl TryFrom<HistoryRow> for ConsentHistoryRecord {
 
 #[derive(sqlx::FromRow)]
 pub(super) struct SessionRow {
-    #[sqlx(flatten)]
-    key: AdminKeyRow,
+    key_id: Option<i64>,
+    publisher_id: Option<i64>,
+    label: Option<String>,
+    key_created_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    operator_key_hash: Option<String>,
     csrf_hash: String,
     session_created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -114,8 +118,22 @@ pub(super) struct SessionRow {
 impl TryFrom<SessionRow> for AdminSession {
     type Error = StoreError;
     fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        let key = match (r.key_id, r.label, r.key_created_at) {
+            (Some(id), Some(label), Some(created_at)) => Some(
+                AdminKeyRow {
+                    id,
+                    publisher_id: r.publisher_id,
+                    label,
+                    created_at,
+                    revoked_at: r.revoked_at,
+                }
+                .try_into()?,
+            ),
+            _ => None,
+        };
         Ok(AdminSession {
-            key: r.key.try_into()?,
+            key,
+            operator_key_hash: r.operator_key_hash,
             csrf_hash: r.csrf_hash,
             created_at: r.session_created_at,
             expires_at: r.expires_at,

@@ -136,4 +136,4 @@ impl_customer_store!(SqliteStore, Sqlite);
 impl_account_store!(SqliteStore, Sqlite);
 impl_verification_store!(SqliteStore, Sqlite);
 // SQLite compares text byte-wise already.
-impl_admin_store!(SqliteStore, Sqlite, "");
+impl_admin_store!(SqliteStore, Sqlite, "", "substr(created_at, 1, 10)");

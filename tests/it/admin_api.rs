@@ -8,7 +8,7 @@ mod customers;
 mod erase;
 mod export;
 mod isolation;
-mod large;
+pub mod large;
 mod publishers;
 mod sessions;
 

@@ -10,6 +10,7 @@ mod cli;
 mod consents;
 mod customer_consents;
 mod customers;
+mod dashboard;
 mod envelope;
 mod guards;
 mod idempotency;

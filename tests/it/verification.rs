@@ -285,6 +285,10 @@ async fn a_confirmation_link_verifies_the_address_once(backend: Backend) {
         .get(&format!("/customers/email/confirmation?token={token}"))
         .await;
     assert_eq!(again.status(), 400);
+    assert!(
+        again.text().await.unwrap().contains("Link not valid"),
+        "an HTML page, not JSON"
+    );
 
     // A new address is unverified again, and an old link does not verify it.
     assert_eq!(

@@ -167,17 +167,23 @@ pub async fn export(
             serde_json::json!({"filter": query.describe()}),
         ))
         .await?;
+    Ok(csv_download(&state, publisher.id, filter))
+}
+
+/// The customers a filter selects, as a streamed CSV download (the admin API and the
+/// dashboard serve the same file).
+pub fn csv_download(state: &AppState, publisher: PublisherId, filter: CustomerFilter) -> Response {
     let start = Export {
         store: state.store.clone(),
-        publisher: publisher.id,
+        publisher,
         filter: Arc::new(filter),
         after: None,
         first: true,
         last: false,
     };
     let stream = futures_util::stream::try_unfold(start, next_chunk);
-    let disposition = format!("attachment; filename=\"customers-{}.csv\"", publisher.id);
-    Ok((
+    let disposition = format!("attachment; filename=\"customers-{publisher}.csv\"");
+    (
         [
             (
                 header::CONTENT_TYPE,
@@ -192,5 +198,5 @@ pub async fn export(
         ],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }

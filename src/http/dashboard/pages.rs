@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::http::admin::customers::CustomerQuery;
 use crate::store::{ConsentHistoryRecord, ConsentVersion, Customer};
 
 const STYLE: &str = r#"
@@ -139,25 +140,6 @@ pub fn message(title: &str, text: &str) -> Markup {
     )
 }
 
-/// The filters of the customer list, as typed (echoed back into the form).
-#[derive(Debug, Clone, Default)]
-pub struct FilterForm {
-    /// Search text.
-    pub q: String,
-    /// Country code.
-    pub country: String,
-    /// Registered from (YYYY-MM-DD).
-    pub from: String,
-    /// Registered to (YYYY-MM-DD, inclusive).
-    pub to: String,
-    /// Consent name.
-    pub consent: String,
-    /// accepted | declined.
-    pub state: String,
-    /// "true" | "false" | "".
-    pub needs_update: String,
-}
-
 /// One row of the Customer Accounts table.
 pub struct CustomerRow {
     /// Id.
@@ -213,7 +195,7 @@ pub fn chart(days: &[(NaiveDate, i64)]) -> Markup {
 /// The Customer Accounts page.
 pub struct CustomersPage<'a> {
     /// The filters as typed.
-    pub filters: &'a FilterForm,
+    pub filters: &'a CustomerQuery,
     /// Consent names for the filter.
     pub consent_names: &'a [String],
     /// This page's rows.
@@ -235,33 +217,35 @@ pub struct CustomersPage<'a> {
 /// The Customer Accounts table with its search, filters, pages, export and chart.
 pub fn customers(p: &CustomersPage<'_>) -> Markup {
     let f = p.filters;
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let (consent, state, needs) = (v(&f.consent), v(&f.consent_state), v(&f.needs_update));
     html! {
         h1 { "Customer Accounts" }
-        (chart(p.chart))
+        @if !p.chart.is_empty() { (chart(p.chart)) }
         form.filters method="get" action="/admin/customers" id="filters" {
             input type="hidden" name="publisher" value=(p.publisher);
-            label { "Search" input type="search" name="q" id="q" value=(f.q) placeholder="email, name or external id"; }
-            label { "Country" input type="text" name="country" value=(f.country) size="3" maxlength="2" placeholder="GB"; }
-            label { "Registered from" input type="date" name="from" value=(f.from); }
-            label { "to" input type="date" name="to" value=(f.to); }
+            label { "Search" input type="search" name="q" id="q" value=(v(&f.q)) placeholder="email, name or external id"; }
+            label { "Country" input type="text" name="country" id="country" value=(v(&f.country)) size="3" maxlength="2" placeholder="GB"; }
+            label { "Registered from" input type="date" name="registeredFrom" value=(v(&f.registered_from)); }
+            label { "to" input type="date" name="registeredTo" value=(v(&f.registered_to)); }
             label { "Consent"
-                select name="consent" {
+                select name="consent" id="consent" {
                     option value="" { "any" }
-                    @for name in p.consent_names { option value=(name) selected[f.consent == *name] { (name) } }
+                    @for name in p.consent_names { option value=(name) selected[consent == *name] { (name) } }
                 }
             }
             label { "answer"
-                select name="state" {
+                select name="consentState" id="consent-state" {
                     option value="" { "any" }
-                    option value="accepted" selected[f.state == "accepted"] { "accepted" }
-                    option value="declined" selected[f.state == "declined"] { "declined" }
+                    option value="accepted" selected[state == "accepted"] { "accepted" }
+                    option value="declined" selected[state == "declined"] { "declined" }
                 }
             }
             label { "Needs update"
-                select name="needs_update" {
+                select name="needsUpdate" id="needs-update" {
                     option value="" { "any" }
-                    option value="true" selected[f.needs_update == "true"] { "yes" }
-                    option value="false" selected[f.needs_update == "false"] { "no" }
+                    option value="true" selected[needs == "true"] { "yes" }
+                    option value="false" selected[needs == "false"] { "no" }
                 }
             }
             button type="submit" id="apply" { "Apply" }
@@ -432,5 +416,28 @@ pub fn consents(
                 }
             }
         }
+    }
+}
+
+/// The audit trail: who changed what, when.
+pub fn audit(entries: &[crate::store::AuditEntry], next: Option<String>) -> Markup {
+    html! {
+        h1 { "Audit trail" }
+        table id="audit" {
+            thead { tr { th { "When" } th { "Who" } th { "Publisher" } th { "What" } th { "Details" } } }
+            tbody {
+                @for e in entries {
+                    tr {
+                        td { (when(&e.at)) }
+                        td { (e.actor) }
+                        td { (e.publisher.map(|p| p.to_string()).unwrap_or_default()) }
+                        td { (e.action) }
+                        td { code { (e.detail.to_string()) } }
+                    }
+                }
+                @if entries.is_empty() { tr { td colspan="5" .muted { "Nothing recorded yet." } } }
+            }
+        }
+        div.pager { @if let Some(n) = next { a.button.secondary href=(n) id="next" { "Older →" } } }
     }
 }

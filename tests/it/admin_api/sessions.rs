@@ -23,7 +23,8 @@ fn audit() -> NewAudit {
 fn session(hash: &str, key_id: i64, ttl: Duration) -> NewAdminSession {
     NewAdminSession {
         hash: hash.into(),
-        key_id,
+        key_id: Some(key_id),
+        operator_key_hash: None,
         csrf_hash: format!("csrf-{hash}"),
         expires_at: Utc::now() + ttl,
     }
@@ -63,12 +64,14 @@ async fn sessions_live_expire_and_end_with_their_key(backend: Backend) {
         .await
         .unwrap()
         .expect("a live session");
+    let live_key = live.key.clone().expect("a stored key");
     assert_eq!(
-        (live.key.id, live.key.label.as_str()),
+        (live_key.id, live_key.label.as_str()),
         (key.id, "dashboard")
     );
     assert_eq!(live.csrf_hash, "csrf-live");
-    assert!(live.key.revoked_at.is_none() && live.key.publisher.is_none());
+    assert!(live_key.revoked_at.is_none() && live_key.publisher.is_none());
+    assert!(live.operator_key_hash.is_none());
     assert!(live.expires_at > Utc::now() + Duration::hours(7));
     assert!(
         store.admin_session("old").await.unwrap().is_none(),
