@@ -11,6 +11,7 @@ mod consents;
 mod customer_consents;
 mod customers;
 mod dashboard;
+mod dashboard_browser;
 mod envelope;
 mod guards;
 mod idempotency;

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-const ELEMENT: &str = "element-6066-11e4-a061-0013495e5c47";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A ChromeDriver process with one browser session; both end when this is dropped.
 pub struct Browser {
@@ -32,7 +32,9 @@ fn which(env: &str, names: &[&str]) -> String {
             }
         }
     }
-    panic!("{env} is not set and {names:?} is not installed: run the tests with scripts/test, which installs chromium and chromium-driver");
+    panic!(
+        "{env} is not set and {names:?} is not installed: run the tests with scripts/test, which installs chromium and chromium-driver"
+    );
 }
 
 impl Browser {
@@ -130,6 +132,7 @@ impl Browser {
 
     /// The first element matching a CSS selector (waits up to 5 s for it).
     pub async fn find(&self, css: &str) -> String {
+        let mut last = Value::Null;
         for _ in 0..50 {
             let v: Value = self
                 .http
@@ -144,9 +147,10 @@ impl Browser {
             if let Some(id) = v["value"][ELEMENT].as_str() {
                 return id.to_owned();
             }
+            last = v;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("no element {css} on {}", self.url().await);
+        panic!("no element {css} on {}: {last}", self.url().await);
     }
 
     /// How many elements match.
@@ -193,6 +197,31 @@ impl Browser {
             Some(json!({})),
         )
         .await;
+    }
+
+    /// Clicks something that loads another page (a link, a submit button) and waits until the
+    /// old page is gone, so what follows reads the new one.
+    pub async fn click_to_load(&self, css: &str) {
+        let old = self.find("html").await;
+        self.click(css).await;
+        for _ in 0..100 {
+            let v: Value = self
+                .http
+                .get(format!("{}/element/{old}/name", self.base))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["value"].get("error").is_some() {
+                // Stale: the page was replaced. Wait for the new one to finish loading.
+                self.find("body").await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} loaded no new page");
     }
 
     /// The visible text of the element.

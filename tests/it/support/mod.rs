@@ -1,6 +1,7 @@
 //! The test harness: a fresh database per test (a SQLite file, or a new Postgres database),
 //! the real server on 127.0.0.1:0, and one helper method per endpoint.
 
+pub mod browser;
 pub mod mmdb;
 pub mod siteverify;
 pub mod smtp;
