@@ -71,6 +71,12 @@ fn setting<'a>(status: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {key} in {status}"))
 }
 
+/// A complete capture form for the `full()` settings.
+fn answers_again() -> Value {
+    json!({"firstName": "Ann", "lastName": "Lee", "birthDate": "1990-05-17", "phoneNumber": "+31201234567",
+           "customAnswers": [{"questionId": "custom_genre", "value": "Drama"}]})
+}
+
 async fn capture_off_keeps_the_fixed_shape(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let c = app.signed_up("off@example.com").await;
@@ -146,6 +152,81 @@ async fn capture_status_and_answers_round_trip(backend: Backend) {
         (me["firstName"].as_str(), me["lastName"].as_str()),
         (Some("Ann"), Some("O'Neil, Jr."))
     );
+    // The answers reach the admin API and its CSV export.
+    let admin = crate::admin_api::ok(
+        &app,
+        &format!("/admin/api/publishers/100000001/customers/{}", c.id),
+        crate::admin_api::OPERATOR,
+    )
+    .await;
+    let shown = admin.to_string();
+    assert!(
+        shown.contains("1990-05-17") && shown.contains("Utrecht"),
+        "{shown}"
+    );
+    let csv = crate::admin_api::request(
+        &app,
+        reqwest::Method::GET,
+        "/admin/api/publishers/100000001/customers.csv",
+        crate::admin_api::OPERATOR,
+    )
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let row: Vec<String> = reader
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let cell = |name: &str| row[header.iter().position(|h| h == name).unwrap()].clone();
+    assert_eq!(cell("birthDate"), "1990-05-17");
+    assert_eq!(cell("city"), "Utrecht");
+    assert_eq!(
+        cell("phoneNumber"),
+        "'+31201234567",
+        "a leading + is neutralized like a formula"
+    );
+    assert_eq!(cell("customAnswers"), r#"{"custom_genre":"Drama"}"#);
+    // The dashboard shows them on the customer's page.
+    let dash = crate::dashboard::Admin::sign_in(&app, crate::admin_api::OPERATOR).await;
+    let (_, page) = dash.get(&format!("/admin/customers/{}", c.id)).await;
+    assert!(
+        page.contains("1990-05-17")
+            && page.contains("Main 1, 1234 AB, Utrecht")
+            && page.contains("custom_genre"),
+        "{page}"
+    );
+    // Erasure drops the answers with the rest of the personal data.
+    let (erased, _) = crate::admin_api::call(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/admin/api/publishers/100000001/customers/{}", c.id),
+        crate::admin_api::OPERATOR,
+        None,
+    )
+    .await;
+    assert_eq!(erased, 200);
+    assert_eq!(
+        app.db
+            .scalar(&format!("SELECT COUNT(*) FROM customers WHERE id = {} AND capture IS NULL AND erased_at IS NOT NULL", c.id))
+            .await,
+        1
+    );
+    let c = app.signed_up("cap@example.com").await;
+    assert_eq!(put(&app, &c, answers_again()).await.status(), 200);
 
     // Absent fields keep their answers; "" clears an optional one.
     let (code, body) = json(put(&app, &c, json!({"phoneNumber": ""})).await).await;

@@ -120,6 +120,22 @@ async fn registration_needs_the_code_sent_to_the_address(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again, enroll::store::CodeCheck::Missing);
+    // Erasure drops the address's code record.
+    app.store
+        .erase_customer(
+            enroll::domain::PublisherId::parse("100000001").unwrap(),
+            enroll::domain::CustomerId::parse(&c.id).unwrap(),
+            &enroll::store::NewAudit {
+                key_id: None,
+                actor: "test".into(),
+                publisher: None,
+                action: "customer.erase".into(),
+                detail: json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.db.scalar("SELECT COUNT(*) FROM email_codes").await, 0);
 }
 
 async fn wrong_expired_and_exhausted_codes_are_refused(backend: Backend) {
@@ -158,10 +174,14 @@ async fn wrong_expired_and_exhausted_codes_are_refused(backend: Backend) {
 
 async fn codes_are_capped_per_address_and_not_sent_to_customers(backend: Backend) {
     let (app, smtp) = required(backend, &[("auth.verification_codes_per_hour", json!(2))]).await;
-    for _ in 0..4 {
+    // One at a time (each email is queued after the answer), then two more over the cap.
+    assert_eq!(ask_code(&app, "cap@example.com").await.status(), 200);
+    smtp.wait_for(1).await;
+    assert_eq!(ask_code(&app, "cap@example.com").await.status(), 200);
+    let mails = smtp.wait_for(2).await;
+    for _ in 0..2 {
         assert_eq!(ask_code(&app, "cap@example.com").await.status(), 200);
     }
-    let mails = smtp.wait_for(2).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
         smtp.received().len(),
@@ -331,6 +351,32 @@ async fn a_confirmation_link_verifies_the_address_once(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["responseData"]["emailVerified"], true);
     assert_eq!(body["responseData"]["customerId"], c.id);
+    // Erasure drops the customer's confirmation links too.
+    let erased = app
+        .store
+        .erase_customer(
+            enroll::domain::PublisherId::parse("100000001").unwrap(),
+            enroll::domain::CustomerId::parse(&c.id).unwrap(),
+            &enroll::store::NewAudit {
+                key_id: None,
+                actor: "test".into(),
+                publisher: None,
+                action: "customer.erase".into(),
+                detail: json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(erased);
+    assert_eq!(
+        app.db
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM email_confirmations WHERE customer_id = {}",
+                c.id
+            ))
+            .await,
+        0
+    );
 }
 
 fn second_token(mail: &Received) -> String {
