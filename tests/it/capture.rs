@@ -11,6 +11,7 @@ backend_tests!(
     each_capture_field_is_validated,
     required_at_registration_refuses_missing_answers,
     the_cli_switches_features_on_for_a_running_server,
+    a_publisher_key_switches_features_through_the_admin_api,
 );
 
 fn settings(capture: Value) -> Value {
@@ -485,5 +486,55 @@ async fn the_cli_switches_features_on_for_a_running_server(backend: Backend) {
             .await
             .status(),
         200
+    );
+}
+
+async fn a_publisher_key_switches_features_through_the_admin_api(backend: Backend) {
+    use crate::admin_api::{call, publisher_key};
+    let app = with_capture(backend, json!({})).await;
+    let c = app.signed_up("api@example.com").await;
+    let (key, _) = publisher_key(&app, "100000001").await;
+    let change = json!({"settings": {
+        "email_verification": "required",
+        "capture": {"company_name": "required", "required_at_registration": false},
+        "password_policy": {"min_score": 3}
+    }});
+    let (code, body) = call(
+        &app,
+        reqwest::Method::PATCH,
+        "/admin/api/publishers/100000001",
+        &key,
+        Some(change),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["responseData"]["settings"]["email_verification"],
+        "required"
+    );
+    // A bad capture setting is refused with its key named.
+    let (code, body) = call(
+        &app,
+        reqwest::Method::PATCH,
+        "/admin/api/publishers/100000001",
+        &key,
+        Some(json!({"settings": {"capture": {"min_age": 18}}})),
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("capture"),
+        "{body}"
+    );
+    tokio::time::sleep(crate::support::CACHE_WAIT).await;
+    let s = status(&app, &c).await;
+    assert_eq!(setting(&s, "companyName")["required"], true);
+    let mut body = registration("new@example.com");
+    assert_error(app.register(&body).await, 400, "REQ0001").await;
+    body["password"] = json!("correct horse battery staple 42");
+    let r = assert_error(app.register(&body).await, 400, "REQ0001").await;
+    assert_eq!(
+        r["message"], "Email verification failed.",
+        "the password passes; the code is missing"
     );
 }

@@ -19,8 +19,13 @@ use crate::http::json::AppJson;
 use crate::store::{Publisher, StoreError};
 
 /// Settings only an operator may change: they decide where browsers may call from and where
-/// reset links (which carry tokens) may point.
-pub const OPERATOR_SETTINGS: [&str; 3] = ["cors_origins", "reset_url_origins", "reset_url_default"];
+/// emailed links (reset and confirmation links carry tokens) may point.
+pub const OPERATOR_SETTINGS: [&str; 4] = [
+    "cors_origins",
+    "reset_url_origins",
+    "reset_url_default",
+    "confirm_url_default",
+];
 
 /// A publisher as the admin API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -220,7 +225,7 @@ pub struct PublisherChange {
 }
 
 /// Changes the name or settings. A publisher key may not change `cors_origins`,
-/// `reset_url_origins` or `reset_url_default` (403).
+/// `reset_url_origins`, `reset_url_default` or `confirm_url_default` (403).
 #[utoipa::path(patch, path = "/admin/api/publishers/{publisherId}", tag = "admin", security(("adminKey" = [])),
     params(("publisherId" = String, Path)), request_body = PublisherChange,
     responses((status = 200, body = AdminPublisher), (status = 400, body = crate::http::error::ErrorBody),

@@ -272,6 +272,11 @@ async fn publisher_keys_cannot_create_or_edit_origins(backend: Backend) {
             path.clone(),
             Some(json!({"settings": {"reset_url_default": "https://evil.example/r"}})),
         ),
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"settings": {"confirm_url_default": "https://evil.example/c"}})),
+        ),
     ];
     for (method, p, body) in attempts {
         let mut r = request(&app, method.clone(), &p, &key);
