@@ -513,6 +513,14 @@ pub trait AdminStore: Send + Sync + 'static {
     /// Ends a session; false when there was none.
     async fn delete_admin_session(&self, hash: &str) -> Result<bool, StoreError>;
 
+    /// The current answers (newest history row per consent) of several customers of one
+    /// publisher at once (the dashboard's page of 50), in one query.
+    async fn consent_answers_of(
+        &self,
+        publisher: PublisherId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<(CustomerId, ConsentRecord)>, StoreError>;
+
     /// Customers registered per UTC day since `since` (days without any are left out); erased
     /// ones are not counted.
     async fn registrations_per_day(

@@ -420,6 +420,39 @@ macro_rules! impl_admin_store {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn consent_answers_of(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                customers: &[$crate::domain::CustomerId],
+            ) -> Result<Vec<($crate::domain::CustomerId, $crate::store::ConsentRecord)>, $crate::store::StoreError> {
+                if customers.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list: Vec<String> = (0..customers.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT c.customer_id, c.owner, c.name, c.version, c.state, c.at FROM customer_consents c \
+                     JOIN customers u ON u.id = c.customer_id AND u.publisher_id = $1 \
+                     WHERE c.customer_id IN ({}) AND c.id = (SELECT MAX(m.id) FROM customer_consents m \
+                       WHERE m.customer_id = c.customer_id AND m.owner = c.owner AND m.name = c.name)",
+                    list.join(", ")
+                );
+                let mut query = sqlx::query_as::<_, $crate::store::sql_customers::CustomerConsentRow>(&sql).bind(publisher.get());
+                for c in customers {
+                    query = query.bind(c.get());
+                }
+                query
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| {
+                        Ok((
+                            $crate::domain::CustomerId::from_i64(r.customer_id).map_err($crate::store::StoreError::Corrupt)?,
+                            r.record.try_into()?,
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn registrations_per_day(
                 &self,
                 publisher: $crate::domain::PublisherId,

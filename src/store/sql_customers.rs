@@ -61,6 +61,14 @@ impl TryFrom<CustomerRow> for Customer {
     }
 }
 
+/// A [`ConsentRecordRow`] with its customer (answers of several customers at once).
+#[derive(sqlx::FromRow)]
+pub(super) struct CustomerConsentRow {
+    pub(super) customer_id: i64,
+    #[sqlx(flatten)]
+    pub(super) record: ConsentRecordRow,
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct ConsentRecordRow {
     owner: i64,

@@ -534,12 +534,18 @@ async fn customers(
         .current_consents(publisher.id)
         .await
         .unwrap_or_default();
+    let ids: Vec<CustomerId> = found.iter().map(|c| c.id).collect();
+    let all_answers = match state.store.consent_answers_of(publisher.id, &ids).await {
+        Ok(a) => a,
+        Err(e) => return failure(e),
+    };
     let mut rows = Vec::with_capacity(found.len());
     for c in &found {
-        let answers = match state.store.consent_answers(publisher.id, c.id).await {
-            Ok(a) => a,
-            Err(e) => return failure(e),
-        };
+        let answers: Vec<&crate::store::ConsentRecord> = all_answers
+            .iter()
+            .filter(|(id, _)| *id == c.id)
+            .map(|(_, a)| a)
+            .collect();
         let answer = |owner, name: &ConsentName| {
             answers.iter().find(|a| a.owner == owner && &a.name == name)
         };
