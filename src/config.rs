@@ -486,8 +486,8 @@ pub struct PublisherConfig {
     pub id: PublisherId,
     /// Display name.
     pub name: String,
-    /// `[publishers.settings]`
-    #[serde(default)]
+    /// `[publishers.settings]` (an unknown key is an error, not silently ignored).
+    #[serde(default, deserialize_with = "strict_settings")]
     pub settings: PublisherSettings,
     /// Offer ids that resolve to this publisher.
     #[serde(default)]
@@ -676,6 +676,15 @@ fn paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
     Ok(text_list(d)?.into_iter().map(PathBuf::from).collect())
 }
 
+/// Publisher settings where a misspelt key (`cors_origin`) is refused with the known ones named.
+/// (Stored settings stay lenient, so a replica reads rows a newer one wrote.)
+fn strict_settings<'de, D: Deserializer<'de>>(d: D) -> Result<PublisherSettings, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    PublisherSettings::default()
+        .patched(&value)
+        .map_err(serde::de::Error::custom)
+}
+
 /// CIDRs (or single addresses) as a list or one comma-separated string.
 fn nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
     text_list(d)?
@@ -736,6 +745,19 @@ mod tests {
         assert!(e.contains("adr"), "{e}");
         let e = load("[geoip]\ndefault_country = \"UK\"").unwrap_err();
         assert!(e.starts_with("geoip.default_country: "), "{e}");
+        let e = load(
+            "[[publishers]]\nid = 100000009\nname = \"P\"\n[publishers.settings]\ncors_origin = [\"https://a.example\"]",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("cors_origin") && e.contains("cors_origins"),
+            "{e}"
+        );
+        let e = load(
+            "[[publishers]]\nid = 100000009\nname = \"P\"\n[publishers.settings.capture]\nbirth_date = \"sometimes\"",
+        )
+        .unwrap_err();
+        assert!(e.contains("sometimes"), "{e}");
     }
 
     #[test]
