@@ -167,11 +167,17 @@ pub async fn measure_and_limit(
     let handles = HANDLES.get_or_init(MetricHandles::default);
     let started = Instant::now();
     // Route templates are few (bounded labels); anything else is "unmatched".
-    let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
-        Some(m) => ROUTES.with(|cache| cache.intern(m.as_str())),
-        None => UNMATCHED.get_or_init(|| Arc::from("unmatched")).clone(),
+    let (route, class): (Arc<str>, _) = match req.extensions().get::<MatchedPath>() {
+        // Classes are decided on the template (`/customers/{customer_id}/…`), not the path.
+        Some(m) => (
+            ROUTES.with(|cache| cache.intern(m.as_str())),
+            route_class(req.method(), m.as_str()),
+        ),
+        None => (
+            UNMATCHED.get_or_init(|| Arc::from("unmatched")).clone(),
+            route_class(req.method(), req.uri().path()),
+        ),
     };
-    let class = route_class(req.method(), req.uri().path());
     let method = req.method().clone();
     let response = super::limit::limit(&state, class, req, next).await;
     handles
@@ -225,6 +231,15 @@ mod tests {
             "password_reset"
         );
         assert_eq!(route_class(&Method::GET, "/healthz"), "ops");
+        // Emails are sent from these: the reset class limits them.
+        assert_eq!(
+            route_class(&Method::POST, "/customers/verification"),
+            "password_reset"
+        );
+        assert_eq!(
+            route_class(&Method::POST, "/customers/{customer_id}/email/confirmation"),
+            "password_reset"
+        );
         // The admin API is in no customer rate-limit class (API.md, Rate limits).
         for path in ["/admin", "/admin/api/publishers/100000001/customers"] {
             let class = route_class(&Method::GET, path);
