@@ -63,7 +63,6 @@ impl Deref for AppState {
 pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
-    router: Router,
     state: AppState,
 }
 
@@ -143,11 +142,9 @@ impl Application {
             openapi: crate::http::openapi::document(),
             charts: Default::default(),
         }));
-        let router = crate::http::router(state.clone());
         Ok(Application {
             listener,
             metrics_listener,
-            router,
             state,
         })
     }
@@ -206,9 +203,7 @@ impl Application {
                 }
             });
         }
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = crate::http::router(self.state.clone());
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing requests in flight");

@@ -1,19 +1,26 @@
 //! Cross-cutting layers: request ids, the envelope safety net, panics, metrics.
 
 use std::any::Any;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use dashmap::DashMap;
 use metrics::{Counter, Histogram};
 
 use axum::body::Body;
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::serve::IncomingStream;
+use pin_project_lite::pin_project;
+use tokio::net::TcpListener;
+use tower::Service;
 
 use super::client_ip::{ClientIp, TrustedProxies};
 use super::error::{ApiError, Enveloped};
@@ -33,32 +40,116 @@ fn valid_request_id(v: &HeaderValue) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
+/// The `Vary` of every response. CORS would build it for every request (a `Vec` clone and a
+/// join) if we let it; the edge sets it from a constant instead.
+static VARY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
+
+/// Serves a stack with one [`Edge`] per connection, so the edge knows the peer address
+/// without a per-request extension, and nothing but the stack is cloned per request.
+#[derive(Clone)]
+pub struct MakeEdge<S> {
+    stack: S,
+    proxies: TrustedProxies,
+}
+
+impl<S> MakeEdge<S> {
+    /// `stack` behind the edge, believing forwarding headers from `proxies`.
+    pub fn new(stack: S, proxies: TrustedProxies) -> Self {
+        MakeEdge { stack, proxies }
+    }
+}
+
+impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for MakeEdge<S> {
+    type Response = Edge<S>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Edge<S>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
+        std::future::ready(Ok(Edge {
+            inner: self.stack.clone(),
+            proxies: self.proxies.clone(),
+            peer: stream.remote_addr().ip(),
+        }))
+    }
+}
+
 /// The outermost layer: keeps the client's `X-Request-Id` when it is well formed (else makes
 /// one), resolves the client address, and on the way out puts any bare error response (from
 /// the router, a body limit, a timeout) into the envelope and sets the request id.
-pub async fn edge(State(proxies): State<TrustedProxies>, mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .filter(|v| valid_request_id(v))
-        .cloned()
-        .unwrap_or_else(|| {
-            let mut buf = [0u8; 32];
-            let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
-            HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("unknown"))
-        });
-    req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
-    let client = proxies.client(peer, req.headers());
-    let extensions = req.extensions_mut();
-    extensions.insert(RequestId(id.clone()));
-    extensions.insert(ClientIp(client));
-    let mut response = envelope(next.run(req).await);
-    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
-    response
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    proxies: TrustedProxies,
+    peer: IpAddr,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let id = req
+            .headers()
+            .get(&X_REQUEST_ID)
+            .filter(|v| valid_request_id(v))
+            .cloned()
+            .unwrap_or_else(|| {
+                let mut buf = [0u8; 32];
+                let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
+                HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("unknown"))
+            });
+        req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+        let client = self.proxies.client(self.peer, req.headers());
+        let extensions = req.extensions_mut();
+        extensions.insert(RequestId(id.clone()));
+        extensions.insert(ClientIp(client));
+        EdgeFuture {
+            inner: self.inner.call(req),
+            id: Some(id),
+        }
+    }
+}
+
+pin_project! {
+    /// The response of [`Edge`].
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: F,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = ready!(this.inner.poll(cx));
+        // Appended, as CORS does: a handler's own `Vary` stays.
+        response.headers_mut().append(header::VARY, VARY.clone());
+        let mut response = envelope(response);
+        if let Some(id) = this.id.take() {
+            response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// Whatever answered with an error status outside a handler, the client gets the envelope;

@@ -81,8 +81,19 @@ pub fn json_response(body: bytes::Bytes) -> Response {
         .into_response()
 }
 
-/// Every route with every layer, ready to serve.
-pub fn router(state: AppState) -> Router {
+/// Every route with every layer, ready to serve: one service per connection.
+pub fn router(
+    state: AppState,
+) -> middleware::MakeEdge<
+    impl tower::Service<
+        axum::extract::Request,
+        Response = Response,
+        Error = std::convert::Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static,
+> {
     let settings = &state.settings;
     // Routes that wait on the database or on hashing run under `server.request_timeout`;
     // the ones answered from memory do not pay for a timer.
@@ -188,7 +199,9 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
-        .max_age(std::time::Duration::from_secs(600));
+        .max_age(std::time::Duration::from_secs(600))
+        // Set by the edge, from a constant.
+        .vary([]);
     let proxies = TrustedProxies(Arc::new(settings.server.trusted_proxies.clone()));
 
     let inner = routes
@@ -217,10 +230,5 @@ pub fn router(state: AppState) -> Router {
         .map_response(IntoResponse::into_response)
         .layer(RequestBodyLimitLayer::new(settings.server.body_limit))
         .service(inner);
-    Router::new()
-        .fallback_service(stack)
-        .layer(axum::middleware::from_fn_with_state(
-            proxies,
-            middleware::edge,
-        ))
+    middleware::MakeEdge::new(stack, proxies)
 }
