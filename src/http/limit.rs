@@ -1,28 +1,34 @@
 //! The route-class limiter as middleware: find the key (class, publisher, client IP), ask the
 //! limiter, answer 429 at once or run the request holding its concurrency slot.
 
+use std::convert::Infallible;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
+use tower::{Service, ServiceExt};
 
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::domain::{OfferId, PublisherId};
-use crate::limits::{Class, Key, Verdict};
+use crate::limits::{Class, Key, Limiter, Verdict};
 
-/// Limits the customer-facing routes (API.md, Rate limits); `class` is the route's class name.
-pub async fn limit(state: &AppState, class: &str, req: Request, next: Next) -> Response {
-    let Some(limiter) = state.limiter.as_ref() else {
-        return next.run(req).await;
-    };
-    let Some(class) = Class::of(class) else {
-        return next.run(req).await;
-    };
+/// Limits the customer-facing routes (API.md, Rate limits): `route` runs only when the
+/// request is within the limits of its `class`.
+pub async fn limit<S>(
+    state: &AppState,
+    limiter: &Limiter,
+    class: Class,
+    req: Request,
+    route: S,
+) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let ip = req
         .extensions()
         .get::<ClientIp>()
@@ -40,7 +46,7 @@ pub async fn limit(state: &AppState, class: &str, req: Request, next: Next) -> R
         .await
     {
         Verdict::Allowed(permit) => {
-            let response = next.run(req).await;
+            let Ok(response) = route.oneshot(req).await;
             drop(permit);
             response
         }

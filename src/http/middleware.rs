@@ -1,21 +1,16 @@
-//! Cross-cutting layers: request ids, the envelope safety net, panics, metrics.
+//! Cross-cutting layers: request ids, client addresses, the envelope safety net, panics.
+//! (Per-route limits and metrics: `measure`.)
 
 use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
-
-use dashmap::DashMap;
-use metrics::{Counter, Histogram};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 use pin_project_lite::pin_project;
@@ -24,7 +19,6 @@ use tower::Service;
 
 use super::client_ip::{ClientIp, TrustedProxies};
 use super::error::{ApiError, Enveloped};
-use crate::app::AppState;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -181,125 +175,6 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     ApiError::internal(format!("handler panicked: {what}")).into_response()
 }
 
-/// The limiter class of a route, also the `class` label of the request metrics.
-pub fn route_class(method: &Method, path: &str) -> &'static str {
-    match (method.as_str(), path) {
-        ("POST", "/customers") => "registration",
-        ("POST", "/auths") => "login",
-        ("PUT" | "PATCH", "/customers/passwords") => "password_reset",
-        // They send email, like a reset request.
-        ("POST", "/customers/verification" | "/customers/{customer_id}/email/confirmation") => {
-            "password_reset"
-        }
-        (_, "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/jwks.json") => {
-            "ops"
-        }
-        (_, p) if p == "/admin" || p.starts_with("/admin/") => "admin",
-        _ => "default",
-    }
-}
-
-/// Metric handles by (route, method, status), so the hot path neither allocates label
-/// strings nor hashes label sets once a combination has been seen.
-#[derive(Default)]
-pub struct MetricHandles {
-    latency: DashMap<(Arc<str>, Method), Histogram>,
-    requests: DashMap<(Arc<str>, Method, u16), Counter>,
-}
-
-impl MetricHandles {
-    fn latency(&self, class: &'static str, route: &Arc<str>, method: &Method) -> Histogram {
-        if let Some(h) = self.latency.get(&(route.clone(), method.clone())) {
-            return h.clone();
-        }
-        let labels = [
-            ("class", class.to_owned()),
-            ("route", route.to_string()),
-            ("method", method.to_string()),
-        ];
-        let h = metrics::histogram!("http_request_duration_seconds", &labels);
-        self.latency
-            .insert((route.clone(), method.clone()), h.clone());
-        h
-    }
-
-    fn requests(
-        &self,
-        class: &'static str,
-        route: &Arc<str>,
-        method: &Method,
-        status: u16,
-    ) -> Counter {
-        let key = (route.clone(), method.clone(), status);
-        if let Some(c) = self.requests.get(&key) {
-            return c.clone();
-        }
-        let labels = [
-            ("class", class.to_owned()),
-            ("route", route.to_string()),
-            ("method", method.to_string()),
-            ("status", status.to_string()),
-        ];
-        let c = metrics::counter!("http_requests_total", &labels);
-        self.requests.insert(key, c.clone());
-        c
-    }
-}
-
-/// Per route: applies the route-class limits, then counts requests and their latency by
-/// route class, route template and status (429s included).
-pub async fn measure_and_limit(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    static HANDLES: std::sync::OnceLock<MetricHandles> = std::sync::OnceLock::new();
-    static UNMATCHED: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    let handles = HANDLES.get_or_init(MetricHandles::default);
-    let started = Instant::now();
-    // Route templates are few (bounded labels); anything else is "unmatched".
-    let (route, class): (Arc<str>, _) = match req.extensions().get::<MatchedPath>() {
-        // Classes are decided on the template (`/customers/{customer_id}/…`), not the path.
-        Some(m) => (
-            ROUTES.with(|cache| cache.intern(m.as_str())),
-            route_class(req.method(), m.as_str()),
-        ),
-        None => (
-            UNMATCHED.get_or_init(|| Arc::from("unmatched")).clone(),
-            route_class(req.method(), req.uri().path()),
-        ),
-    };
-    let method = req.method().clone();
-    let response = super::limit::limit(&state, class, req, next).await;
-    handles
-        .latency(class, &route, &method)
-        .record(started.elapsed().as_secs_f64());
-    handles
-        .requests(class, &route, &method, response.status().as_u16())
-        .increment(1);
-    response
-}
-
-thread_local! {
-    static ROUTES: RouteNames = RouteNames::default();
-}
-
-/// Shares one `Arc<str>` per route template within a thread.
-#[derive(Default)]
-struct RouteNames(std::cell::RefCell<Vec<Arc<str>>>);
-
-impl RouteNames {
-    fn intern(&self, route: &str) -> Arc<str> {
-        let mut names = self.0.borrow_mut();
-        if let Some(found) = names.iter().find(|n| n.as_ref() == route) {
-            return found.clone();
-        }
-        let name: Arc<str> = Arc::from(route);
-        names.push(name.clone());
-        name
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,32 +186,5 @@ mod tests {
         assert!(!valid_request_id(
             &HeaderValue::from_str(&"a".repeat(65)).unwrap()
         ));
-    }
-
-    #[test]
-    fn classes() {
-        assert_eq!(route_class(&Method::POST, "/customers"), "registration");
-        assert_eq!(route_class(&Method::GET, "/customers/123"), "default");
-        assert_eq!(
-            route_class(&Method::PATCH, "/customers/passwords"),
-            "password_reset"
-        );
-        assert_eq!(route_class(&Method::GET, "/healthz"), "ops");
-        // Emails are sent from these: the reset class limits them.
-        assert_eq!(
-            route_class(&Method::POST, "/customers/verification"),
-            "password_reset"
-        );
-        assert_eq!(
-            route_class(&Method::POST, "/customers/{customer_id}/email/confirmation"),
-            "password_reset"
-        );
-        // The admin API is in no customer rate-limit class (API.md, Rate limits).
-        for path in ["/admin", "/admin/api/publishers/100000001/customers"] {
-            let class = route_class(&Method::GET, path);
-            assert_eq!(class, "admin");
-            assert!(crate::limits::Class::of(class).is_none());
-        }
-        assert_eq!(route_class(&Method::POST, "/admin/api/keys"), "admin");
     }
 }

@@ -14,6 +14,7 @@ pub mod json;
 pub mod limit;
 pub mod locales;
 pub mod login;
+pub mod measure;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
@@ -208,10 +209,7 @@ pub fn router(
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         // Per route, so it sees the route template.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::measure_and_limit,
-        ))
+        .layer(measure::MeasureLayer::new(state.clone()))
         .with_state(state.clone());
     // One stack around the whole router (not per route): outermost first.
     // (map_response: CORS builds responses of its own, with axum's body.)
