@@ -148,6 +148,9 @@ where
     }
 }
 
+/// (route, method) combinations kept per thread.
+const CACHED_ROUTES: usize = 128;
+
 thread_local! {
     static ROUTES: RefCell<Vec<Arc<RouteMetrics>>> = const { RefCell::new(Vec::new()) };
 }
@@ -183,7 +186,11 @@ impl RouteMetrics {
                 latency: OnceLock::new(),
                 requests: Mutex::default(),
             });
-            routes.push(made.clone());
+            // Any token is a method: past the routes a client could reach with the usual
+            // methods, new combinations are not kept, so the search stays short.
+            if routes.len() < CACHED_ROUTES {
+                routes.push(made.clone());
+            }
             made
         })
     }
