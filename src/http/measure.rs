@@ -157,7 +157,7 @@ thread_local! {
 
 /// The metric handles of one (route, method), cached per worker thread: the hot path neither
 /// allocates, hashes nor touches a shared map once a combination has been seen.
-pub struct RouteMetrics {
+struct RouteMetrics {
     route: Arc<str>,
     method: Method,
     /// The class of the first request that made it: of every request for a matched route.
