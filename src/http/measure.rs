@@ -90,7 +90,7 @@ where
         let (metrics, class) = match req.extensions().get::<MatchedPath>() {
             // Classes are decided on the template (`/customers/{customer_id}/…`), not the path.
             Some(m) => {
-                let metrics = RouteMetrics::of(m.as_str(), req.method(), || {
+                let metrics = RouteMetrics::of(m.as_str(), metric_method(req.method()), || {
                     route_class(req.method(), m.as_str())
                 });
                 let class = metrics.class;
@@ -98,7 +98,10 @@ where
             }
             None => {
                 let class = route_class(req.method(), req.uri().path());
-                (RouteMetrics::of("unmatched", req.method(), || class), class)
+                (
+                    RouteMetrics::of("unmatched", metric_method(req.method()), || class),
+                    class,
+                )
             }
         };
         let inner = match (&self.state.limiter, Class::of(class)) {
@@ -145,6 +148,25 @@ where
         this.metrics
             .record(this.class, *this.started, response.status().as_u16());
         Poll::Ready(Ok(response))
+    }
+}
+
+/// The `method` label: the standard methods as they are, any other token as `OTHER` (any
+/// token is a method, and each label value would be a series kept for the process's life).
+fn metric_method(method: &Method) -> &Method {
+    static OTHER: std::sync::LazyLock<Method> =
+        std::sync::LazyLock::new(|| Method::from_bytes(b"OTHER").unwrap_or(Method::GET));
+    match *method {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS
+        | Method::CONNECT
+        | Method::TRACE => method,
+        _ => &OTHER,
     }
 }
 
