@@ -217,8 +217,16 @@ macro_rules! impl_admin_store {
                 audit: &$crate::store::NewAudit,
             ) -> Result<bool, $crate::store::StoreError> {
                 let mut tx = self.begin_locked().await?;
+                // Archiving an archived consent answers the same and records nothing.
+                let live: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM consent_versions WHERE owner = $1 AND name = $2 AND NOT archived",
+                )
+                .bind(owner.get())
+                .bind(name.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
                 let archived = Self::archive_in(&mut *tx, owner, name).await?;
-                if archived {
+                if archived && live > 0 {
                     Self::insert_audit(&mut *tx, audit, chrono::Utc::now()).await?;
                 }
                 tx.commit().await?;

@@ -80,6 +80,22 @@ async fn consents_list_publish_and_archive(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // Again: the same answer, and one audit line in all.
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("{path}/newsletter/archive"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM admin_audit WHERE action = 'consent.archive'")
+            .await,
+        1
+    );
     let (status, body) = call(
         &app,
         Method::POST,
