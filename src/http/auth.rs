@@ -22,21 +22,9 @@ impl FromRequestParts<AppState> for CustomerAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .trim();
-        // The scheme is case-insensitive (RFC 7235).
-        let token = value
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0001", "Missing required JWT")
-            })?;
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0001", "Missing required JWT")
+        })?;
         let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0002", "Invalid JWT token");
         let claims = state.keys.verify(token).map_err(|e| match e {
             TokenError::Expired => {
@@ -49,6 +37,19 @@ impl FromRequestParts<AppState> for CustomerAuth {
             publisher: PublisherId::parse(&claims.publisher_id).map_err(|_| invalid())?,
         })
     }
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC 7235);
+/// `None` when absent, empty or another scheme. Customer JWTs and admin keys both come so.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())?
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// 403 AUTH0004.

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::Data;
 use super::auth::{CustomerAuth, access_denied};
 use super::customer_consents::publisher_view;
+use super::customers::load;
 use super::error::ApiError;
 use super::json::AppJson;
 use crate::app::AppState;
@@ -54,15 +55,6 @@ async fn status(state: &AppState, customer: &Customer) -> Result<CaptureStatus, 
             settings: Vec::new(),
         }
     })
-}
-
-async fn load(state: &AppState, auth: &CustomerAuth, path: &str) -> Result<Customer, ApiError> {
-    let id = auth.check_path(path)?;
-    state
-        .store
-        .customer(auth.publisher, id)
-        .await?
-        .ok_or_else(access_denied)
 }
 
 /// Clients call this after every sign-up and login.

@@ -73,7 +73,8 @@ impl From<Customer> for CustomerView {
     }
 }
 
-async fn load(state: &AppState, auth: &CustomerAuth, path: &str) -> Result<Customer, ApiError> {
+/// The token's own customer named by `{customerId}` (403 AUTH0004 for another or an erased one).
+pub async fn load(state: &AppState, auth: &CustomerAuth, path: &str) -> Result<Customer, ApiError> {
     let id = auth.check_path(path)?;
     state
         .store

@@ -14,7 +14,7 @@ use sha2::Sha256;
 use tracing::Instrument;
 
 use super::Data;
-use super::auth::{CustomerAuth, access_denied};
+use super::auth::CustomerAuth;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::passwords::link_base;
@@ -196,17 +196,14 @@ pub async fn request_confirmation(
     Path(path): Path<String>,
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Map<String, Value>>, ApiError> {
-    let id = auth.check_path(&path)?;
+    // Another customer's id is 403 before the body is looked at.
+    auth.check_path(&path)?;
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
     let given = f.text("confirmUrl");
     if !f.errors.is_empty() {
         return Err(ApiError::invalid_body(f.errors));
     }
-    let customer = state
-        .store
-        .customer(auth.publisher, id)
-        .await?
-        .ok_or_else(access_denied)?;
+    let customer = super::customers::load(&state, &auth, &path).await?;
     let view = super::customer_consents::publisher_view(&state, auth.publisher).await?;
     let mut link = link_base(
         &view,

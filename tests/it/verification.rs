@@ -70,6 +70,25 @@ fn code(mail: &Received) -> String {
     code
 }
 
+/// Erases a customer of the demo publisher through the store; whether there was one.
+async fn erase(app: &TestApp, id: &str) -> bool {
+    let audit = enroll::store::NewAudit {
+        key_id: None,
+        actor: "test".into(),
+        publisher: None,
+        action: "customer.erase".into(),
+        detail: json!({}),
+    };
+    app.store
+        .erase_customer(
+            enroll::domain::PublisherId::parse("100000001").unwrap(),
+            enroll::domain::CustomerId::parse(id).unwrap(),
+            &audit,
+        )
+        .await
+        .unwrap()
+}
+
 fn with_code(email: &str, code: &str) -> Value {
     let mut body = registration(email);
     body["verificationCode"] = json!(code);
@@ -121,20 +140,7 @@ async fn registration_needs_the_code_sent_to_the_address(backend: Backend) {
         .unwrap();
     assert_eq!(again, enroll::store::CodeCheck::Missing);
     // Erasure drops the address's code record.
-    app.store
-        .erase_customer(
-            enroll::domain::PublisherId::parse("100000001").unwrap(),
-            enroll::domain::CustomerId::parse(&c.id).unwrap(),
-            &enroll::store::NewAudit {
-                key_id: None,
-                actor: "test".into(),
-                publisher: None,
-                action: "customer.erase".into(),
-                detail: json!({}),
-            },
-        )
-        .await
-        .unwrap();
+    erase(&app, &c.id).await;
     assert_eq!(app.db.scalar("SELECT COUNT(*) FROM email_codes").await, 0);
 }
 
@@ -352,21 +358,7 @@ async fn a_confirmation_link_verifies_the_address_once(backend: Backend) {
     assert_eq!(body["responseData"]["emailVerified"], true);
     assert_eq!(body["responseData"]["customerId"], c.id);
     // Erasure drops the customer's confirmation links too.
-    let erased = app
-        .store
-        .erase_customer(
-            enroll::domain::PublisherId::parse("100000001").unwrap(),
-            enroll::domain::CustomerId::parse(&c.id).unwrap(),
-            &enroll::store::NewAudit {
-                key_id: None,
-                actor: "test".into(),
-                publisher: None,
-                action: "customer.erase".into(),
-                detail: json!({}),
-            },
-        )
-        .await
-        .unwrap();
+    let erased = erase(&app, &c.id).await;
     assert!(erased);
     assert_eq!(
         app.db

@@ -14,8 +14,8 @@ pub mod views;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::QueryRejection;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use serde_json::Value;
 
@@ -62,18 +62,7 @@ impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .trim();
-        let key = value
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, key)| key.trim())
-            .filter(|k| !k.is_empty())
-            .ok_or_else(unauthorized)?;
+        let key = super::auth::bearer_token(&parts.headers).ok_or_else(unauthorized)?;
         if is_operator_key(key, &state.settings.admin.operator_key) {
             return Ok(AdminAuth {
                 scope: Scope::Operator,
