@@ -493,10 +493,11 @@ async fn customers(
     };
     let id = publisher.id.to_string();
     let q = &list.query;
-    let consent_names: Vec<String> = match state.store.current_consents(publisher.id).await {
-        Ok(c) => c.iter().map(|c| c.name.to_string()).collect(),
+    let current = match state.store.current_consents(publisher.id).await {
+        Ok(c) => c,
         Err(e) => return failure(e),
     };
+    let consent_names: Vec<String> = current.iter().map(|c| c.name.to_string()).collect();
     let parsed = q.filter().and_then(|f| Ok((f, q.after()?)));
     let (filter, after) = match parsed {
         Ok(v) => v,
@@ -529,11 +530,6 @@ async fn customers(
     };
     let more = found.len() > PAGE as usize;
     found.truncate(PAGE as usize);
-    let current = state
-        .store
-        .current_consents(publisher.id)
-        .await
-        .unwrap_or_default();
     let ids: Vec<CustomerId> = found.iter().map(|c| c.id).collect();
     let all_answers = match state.store.consent_answers_of(publisher.id, &ids).await {
         Ok(a) => a,
