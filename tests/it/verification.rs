@@ -71,7 +71,7 @@ fn code(mail: &Received) -> String {
 }
 
 /// Erases a customer of the demo publisher through the store; whether there was one.
-async fn erase(app: &TestApp, id: &str) -> bool {
+pub async fn erase(app: &TestApp, id: &str) -> bool {
     let audit = enroll::store::NewAudit {
         key_id: None,
         actor: "test".into(),
