@@ -6,7 +6,9 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Map, Number, Value};
 
 use super::error::ApiError;
@@ -53,7 +55,12 @@ fn json_content_type(headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.split_once('/') {
         Some(("application", sub)) => sub == "json" || sub.ends_with("+json"),
         _ => false,
@@ -64,7 +71,9 @@ fn json_content_type(headers: &HeaderMap) -> bool {
 /// (400 REQ0001 naming the key), as is anything that is not exactly one JSON value.
 pub fn parse(bytes: &[u8]) -> Result<Value, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Strict.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let parsed = Strict
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
     parsed.map_err(|e| match e.classify() {
         // The only data error a value can meet: a repeated key (see `visit_map`).
         serde_json::error::Category::Data => {
@@ -245,6 +254,9 @@ mod tests {
         assert!(parse(br#"{"a":{"k":1},"b":{"k":2},"c":[{"k":1},{"k":2}]}"#).is_ok());
         assert!(parse(br#"{"ab":1,"a\u0062":2}"#).is_err());
         assert!(parse(br#"{"a":1} {"a":2}"#).is_err());
-        assert_eq!(parse(b"[1, 2.5, null]").unwrap(), serde_json::json!([1, 2.5, null]));
+        assert_eq!(
+            parse(b"[1, 2.5, null]").unwrap(),
+            serde_json::json!([1, 2.5, null])
+        );
     }
 }

@@ -182,9 +182,9 @@ pub async fn register(
                 .add_refresh_token(publisher, id, &stored, FIRST_EPOCH)
                 .await
                 .map_err(|e| match e {
-                    StoreError::NotFound(_) => already_exists(StoreError::AlreadyExists(
-                        "customers.email_key".into(),
-                    )),
+                    StoreError::NotFound(_) => {
+                        already_exists(StoreError::AlreadyExists("customers.email_key".into()))
+                    }
                     e => ApiError::from(e),
                 })?;
             Ok(Data(session(&state, id, publisher, FIRST_EPOCH, token)?).into_response())

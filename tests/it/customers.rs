@@ -418,11 +418,7 @@ async fn confirmation_passwords_share_the_login_failure_limit(backend: Backend) 
     let app = TestApp::spawn_with(backend, failures_per_hour(4)).await;
     let c = app.signed_up("oracle@example.com").await;
     let path = format!("/customers/{}", c.id);
-    let patch = |body: Value| {
-        app.authed(Method::PATCH, &path, &c.jwt)
-            .json(&body)
-            .send()
-    };
+    let patch = |body: Value| app.authed(Method::PATCH, &path, &c.jwt).json(&body).send();
     // A stolen JWT guessing the password at full speed, in parallel.
     let guesses = (0..20).map(|i| {
         patch(json!({"email": "thief@example.com", "confirmationPassword": format!("guess{i:04}")}))
@@ -454,7 +450,12 @@ async fn confirmation_passwords_share_the_login_failure_limit(backend: Backend) 
     // And the other way round: failed logins use up the budget of confirmationPassword.
     let d = app.signed_up("second@example.com").await;
     for _ in 0..4 {
-        assert_eq!(login(&app, "SECOND@example.com", "guess1234").await.status(), 401);
+        assert_eq!(
+            login(&app, "SECOND@example.com", "guess1234")
+                .await
+                .status(),
+            401
+        );
     }
     let r = app
         .authed(Method::PATCH, &format!("/customers/{}", d.id), &d.jwt)
@@ -462,7 +463,11 @@ async fn confirmation_passwords_share_the_login_failure_limit(backend: Backend) 
         .send()
         .await
         .unwrap();
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=3600).contains(&retry));
     assert_error(r, 429, "RATE0001").await;
     // A third customer is untouched.

@@ -374,11 +374,21 @@ async fn raw_login(app: &TestApp, body: &str, ip: &str, jwt: Option<&str>) -> re
 /// Sends cheap logins for the demo publisher from `ip` until one is refused (429).
 async fn exhaust_login_bucket(app: &TestApp, ip: &str) {
     for _ in 0..20 {
-        let r = raw_login(app, r#"{"email":"x@example.com","publisherId":"100000001"}"#, ip, None).await;
+        let r = raw_login(
+            app,
+            r#"{"email":"x@example.com","publisherId":"100000001"}"#,
+            ip,
+            None,
+        )
+        .await;
         if r.status() == 429 {
             return;
         }
-        assert_eq!(r.status(), 400, "a login without password stops at validation");
+        assert_eq!(
+            r.status(),
+            400,
+            "a login without password stops at validation"
+        );
     }
     panic!("the login bucket of {ip} never filled");
 }
@@ -406,11 +416,22 @@ async fn a_token_or_a_repeated_key_does_not_choose_the_login_bucket(backend: Bac
     let ip = "81.2.69.50";
     exhaust_login_bucket(&app, ip).await;
     // Publisher B's customer token on a login for publisher A: still A's bucket.
-    let guess = r#"{"email":"victim@example.com","password":"guess1234","publisherId":"100000001"}"#;
-    assert_error(raw_login(&app, guess, ip, Some(&b.jwt)).await, 429, "RATE0001").await;
+    let guess =
+        r#"{"email":"victim@example.com","password":"guess1234","publisherId":"100000001"}"#;
+    assert_error(
+        raw_login(&app, guess, ip, Some(&b.jwt)).await,
+        429,
+        "RATE0001",
+    )
+    .await;
     // The same with offerId and publisherId both naming A.
     let both = r#"{"email":"victim@example.com","password":"guess1234","publisherId":"100000001","offerId":"S100000001_US"}"#;
-    assert_error(raw_login(&app, both, ip, Some(&b.jwt)).await, 429, "RATE0001").await;
+    assert_error(
+        raw_login(&app, both, ip, Some(&b.jwt)).await,
+        429,
+        "RATE0001",
+    )
+    .await;
     // A body repeating publisherId is refused without a password check, whatever its values
     // (counted against no publisher: this client's bucket without one, which fills too).
     let mut refused = 0;
@@ -439,7 +460,8 @@ async fn a_token_or_a_repeated_key_does_not_choose_the_login_bucket(backend: Bac
     let body = assert_error(r, 400, "REQ0001").await;
     assert_eq!(body["details"][0]["field"], "offerId");
     // Publisher B's own bucket for this client is untouched by all of the above…
-    let at_b_login = r#"{"email":"b@example.com","password":"secret123","offerId":"S200000002_US"}"#;
+    let at_b_login =
+        r#"{"email":"b@example.com","password":"secret123","offerId":"S200000002_US"}"#;
     assert_eq!(raw_login(&app, at_b_login, ip, None).await.status(), 200);
     // …and the token still counts where it authenticates: B's default class, not A's login.
     let r = app
@@ -484,19 +506,32 @@ async fn repeated_keys_are_refused_at_any_depth(backend: Backend) {
     );
     let answers = r#"{"consents":[{"name":"broadcaster_marketing","version":"1","state":"declined","name":"broadcaster_terms"}]}"#;
     let r = app
-        .authed(reqwest::Method::PUT, &format!("/customers/{}/consents", c.id), &c.jwt)
+        .authed(
+            reqwest::Method::PUT,
+            &format!("/customers/{}/consents", c.id),
+            &c.jwt,
+        )
         .header("content-type", "application/json")
         .body(answers)
         .send()
         .await
         .unwrap();
     let body = assert_error(r, 400, "REQ0001").await;
-    assert!(body["message"].as_str().unwrap().contains("\"name\" appears twice"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"name\" appears twice")
+    );
     // The same keys in sibling objects are fine (the neighbour that must keep working).
     let fine = r#"{"consents":[{"name":"broadcaster_marketing","version":"1","state":"declined"},
                                {"name":"broadcaster_terms","version":"1","state":"accepted"}]}"#;
     let r = app
-        .authed(reqwest::Method::PUT, &format!("/customers/{}/consents", c.id), &c.jwt)
+        .authed(
+            reqwest::Method::PUT,
+            &format!("/customers/{}/consents", c.id),
+            &c.jwt,
+        )
         .header("content-type", "application/json")
         .body(fine)
         .send()
@@ -504,7 +539,11 @@ async fn repeated_keys_are_refused_at_any_depth(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200);
     let r = app
-        .authed(reqwest::Method::PATCH, &format!("/customers/{}", c.id), &c.jwt)
+        .authed(
+            reqwest::Method::PATCH,
+            &format!("/customers/{}", c.id),
+            &c.jwt,
+        )
         .header("content-type", "application/json")
         .body(r#"{"externalData":{"a":1,"a":2}}"#)
         .send()

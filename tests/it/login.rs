@@ -203,13 +203,22 @@ async fn a_right_password_gives_its_reservation_back(backend: Backend) {
     let app = TestApp::spawn_with(backend, failures_per_hour(3)).await;
     app.signed_up("owner@example.com").await;
     for _ in 0..2 {
-        assert_eq!(login(&app, "owner@example.com", "guess1234").await.status(), 401);
+        assert_eq!(
+            login(&app, "owner@example.com", "guess1234").await.status(),
+            401
+        );
     }
     // Only failures count: signing in often is never throttled.
     for _ in 0..4 {
-        assert_eq!(login(&app, "owner@example.com", "secret123").await.status(), 200);
+        assert_eq!(
+            login(&app, "owner@example.com", "secret123").await.status(),
+            200
+        );
     }
-    assert_eq!(login(&app, "owner@example.com", "guess1234").await.status(), 401);
+    assert_eq!(
+        login(&app, "owner@example.com", "guess1234").await.status(),
+        401
+    );
     for password in ["secret123", "guess1234"] {
         assert_error(
             login(&app, "owner@example.com", password).await,

@@ -43,11 +43,15 @@ async fn profile(app: &TestApp, id: &str, jwt: &str) -> reqwest::Response {
 }
 
 async fn patch(app: &TestApp, c: &Customer, body: Value) -> reqwest::Response {
-    app.authed(reqwest::Method::PATCH, &format!("/customers/{}", c.id), &c.jwt)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.authed(
+        reqwest::Method::PATCH,
+        &format!("/customers/{}", c.id),
+        &c.jwt,
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
 }
 
 /// Neither the JWT nor the refresh token of `s` gets anything any more.
@@ -138,7 +142,9 @@ async fn an_email_change_ends_every_earlier_session(backend: Backend) {
     let other = session(login(&app, "old@example.com", "secret123").await).await;
     // Changing the names, or the email to one with the same key, ends nothing.
     assert_eq!(
-        patch(&app, &first, json!({"firstName": "Al"})).await.status(),
+        patch(&app, &first, json!({"firstName": "Al"}))
+            .await
+            .status(),
         200
     );
     let r = patch(
@@ -223,7 +229,12 @@ async fn an_erasure_ends_replays(backend: Backend) {
 async fn logins_and_refreshes_racing_a_reset_leave_no_live_session(backend: Backend) {
     let (app, smtp) = with_smtp(backend).await;
     app.signed_up("race@example.com").await;
-    let r = ask_reset(&app, "race@example.com", json!("http://localhost:3000/reset")).await;
+    let r = ask_reset(
+        &app,
+        "race@example.com",
+        json!("http://localhost:3000/reset"),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let (_, token) = link(&smtp.wait_for(1).await.remove(0));
     let mut sessions = Vec::new();
@@ -233,7 +244,8 @@ async fn logins_and_refreshes_racing_a_reset_leave_no_live_session(backend: Back
     let logins = futures_util::future::join_all(
         (0..6).map(|_| login(&app, "race@example.com", "secret123")),
     );
-    let refreshes = futures_util::future::join_all(sessions.iter().map(|s| refresh(&app, &s.refresh)));
+    let refreshes =
+        futures_util::future::join_all(sessions.iter().map(|s| refresh(&app, &s.refresh)));
     let (logins, refreshes, reset) = tokio::join!(
         logins,
         refreshes,
