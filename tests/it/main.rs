@@ -25,5 +25,6 @@ mod ops;
 mod passwords;
 mod provisioning;
 mod registration;
+mod sessions;
 mod store_contract;
 mod verification;
