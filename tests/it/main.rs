@@ -20,6 +20,7 @@ mod limits;
 mod locales;
 mod login;
 mod ops;
+mod outbound;
 mod passwords;
 mod provisioning;
 mod registration;
