@@ -363,13 +363,20 @@ async fn siteverify_on_refused_addresses_is_never_contacted(backend: Backend) {
         ))
     })
     .await;
-    assert_error(register_with_captcha(&app, "v6@example.com").await, 429, "CPT0002").await;
+    assert_error(
+        register_with_captcha(&app, "v6@example.com").await,
+        429,
+        "CPT0002",
+    )
+    .await;
     assert_eq!(v6.hits(), 0);
     // The control: an allowed address is reached, so the refusals above are the policy's.
     let app = TestApp::spawn_with(backend, |f| {
         f.merge((
             "publishers",
-            demo_publisher(json!({"captcha": captcha(&format!("http://localhost:{port}/siteverify"), "s")})),
+            demo_publisher(
+                json!({"captcha": captcha(&format!("http://localhost:{port}/siteverify"), "s")}),
+            ),
         ))
     })
     .await;
@@ -380,15 +387,23 @@ async fn siteverify_on_refused_addresses_is_never_contacted(backend: Backend) {
     assert_eq!(v4.hits(), 1);
     // Redirects are not followed by siteverify: a 3xx to a refused address leaves it alone.
     let hidden = Target::start("127.0.0.2:0", None).await;
-    let redirector = Target::start("127.0.0.1:0", Some(format!("{}/siteverify", hidden.base))).await;
+    let redirector =
+        Target::start("127.0.0.1:0", Some(format!("{}/siteverify", hidden.base))).await;
     let app = TestApp::spawn_with(backend, |f| {
         f.merge(("server.outbound_allow", "127.0.0.1/32")).merge((
             "publishers",
-            demo_publisher(json!({"captcha": captcha(&format!("{}/siteverify", redirector.base), "s")})),
+            demo_publisher(
+                json!({"captcha": captcha(&format!("{}/siteverify", redirector.base), "s")}),
+            ),
         ))
     })
     .await;
-    assert_error(register_with_captcha(&app, "r@example.com").await, 429, "CPT0002").await;
+    assert_error(
+        register_with_captcha(&app, "r@example.com").await,
+        429,
+        "CPT0002",
+    )
+    .await;
     assert_eq!((redirector.hits(), hidden.hits()), (1, 0));
 }
 
@@ -452,7 +467,10 @@ async fn the_cli_keeps_the_secret_rule_and_refusals_are_logged(backend: Backend)
         ("ENROLL_DATABASE__URL", db.url.clone()),
         ("ENROLL_CACHE__TTL", "200ms".into()),
         ("ENROLL_LIMITS__ENABLED", "false".into()),
-        ("ENROLL_SERVER__OUTBOUND_ALLOW", "10.0.0.0/8, fd00::/8".into()),
+        (
+            "ENROLL_SERVER__OUTBOUND_ALLOW",
+            "10.0.0.0/8, fd00::/8".into(),
+        ),
     ])
     .await;
     let update = |sets: &[String]| {
@@ -515,10 +533,7 @@ async fn the_cli_keeps_the_secret_rule_and_refusals_are_logged(backend: Backend)
         .lines()
         .find(|l| l.contains("the outbound policy refuses it"))
         .unwrap_or_else(|| panic!("no refusal logged:\n{logs}"));
-    assert!(
-        line.contains("127.0.0.1 is a loopback address"),
-        "{line}"
-    );
+    assert!(line.contains("127.0.0.1 is a loopback address"), "{line}");
     assert!(line.contains("server.outbound_allow"), "{line}");
     for secret in ["cli-secret", "other-secret", GOOD_TOKEN] {
         assert!(!logs.contains(secret), "{secret} logged");
@@ -564,9 +579,17 @@ async fn the_outbound_client_checks_every_redirect_hop() {
     }
     // Asked directly: refused before anything is sent (literal) or at resolution (name).
     assert!(client.get(&format!("http://127.0.0.1:{port}/")).is_err());
-    assert!(client.get(&format!("http://[::ffff:7f00:1]:{port}/")).is_err());
+    assert!(
+        client
+            .get(&format!("http://[::ffff:7f00:1]:{port}/"))
+            .is_err()
+    );
     assert!(client.get("http://[::1]/").is_err());
-    assert!(client.get("http://169.254.169.254/latest/meta-data/").is_err());
+    assert!(
+        client
+            .get("http://169.254.169.254/latest/meta-data/")
+            .is_err()
+    );
     let error = client
         .get(&format!("http://localhost:{port}/"))
         .unwrap()
@@ -581,12 +604,22 @@ async fn the_outbound_client_checks_every_redirect_hop() {
     assert_eq!(refused.hits(), 0);
     // The control: a hop to an allowed address is followed.
     let hop = Target::start("127.0.0.2:0", Some(format!("{}/end", allowed.base))).await;
-    let r = client.get(&format!("{}/start", hop.base)).unwrap().send().await.unwrap();
+    let r = client
+        .get(&format!("{}/start", hop.base))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(allowed.hits(), 1);
     // With no redirects, a 3xx is the answer.
     let single = policy.client(Redirects::None).unwrap();
-    let r = single.get(&format!("{}/start", hop.base)).unwrap().send().await.unwrap();
+    let r = single
+        .get(&format!("{}/start", hop.base))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 307);
     assert_eq!(allowed.hits(), 1);
 }

@@ -207,10 +207,7 @@ async fn settings_are_validated_and_the_captcha_secret_never_shown(backend: Back
         .unwrap()
         .unwrap();
     let captcha = stored.settings.captcha.unwrap();
-    assert_eq!(
-        (captcha.routes.len(), captcha.secret.as_str()),
-        (1, secret)
-    );
+    assert_eq!((captcha.routes.len(), captcha.secret.as_str()), (1, secret));
     for path in ["/admin/api/publishers", "/admin/api/audit"] {
         let (_, body) = call(&app, Method::GET, path, OPERATOR, None).await;
         assert!(
