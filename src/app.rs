@@ -44,6 +44,8 @@ pub struct Shared {
     pub mail_notify: Arc<tokio::sync::Notify>,
     /// Captcha siteverify client.
     pub captcha: crate::captcha::Verifier,
+    /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
+    pub outbound: crate::outbound::Outbound,
     /// Route-class limits (None when `limits.enabled = false`).
     pub limiter: Option<Arc<crate::limits::Limiter>>,
     /// The OpenAPI document.
@@ -127,9 +129,12 @@ impl Application {
             None => None,
         };
         let limiter = crate::limits::Limiter::new(&settings.limits).map(Arc::new);
+        let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
+        let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
         let state = AppState(Arc::new(Shared {
             limiter,
-            captcha: crate::captcha::Verifier::new(),
+            captcha,
+            outbound,
             settings: Arc::new(settings),
             store,
             geo: Arc::new(geo),

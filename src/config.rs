@@ -69,6 +69,9 @@ pub struct ServerSettings {
     /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed.
     #[serde(deserialize_with = "nets")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Non-public networks outbound HTTP may reach (captcha siteverify, …); none by default.
+    #[serde(deserialize_with = "nets")]
+    pub outbound_allow: Vec<IpNet>,
     /// Requests running longer are answered 503 S0003.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -87,6 +90,7 @@ impl Default for ServerSettings {
         ServerSettings {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             trusted_proxies: Vec::new(),
+            outbound_allow: Vec::new(),
             request_timeout: Duration::from_secs(30),
             body_limit: 64 * 1024,
             shutdown_grace: Duration::from_secs(30),
@@ -766,6 +770,9 @@ mod tests {
         assert_eq!(s.server.trusted_proxies.len(), 2);
         let e = load("[server]\ntrusted_proxies = \"10.0.0.0/33\"").unwrap_err();
         assert!(e.starts_with("server.trusted_proxies: "), "{e}");
+        let s = load("[server]\noutbound_allow = \"127.0.0.0/8, fd00::/8\"").unwrap();
+        assert_eq!(s.server.outbound_allow.len(), 2);
+        assert!(load("").unwrap().server.outbound_allow.is_empty());
     }
 
     #[test]

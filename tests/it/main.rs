@@ -22,6 +22,7 @@ mod links;
 mod locales;
 mod login;
 mod ops;
+mod outbound;
 mod passwords;
 mod provisioning;
 mod registration;

@@ -212,6 +212,8 @@ pub fn base_figment(db: &TestDb) -> Figment {
         .merge(("database.url", db.url.as_str()))
         .merge(("geoip.database", geo_fixture(mmdb::Schema::GeoIp2Country)))
         .merge(("cache.ttl", "200ms"))
+        // Test doubles (siteverify, webhook receivers) listen on loopback.
+        .merge(("server.outbound_allow", "127.0.0.0/8"))
         .merge(("log.level", "warn"))
         .merge(("mail.dir", scratch().join("mail")))
         .merge(("mail.poll_interval", "50ms"))
