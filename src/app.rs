@@ -226,7 +226,10 @@ impl Application {
             async move {
                 shutdown.await;
                 draining.set();
-                tracing::info!(?delay, "shutting down: /readyz answers 503, still accepting for the drain delay");
+                tracing::info!(
+                    ?delay,
+                    "shutting down: /readyz answers 503, still accepting for the drain delay"
+                );
                 tokio::time::sleep(delay).await;
                 tracing::info!("shutting down: no new connections, finishing requests in flight");
                 let _ = stopping_tx.send(true);
@@ -242,7 +245,10 @@ impl Application {
         )
         .await;
         if !finished {
-            tracing::warn!(?grace, "shutdown grace elapsed with requests still in flight");
+            tracing::warn!(
+                ?grace,
+                "shutdown grace elapsed with requests still in flight"
+            );
         }
         drop(stopping_rx);
         Ok(())

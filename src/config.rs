@@ -516,9 +516,11 @@ impl Settings {
     /// Other `ENROLL_` names (`ENROLL_CONFIG`, Kubernetes service links such as
     /// `ENROLL_PORT=tcp://…`) are not settings: see [`Settings::ignored_env`].
     pub fn figment(path: &Path) -> Figment {
-        Figment::new()
-            .merge(Toml::file(path))
-            .merge(Env::prefixed("ENROLL_").split("__").filter(|key| key.as_str().contains('.')))
+        Figment::new().merge(Toml::file(path)).merge(
+            Env::prefixed("ENROLL_")
+                .split("__")
+                .filter(|key| key.as_str().contains('.')),
+        )
     }
 
     /// The `ENROLL_` variables that are not settings (no `__`), for one debug line at start.
@@ -526,7 +528,8 @@ impl Settings {
         std::env::vars_os()
             .filter_map(|(k, _)| k.into_string().ok())
             .filter(|k| {
-                k.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("ENROLL_"))
+                k.get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("ENROLL_"))
                     && !k.contains("__")
                     && !k.eq_ignore_ascii_case("ENROLL_CONFIG")
             })
@@ -563,7 +566,9 @@ impl Settings {
             return Err("database.max_connections: must be at least 1".into());
         }
         if self.server.header_timeout.is_zero() || self.server.max_connections == 0 {
-            return Err("server.header_timeout and server.max_connections: must be more than 0".into());
+            return Err(
+                "server.header_timeout and server.max_connections: must be more than 0".into(),
+            );
         }
         if self.server.body_limit == 0 {
             return Err("server.body_limit: must be at least 1 byte".into());

@@ -154,7 +154,8 @@ where
         let mut closing = closing_rx.clone();
         connections.spawn(async move {
             let _permit = permit;
-            let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let conn =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
             let mut conn = pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => return,

@@ -37,7 +37,11 @@ impl DbHealth {
         let (tx, rx) = watch::channel(false);
         // A hung (not refusing) server counts as down after the pool's own patience.
         let patience = settings.acquire_timeout.max(Duration::from_millis(500));
-        tokio::spawn(probe(options.application_name("enroll-probe"), tx, patience));
+        tokio::spawn(probe(
+            options.application_name("enroll-probe"),
+            tx,
+            patience,
+        ));
         DbHealth { down: Some(rx) }
     }
 
