@@ -486,3 +486,93 @@ async fn database_refusing_connections_is_503_within_a_second_and_recovers() {
     let stored = db.scalar("SELECT COUNT(*) FROM customers").await;
     assert_eq!(stored, 2, "nothing stored while the database was away");
 }
+
+/// What is wrong with a Postgres migration under the rule for index builds: an index on a
+/// table the migration did not create is built `CONCURRENTLY`, in a `-- no-transaction` file
+/// holding that one statement (Postgres refuses CONCURRENTLY in a transaction, and runs a
+/// multi-statement file as one).
+fn index_rule_violations(sql: &str) -> Vec<String> {
+    let code: String = sql
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let statements: Vec<String> = code
+        .split(';')
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let created: Vec<&str> = statements
+        .iter()
+        .filter_map(|s| s.strip_prefix("create table "))
+        .filter_map(|s| s.trim_start_matches("if not exists ").split([' ', '(']).next())
+        .collect();
+    let mut wrong = Vec::new();
+    for s in &statements {
+        let Some(rest) = s
+            .strip_prefix("create index ")
+            .or_else(|| s.strip_prefix("create unique index "))
+        else {
+            continue;
+        };
+        let table = rest
+            .split(" on ")
+            .nth(1)
+            .map(|t| t.trim_start_matches("only ").split([' ', '(']).next().unwrap_or(""))
+            .unwrap_or("")
+            .trim_matches('"');
+        if created.contains(&table) {
+            continue;
+        }
+        if !rest.starts_with("concurrently ") {
+            wrong.push(format!("{table}: not CONCURRENTLY: {s}"));
+        } else if !sql.starts_with("-- no-transaction") {
+            wrong.push(format!("{table}: the file must start with `-- no-transaction`"));
+        } else if statements.len() > 1 {
+            wrong.push(format!("{table}: CONCURRENTLY must be the file's only statement"));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn new_postgres_migrations_build_indexes_without_blocking_writes() {
+    // The rule itself, on the cases it must tell apart.
+    assert!(index_rule_violations(
+        "CREATE TABLE t (id BIGINT);\nCREATE INDEX t_id ON t (id);"
+    )
+    .is_empty());
+    assert!(index_rule_violations(
+        "-- no-transaction\n-- why\nCREATE INDEX CONCURRENTLY IF NOT EXISTS c_x ON customers (x);\n"
+    )
+    .is_empty());
+    assert_eq!(
+        index_rule_violations("CREATE INDEX c_x ON customers (publisher_id, x);").len(),
+        1
+    );
+    assert_eq!(
+        index_rule_violations("CREATE INDEX CONCURRENTLY c_x ON customers (x);").len(),
+        1,
+        "inside a transaction it fails"
+    );
+    assert_eq!(
+        index_rule_violations(
+            "-- no-transaction\nALTER TABLE customers ADD x TEXT;\nCREATE UNIQUE INDEX CONCURRENTLY c_x ON customers (x);"
+        )
+        .len(),
+        1,
+        "Postgres runs a multi-statement file as one transaction"
+    );
+    // Every Postgres migration after 0008 (0001–0008 were written before the rule).
+    let dir = crate::support::repo().join("migrations/postgres");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let number: u32 = name.split('_').next().unwrap().parse().unwrap();
+        if number <= 8 {
+            continue;
+        }
+        let wrong = index_rule_violations(&std::fs::read_to_string(&path).unwrap());
+        assert!(wrong.is_empty(), "{name}: {wrong:?} (README: Upgrades)");
+    }
+}
