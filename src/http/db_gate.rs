@@ -81,18 +81,18 @@ where
             return Poll::Ready(r);
         }
         // Made only for requests that wait (cache hits never pay for it).
-        if this.down.is_none() {
-            if let Some(f) = this.health.take().and_then(|h| h.went_down()) {
-                *this.down = Some(Box::pin(f));
-            }
+        if this.down.is_none()
+            && let Some(f) = this.health.take().and_then(|h| h.went_down())
+        {
+            *this.down = Some(Box::pin(f));
         }
-        if let Some(down) = this.down.as_mut() {
-            if down.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Ok(ApiError::unavailable(
-                    "the database probe sees the database down",
-                )
-                .into_response()));
-            }
+        if let Some(down) = this.down.as_mut()
+            && down.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Ok(ApiError::unavailable(
+                "the database probe sees the database down",
+            )
+            .into_response()));
         }
         Poll::Pending
     }

@@ -499,13 +499,22 @@ fn index_rule_violations(sql: &str) -> Vec<String> {
         .join("\n");
     let statements: Vec<String> = code
         .split(';')
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase())
+        .map(|s| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
         .filter(|s| !s.is_empty())
         .collect();
     let created: Vec<&str> = statements
         .iter()
         .filter_map(|s| s.strip_prefix("create table "))
-        .filter_map(|s| s.trim_start_matches("if not exists ").split([' ', '(']).next())
+        .filter_map(|s| {
+            s.trim_start_matches("if not exists ")
+                .split([' ', '('])
+                .next()
+        })
         .collect();
     let mut wrong = Vec::new();
     for s in &statements {
@@ -518,7 +527,12 @@ fn index_rule_violations(sql: &str) -> Vec<String> {
         let table = rest
             .split(" on ")
             .nth(1)
-            .map(|t| t.trim_start_matches("only ").split([' ', '(']).next().unwrap_or(""))
+            .map(|t| {
+                t.trim_start_matches("only ")
+                    .split([' ', '('])
+                    .next()
+                    .unwrap_or("")
+            })
             .unwrap_or("")
             .trim_matches('"');
         if created.contains(&table) {
@@ -527,9 +541,13 @@ fn index_rule_violations(sql: &str) -> Vec<String> {
         if !rest.starts_with("concurrently ") {
             wrong.push(format!("{table}: not CONCURRENTLY: {s}"));
         } else if !sql.starts_with("-- no-transaction") {
-            wrong.push(format!("{table}: the file must start with `-- no-transaction`"));
+            wrong.push(format!(
+                "{table}: the file must start with `-- no-transaction`"
+            ));
         } else if statements.len() > 1 {
-            wrong.push(format!("{table}: CONCURRENTLY must be the file's only statement"));
+            wrong.push(format!(
+                "{table}: CONCURRENTLY must be the file's only statement"
+            ));
         }
     }
     wrong
@@ -538,10 +556,10 @@ fn index_rule_violations(sql: &str) -> Vec<String> {
 #[test]
 fn new_postgres_migrations_build_indexes_without_blocking_writes() {
     // The rule itself, on the cases it must tell apart.
-    assert!(index_rule_violations(
-        "CREATE TABLE t (id BIGINT);\nCREATE INDEX t_id ON t (id);"
-    )
-    .is_empty());
+    assert!(
+        index_rule_violations("CREATE TABLE t (id BIGINT);\nCREATE INDEX t_id ON t (id);")
+            .is_empty()
+    );
     assert!(index_rule_violations(
         "-- no-transaction\n-- why\nCREATE INDEX CONCURRENTLY IF NOT EXISTS c_x ON customers (x);\n"
     )
