@@ -182,6 +182,10 @@ fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&cli.config).map_err(anyhow::Error::msg)?;
     crate::telemetry::init_logs(&settings.log);
+    let ignored = Settings::ignored_env();
+    if !ignored.is_empty() {
+        tracing::debug!(names = ?ignored, "ignored ENROLL_ variables without `__` (not settings)");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;

@@ -55,6 +55,17 @@ impl<S> MakeEdge<S> {
     }
 }
 
+impl<S: Clone> MakeEdge<S> {
+    /// The edge of one connection from `peer`.
+    pub fn edge(&self, peer: std::net::SocketAddr) -> Edge<S> {
+        Edge {
+            inner: self.stack.clone(),
+            proxies: self.proxies.clone(),
+            peer: peer.ip(),
+        }
+    }
+}
+
 impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for MakeEdge<S> {
     type Response = Edge<S>;
     type Error = Infallible;

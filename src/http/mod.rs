@@ -8,6 +8,7 @@ pub mod consents;
 pub mod customer_consents;
 pub mod customers;
 pub mod dashboard;
+pub mod db_gate;
 pub mod error;
 pub mod guard;
 pub mod json;
@@ -21,6 +22,7 @@ pub mod ops;
 pub mod password_check;
 pub mod passwords;
 pub mod registration;
+pub mod serve;
 pub mod verification;
 
 use std::sync::Arc;
@@ -142,7 +144,8 @@ pub fn router(
         .route_layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             settings.server.request_timeout,
-        ));
+        ))
+        .route_layer(db_gate::DbGateLayer(state.db_health.clone()));
     let mut routes = Router::new()
         .route("/locales", get(locales::get_locales))
         .route("/.well-known/jwks.json", get(ops::jwks))

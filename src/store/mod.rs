@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod customer;
 mod error;
+mod health;
 mod postgres;
 mod sql;
 mod sql_accounts;
@@ -37,6 +38,7 @@ pub use customer::{
     NewCustomer, NewRefreshToken, conflict_field,
 };
 pub use error::StoreError;
+pub use health::DbHealth;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use verification::{CodeCheck, VerificationStore};

@@ -12,6 +12,7 @@ mod customer_consents;
 mod customers;
 mod dashboard;
 mod dashboard_browser;
+mod deploy;
 mod email_lookalikes;
 mod envelope;
 mod guards;

@@ -128,8 +128,9 @@ async fn database_outage_is_503_and_recovers_by_itself() {
     let started = Instant::now();
     let r = app.get("/readyz").await;
     assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "answered within the acquire timeout"
+        started.elapsed() < Duration::from_secs(1),
+        "answered at once, not after the acquire timeout: {:?}",
+        started.elapsed()
     );
     assert!(r.headers().contains_key("retry-after"));
     assert_error(r, 503, "S0002").await;

@@ -220,6 +220,8 @@ pub fn base_figment(db: &TestDb) -> Figment {
         .merge(("mail.retry_base", "100ms"))
         // Limits are tested on their own (tests/it/limits.rs); elsewhere they would only add noise.
         .merge(("limits.enabled", false))
+        // Tests that stop a server do not wait for a load balancer.
+        .merge(("server.drain_delay", "0s"))
 }
 
 /// How long a change takes to reach a server at most (the cache TTL above, with margin).
@@ -386,6 +388,7 @@ impl ServerProcess {
                 geo_fixture(mmdb::Schema::GeoIp2Country),
             )
             .env("ENROLL_MAIL__DIR", scratch().join("mail"))
+            .env("ENROLL_SERVER__DRAIN_DELAY", "0s")
             .current_dir(repo())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
