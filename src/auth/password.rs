@@ -61,6 +61,8 @@ impl Hasher {
     pub fn start(threads: usize, params: HashParams) -> Result<Hasher, HashError> {
         let threads = threads.max(1);
         let argon2 = argon2(params)?;
+        // The threads take their metric handles at start: the recorder must exist by then.
+        crate::telemetry::metrics();
         let (jobs, queue) = sync_channel::<(Job, Span)>(threads * 256);
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads {

@@ -65,6 +65,8 @@ pub fn metrics() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
+            // Shown from the start: a zero is an answer, a missing series is not.
+            metrics::counter!(sink::DROPPED).increment(0);
             handle
         })
         .clone()
