@@ -368,7 +368,9 @@ fn count_outcome(method: &Method, route: &str, status: u16, publisher: Option<Pu
     };
     let publisher = publisher.map_or_else(|| "none".to_owned(), |p| p.to_string());
     match step {
-        Some(step) => metrics::counter!(name, "publisher" => publisher, "step" => step, "outcome" => outcome),
+        Some(step) => {
+            metrics::counter!(name, "publisher" => publisher, "step" => step, "outcome" => outcome)
+        }
         None => metrics::counter!(name, "publisher" => publisher, "outcome" => outcome),
     }
     .increment(1);

@@ -209,13 +209,22 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let hold = Arc::new(Mutex::new(()));
         let held = hold.lock().unwrap();
-        let sink = Sink::start(Box::new(Gate { lines: tx, hold: hold.clone() }), 100);
+        let sink = Sink::start(
+            Box::new(Gate {
+                lines: tx,
+                hold: hold.clone(),
+            }),
+            100,
+        );
         // The writer takes the first line and blocks on the held output.
         assert!(sink.push(b"first line\n"));
         std::thread::sleep(BATCH_WAIT * 3);
         let started = std::time::Instant::now();
         let kept = (0..50).filter(|_| sink.push(b"0123456789\n")).count();
-        assert!(started.elapsed() < Duration::from_secs(1), "push never blocks");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "push never blocks"
+        );
         assert_eq!(kept, 9, "only what fits in 100 bytes waits");
         drop(held);
         let mut text = String::new();

@@ -286,7 +286,11 @@ async fn access_lines_and_ops_metrics_of_a_running_server() {
         ),
     ];
     for (name, labels, value) in want {
-        assert_eq!(series(&text, name, &labels), Some(value), "{name} {labels:?}:\n{text}");
+        assert_eq!(
+            series(&text, name, &labels),
+            Some(value),
+            "{name} {labels:?}:\n{text}"
+        );
     }
     // A registration hashes once; each login verifies once (the dummy hash is made once).
     assert!(series(&text, "argon2_duration_seconds_count", &[("op", "hash")]) >= Some(1.0));
@@ -297,7 +301,10 @@ async fn access_lines_and_ops_metrics_of_a_running_server() {
     );
     assert!(series(&text, "mail_outbox_oldest_unsent_seconds", &[]) >= Some(0.0));
     assert!(series(&text, "database_pool_connections", &[("state", "idle")]).is_some());
-    assert!(!text.contains(email) && !text.contains("81.2.69.142"), "{text}");
+    assert!(
+        !text.contains(email) && !text.contains("81.2.69.142"),
+        "{text}"
+    );
 
     // Access lines are written by a thread of their own, a few milliseconds later.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -321,17 +328,29 @@ async fn access_lines_and_ops_metrics_of_a_running_server() {
         chrono::DateTime::parse_from_rfc3339(reg["timestamp"].as_str().unwrap()).is_ok(),
         "{reg}"
     );
-    assert!(reg.get("span").is_none() && reg.get("spans").is_none(), "{reg}");
+    assert!(
+        reg.get("span").is_none() && reg.get("spans").is_none(),
+        "{reg}"
+    );
     let bad = by_id("login-bad-1");
     assert_eq!((bad.len(), &bad[0]["status"]), (1, &serde_json::json!(401)));
     let loc = by_id("loc-1")[0];
     assert_eq!(loc["route"], "/locales");
-    assert!(loc.get("publisher_id").is_none(), "no publisher on /locales: {loc}");
+    assert!(
+        loc.get("publisher_id").is_none(),
+        "no publisher on /locales: {loc}"
+    );
     // Unknown paths are not written out: a path can carry anything.
     assert_eq!(by_id("unknown-route")[0]["route"], "unmatched");
     for line in &log {
         assert!(!line.contains(email), "no email in logs: {line}");
-        assert!(!line.contains("81.2.69.142"), "no query string in logs: {line}");
-        assert!(!line.contains("secret123") && !line.contains("wrong-pass-1"), "{line}");
+        assert!(
+            !line.contains("81.2.69.142"),
+            "no query string in logs: {line}"
+        );
+        assert!(
+            !line.contains("secret123") && !line.contains("wrong-pass-1"),
+            "{line}"
+        );
     }
 }
