@@ -110,6 +110,7 @@ impl Application {
         )
         .map_err(|e| anyhow::anyhow!("auth.argon2_*: {e}"))?;
 
+        crate::telemetry::sampler::spawn(Arc::downgrade(&store), settings.mail.max_attempts);
         let mailer = crate::mail::Mailer::new(&settings.mail).map_err(anyhow::Error::msg)?;
         let mail_notify = Arc::new(tokio::sync::Notify::new());
         crate::mail::spawn_outbox(

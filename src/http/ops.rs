@@ -47,6 +47,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// The Prometheus text of this process.
 pub fn render_metrics(state: &AppState) -> Response {
+    crate::telemetry::sampler::pool_gauges(state.store.as_ref());
     (
         [(
             header::CONTENT_TYPE,

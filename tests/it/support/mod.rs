@@ -368,6 +368,8 @@ pub fn redis_url() -> String {
 pub struct ServerProcess {
     pub address: String,
     pub child: tokio::process::Child,
+    /// Every line of its log (stderr) so far.
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -397,8 +399,10 @@ impl ServerProcess {
         }
         let mut child = cmd.spawn().expect("start enroll");
         let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await.unwrap() {
+                log.lock().unwrap().push(line.clone());
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
                 if v["message"] == "enroll is listening" {
                     return v["addr"].as_str().unwrap().to_owned();
@@ -409,10 +413,16 @@ impl ServerProcess {
         .await
         .expect("the server starts");
         // Keep draining its log so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
         ServerProcess {
             address: format!("http://{addr}"),
             child,
+            log,
         }
     }
 }
