@@ -69,6 +69,7 @@ impl<S: Clone> MakeEdge<S> {
             inner: self.stack.clone(),
             proxies: self.proxies.clone(),
             peer: peer.ip(),
+            log: self.log,
         }
     }
 }
