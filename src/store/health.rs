@@ -3,7 +3,8 @@
 //! sqlx's pool retries a refused connection until `acquire_timeout`, so a request sent while
 //! Postgres is down would wait that long (twice, for two queries). A probe on a connection of
 //! its own notices a refusal or a dropped connection at once, and requests waiting on the
-//! database are answered 503 as soon as it does (`http::db_gate`).
+//! database are answered 503 as soon as it does (`http::db_gate`). A probe that gets no
+//! answer in time changes nothing: under load that is slowness, not an outage.
 
 use std::future::Future;
 use std::str::FromStr;
@@ -35,7 +36,6 @@ impl DbHealth {
             return DbHealth { down: None };
         }
         let (tx, rx) = watch::channel(false);
-        // A hung (not refusing) server counts as down after the pool's own patience.
         let patience = settings.acquire_timeout.max(Duration::from_millis(500));
         tokio::spawn(probe(
             options.application_name("enroll-probe"),
@@ -61,22 +61,58 @@ impl DbHealth {
     }
 }
 
-/// Runs `SELECT 1` on its own connection every [`PROBE_EVERY`] until nobody listens.
+/// What one look at the database found.
+enum Seen {
+    Up,
+    /// Refused, or dropped and refused again: decisive, and fast.
+    Down,
+    /// No answer within the patience: a slow (loaded) server looks the same as a hung one,
+    /// so this changes nothing; the pool's own acquire timeout still applies.
+    Unknown,
+}
+
+/// `SELECT 1` on the kept connection; if that fails, once more on a fresh one (an idle
+/// connection a pooler or `idle_session_timeout` closed is no outage).
+async fn look(
+    conn: &mut Option<PgConnection>,
+    options: &PgConnectOptions,
+    patience: Duration,
+) -> Seen {
+    if let Some(mut c) = conn.take() {
+        match tokio::time::timeout(patience, sqlx::query("SELECT 1").execute(&mut c)).await {
+            Ok(Ok(_)) => {
+                *conn = Some(c);
+                return Seen::Up;
+            }
+            Err(_) => return Seen::Unknown,
+            Ok(Err(_)) => {}
+        }
+    }
+    let fresh = tokio::time::timeout(patience, async {
+        let mut c = PgConnection::connect_with(options).await?;
+        sqlx::query("SELECT 1").execute(&mut c).await?;
+        Ok::<_, sqlx::Error>(c)
+    })
+    .await;
+    match fresh {
+        Ok(Ok(c)) => {
+            *conn = Some(c);
+            Seen::Up
+        }
+        Ok(Err(_)) => Seen::Down,
+        Err(_) => Seen::Unknown,
+    }
+}
+
+/// Looks every [`PROBE_EVERY`] until nobody listens.
 async fn probe(options: PgConnectOptions, tx: watch::Sender<bool>, patience: Duration) {
     let mut conn: Option<PgConnection> = None;
     while !tx.is_closed() {
-        let answered = tokio::time::timeout(patience, async {
-            let c = match conn.take() {
-                Some(c) => c,
-                None => PgConnection::connect_with(&options).await?,
-            };
-            let mut c = c;
-            sqlx::query("SELECT 1").execute(&mut c).await?;
-            conn = Some(c);
-            Ok::<(), sqlx::Error>(())
-        })
-        .await;
-        let down = !matches!(answered, Ok(Ok(())));
+        let down = match look(&mut conn, &options, patience).await {
+            Seen::Up => false,
+            Seen::Down => true,
+            Seen::Unknown => *tx.borrow(),
+        };
         tx.send_if_modified(|was| {
             if *was == down {
                 return false;
