@@ -19,6 +19,7 @@ mod keys;
 mod limits;
 mod locales;
 mod login;
+mod openapi;
 mod ops;
 mod passwords;
 mod provisioning;
