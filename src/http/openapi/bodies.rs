@@ -10,14 +10,13 @@ fn text() -> Value {
 
 /// An id: a JSON number or a string (`100000001` or `"100000001"`).
 fn id(description: &str) -> Value {
-    json!({"type": ["integer", "string"], "description": description})
+    json!({"type": ["integer", "string", "null"], "description": description})
 }
 
 /// `publisherId` or `offerId`: one of them is required.
 fn with_tenant(mut schema: Value) -> Value {
     schema["properties"]["publisherId"] = id("Nine digits; or give offerId");
-    schema["properties"]["offerId"] =
-        json!({"type": "string", "description": "Such as S123456789_US; or give publisherId"});
+    schema["properties"]["offerId"] = json!({"type": ["string", "null"], "description": "Such as S123456789_US; or give publisherId"});
     schema["anyOf"] = json!([{"required": ["publisherId"]}, {"required": ["offerId"]}]);
     schema
 }
@@ -127,7 +126,9 @@ pub fn customer_change() -> Value {
 
 /// `PUT /customers/{customerId}/consents`.
 pub fn consent_answers() -> Value {
-    object(&["consents"], json!({"consents": consent_answers_array()}))
+    let mut answers = consent_answers_array();
+    answers["type"] = json!("array");
+    object(&["consents"], json!({ "consents": answers }))
 }
 
 /// `PUT /customers/{customerId}/capture`.
@@ -170,7 +171,7 @@ pub fn new_key() -> Value {
 pub fn new_publisher() -> Value {
     object(
         &["id", "name"],
-        json!({"id": id("Nine digits"), "name": {"type": "string"},
+        json!({"id": {"type": ["integer", "string"], "description": "Nine digits"}, "name": {"type": "string"},
                "offers": {"type": ["array", "null"], "items": {"type": "string"}},
                "settings": {"type": ["object", "null"], "description": "As in [publishers.settings] (snake_case); absent keys take their defaults"}}),
     )
@@ -181,7 +182,6 @@ pub fn publisher_change() -> Value {
     object(
         &[],
         json!({"name": text(),
-               "offers": {"type": ["array", "null"], "items": {"type": "string"}},
                "settings": {"type": ["object", "null"], "description": "JSON Merge Patch (RFC 7396) of the settings"}}),
     )
 }
