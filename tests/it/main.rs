@@ -22,6 +22,7 @@ mod limits;
 mod links;
 mod locales;
 mod login;
+mod openapi;
 mod ops;
 mod outbound;
 mod passwords;
