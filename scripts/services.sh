@@ -68,9 +68,13 @@ ensure_postgres() {
 }
 
 # Test databases of runs that were killed before their cleanup.
+# Test databases are named enroll_it_<pid>_<uuid> by the test process that made them: only those
+# whose process is gone are dropped, so two test runs on one server leave each other alone.
 drop_stale_test_databases() {
-  local name
+  local name pid
   for name in $(psql "$TEST_DATABASE_URL" -Atqc "select datname from pg_database where datname like 'enroll\_it\_%'"); do
+    pid=${name#enroll_it_}; pid=${pid%%_*}
+    if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" != "$name" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
     psql "$TEST_DATABASE_URL" -qc "drop database if exists \"$name\" with (force)" >/dev/null 2>&1 || true
   done
 }

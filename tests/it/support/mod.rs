@@ -85,7 +85,11 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
-                let name = format!("enroll_it_{}", uuid::Uuid::new_v4().simple());
+                let name = format!(
+                    "enroll_it_{}_{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                );
                 let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
                     panic!(
                         "Postgres is required for this test and is not reachable at {admin} ({e}). \
