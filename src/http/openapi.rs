@@ -6,8 +6,8 @@ use super::admin::{
     audit, consents as admin_consents, customers as admin_customers, export, keys, publishers,
 };
 use super::{
-    capture, consents, customer_consents, customers, error, locales, login, ops, passwords,
-    registration, verification,
+    capture, consents, customer_consents, customers, error, identity, locales, login, ops,
+    passwords, registration, verification,
 };
 
 /// Every route of the service. A route added later goes in `paths` too.
@@ -32,6 +32,9 @@ use super::{
         customer_consents::put_consents,
         capture::capture_status,
         capture::put_capture,
+        identity::revoke_refresh_tokens,
+        identity::sso_auth,
+        identity::delete_customer,
         verification::send_code,
         verification::request_confirmation,
         verification::confirm,
@@ -90,6 +93,13 @@ impl utoipa::Modify for BearerJwt {
                     ))
                     .build(),
             ),
+        );
+        // Cleeng's name for the publisher's key on its server-to-server routes.
+        components.add_security_scheme(
+            "publisherToken",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::new("X-Publisher-Token"),
+            )),
         );
     }
 }

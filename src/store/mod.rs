@@ -345,6 +345,20 @@ pub trait AccountStore: Send + Sync + 'static {
         grace: std::time::Duration,
     ) -> Result<Rotation, StoreError>;
 
+    /// Revokes every refresh token of a customer of this publisher ("log out of all
+    /// devices"); returns how many were still live.
+    async fn revoke_refresh_tokens(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+    ) -> Result<u64, StoreError>;
+
+    /// The publisher of a customer that is not erased (for keys that reach every publisher).
+    async fn customer_publisher(
+        &self,
+        customer: CustomerId,
+    ) -> Result<Option<PublisherId>, StoreError>;
+
     /// Stores a reset token (by hash) and its email in one transaction, unless the customer
     /// already had `per_hour` resets in the last hour (then nothing is stored: false).
     async fn request_password_reset(
