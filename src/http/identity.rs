@@ -71,9 +71,10 @@ async fn sso_publisher(
     auth: &AdminAuth,
     f: &mut Fields<'_>,
 ) -> Result<PublisherId, ApiError> {
-    let named = ["publisherId", "offerId"]
-        .iter()
-        .any(|k| f.raw(k).is_some_and(|v| !v.is_null() && v.as_str() != Some("")));
+    let named = ["publisherId", "offerId"].iter().any(|k| {
+        f.raw(k)
+            .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+    });
     let tenant = if named || auth.is_operator() {
         tenant(f)
     } else {
