@@ -19,6 +19,7 @@ backend_tests!(
     cleeng_erasure_is_the_admin_erasure,
     capture_email_never_changes_the_sign_in_address,
     external_data_numbers_keep_their_value,
+    a_customer_of_another_publisher_cannot_log_in_here,
 );
 
 async fn sso(app: &TestApp, header: Option<(&str, String)>, body: Value) -> reqwest::Response {
@@ -395,4 +396,53 @@ async fn external_data_numbers_keep_their_value(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+async fn a_customer_of_another_publisher_cannot_log_in_here(backend: Backend) {
+    let app = spawn(backend).await;
+    create_publisher(&app, OTHER).await;
+    register_in(&app, OTHER, "elsewhere@example.com", json!({})).await;
+    app.signed_up("here@example.com").await;
+    // The right password of a customer of publisher 200000002, asked of 100000001.
+    let (status, foreign) = json(login(&app, "elsewhere@example.com", "secret123").await).await;
+    let (_, wrong) = json(login(&app, "here@example.com", "wrongpass1").await).await;
+    let (_, unknown) = json(login(&app, "nobody@example.com", "secret123").await).await;
+    assert_eq!(status, 401);
+    assert_eq!(foreign["code"], "USER0001");
+    assert_eq!(foreign, wrong, "the same body as a wrong password");
+    assert_eq!(foreign, unknown);
+    // By offerId likewise, and at its own publisher it works.
+    let r = app
+        .client
+        .post(app.url("/auths"))
+        .json(&json!({"email": "elsewhere@example.com", "password": "secret123", "offerId": "S100000001_US"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await, (401, wrong));
+    let r = app
+        .client
+        .post(app.url("/auths"))
+        .json(&json!({"email": "elsewhere@example.com", "password": "secret123", "publisherId": OTHER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn the_identity_routes_are_in_the_openapi_document() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, doc) = json(app.get("/openapi.json").await).await;
+    for (path, method) in [
+        ("/refresh_tokens", "delete"),
+        ("/sso/auths", "post"),
+        ("/3.1/customers/{customerId}", "delete"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["publisherToken"],
+        json!({"type": "apiKey", "in": "header", "name": "X-Publisher-Token"})
+    );
 }
