@@ -34,6 +34,11 @@ pub struct Claims {
     pub iss: String,
     /// Unique token id.
     pub jti: String,
+    /// The customer's session epoch when issued: a password reset, an email change, an erasure
+    /// or "sign out everywhere" bumps the customer's, and older tokens stop reaching it.
+    /// (Absent in tokens from before it existed: epoch 0.)
+    #[serde(default)]
+    pub session_epoch: i64,
 }
 
 /// Why a token was refused.
@@ -138,8 +143,13 @@ impl Keys {
         })
     }
 
-    /// A token for a customer of a publisher, valid for `jwt.ttl`.
-    pub fn issue(&self, customer: CustomerId, publisher: PublisherId) -> Result<String, String> {
+    /// A token for a customer of a publisher in a session epoch, valid for `jwt.ttl`.
+    pub fn issue(
+        &self,
+        customer: CustomerId,
+        publisher: PublisherId,
+        session_epoch: i64,
+    ) -> Result<String, String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             customer_id: customer.to_string(),
@@ -148,6 +158,7 @@ impl Keys {
             exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(900),
             iss: self.issuer.clone(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
+            session_epoch,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
@@ -200,7 +211,8 @@ mod tests {
         let k = keys(&[generate_pem().unwrap()]);
         let c = CustomerId::parse("123456789").unwrap();
         let p = PublisherId::parse("100000001").unwrap();
-        let claims = k.verify(&k.issue(c, p).unwrap()).unwrap();
+        let claims = k.verify(&k.issue(c, p, 3).unwrap()).unwrap();
+        assert_eq!(claims.session_epoch, 3);
         assert_eq!(
             (claims.customer_id.as_str(), claims.publisher_id.as_str()),
             ("123456789", "100000001")
@@ -216,6 +228,7 @@ mod tests {
             .issue(
                 CustomerId::parse("123456789").unwrap(),
                 PublisherId::parse("100000001").unwrap(),
+                0,
             )
             .unwrap();
         let after = keys(&[new.clone(), old]);

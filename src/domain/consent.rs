@@ -91,7 +91,7 @@ pub struct ConsentDraft {
     pub name: ConsentName,
     /// The text shown beside the checkbox (may hold a link).
     pub label: String,
-    /// Usually the URL of the document consented to.
+    /// The URL of the document consented to: empty or an absolute http(s) URL.
     #[serde(default)]
     pub value: String,
     /// Must be accepted to register.
@@ -106,7 +106,8 @@ pub struct ConsentDraft {
 }
 
 impl ConsentDraft {
-    /// Checks the texts: a label is required, no NUL characters anywhere.
+    /// Checks the texts: a label is required, no NUL characters anywhere, the value empty or
+    /// an http(s) URL.
     pub fn check(&self) -> Result<(), String> {
         if self.label.trim().is_empty() {
             return Err(format!("consent {}: label must not be empty", self.name));
@@ -120,6 +121,10 @@ impl ConsentDraft {
                 "consent {}: texts are limited to 4000 bytes",
                 self.name
             ));
+        }
+        if !self.value.is_empty() {
+            super::link::http_url(&self.value)
+                .map_err(|e| format!("consent {}: value: {e}", self.name))?;
         }
         Ok(())
     }

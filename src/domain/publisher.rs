@@ -68,12 +68,10 @@ impl PublisherSettings {
             .validate()
             .map_err(|e| format!("capture: {e}"))?;
         if let Some(default) = &self.reset_url_default {
-            url::Url::parse(default)
-                .map_err(|e| format!("reset_url_default: {default:?} is not a URL ({e})"))?;
+            super::link::http_url(default).map_err(|e| format!("reset_url_default: {e}"))?;
         }
         if let Some(default) = &self.confirm_url_default {
-            url::Url::parse(default)
-                .map_err(|e| format!("confirm_url_default: {default:?} is not a URL ({e})"))?;
+            super::link::http_url(default).map_err(|e| format!("confirm_url_default: {e}"))?;
         }
         Ok(())
     }

@@ -16,6 +16,8 @@ pub struct CustomerAuth {
     pub customer: CustomerId,
     /// Their publisher.
     pub publisher: PublisherId,
+    /// The session epoch the token was issued in (checked where the customer is loaded).
+    pub epoch: i64,
 }
 
 impl FromRequestParts<AppState> for CustomerAuth {
@@ -35,6 +37,7 @@ impl FromRequestParts<AppState> for CustomerAuth {
         Ok(CustomerAuth {
             customer: CustomerId::parse(&claims.customer_id).map_err(|_| invalid())?,
             publisher: PublisherId::parse(&claims.publisher_id).map_err(|_| invalid())?,
+            epoch: claims.session_epoch,
         })
     }
 }

@@ -195,13 +195,7 @@ pub async fn existing(
     auth: &CustomerAuth,
     path: &str,
 ) -> Result<CustomerId, ApiError> {
-    let id = auth.check_path(path)?;
-    state
-        .store
-        .customer(auth.publisher, id)
-        .await?
-        .ok_or_else(access_denied)?;
-    Ok(id)
+    Ok(super::customers::load(state, auth, path).await?.id)
 }
 
 /// Every current consent with the customer's answer.

@@ -73,14 +73,24 @@ impl From<Customer> for CustomerView {
     }
 }
 
-/// The token's own customer named by `{customerId}` (403 AUTH0004 for another or an erased one).
+/// The token's own customer named by `{customerId}` (403 AUTH0004 for another or an erased one;
+/// 401 AUTH0002 for a token of an ended session: issued before a password reset, an email
+/// change or "sign out everywhere").
 pub async fn load(state: &AppState, auth: &CustomerAuth, path: &str) -> Result<Customer, ApiError> {
     let id = auth.check_path(path)?;
-    state
+    let customer = state
         .store
         .customer(auth.publisher, id)
         .await?
-        .ok_or_else(access_denied)
+        .ok_or_else(access_denied)?;
+    if customer.session_epoch != auth.epoch {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "AUTH0002",
+            "Invalid JWT token",
+        ));
+    }
+    Ok(customer)
 }
 
 /// The customer's profile.
@@ -141,10 +151,15 @@ pub async fn patch_customer(
     };
     if let Some(email) = patch.email {
         let password = patch.confirmation_password.unwrap_or_default();
-        let ok = state
-            .hasher
-            .verify(&password, &customer.password_hash)
-            .await?;
+        // The same hourly failure budget as login (a stolen JWT is no password oracle).
+        let ok = super::password_check::check(
+            &state,
+            auth.publisher,
+            &customer.email_key,
+            &password,
+            Some(&customer.password_hash),
+        )
+        .await?;
         if !ok {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,

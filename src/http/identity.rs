@@ -14,6 +14,7 @@ use super::admin::customers::{Erased, erase_customer};
 use super::admin::{AdminAuth, Scope};
 use super::auth::{CustomerAuth, access_denied, bearer_token};
 use super::client_ip::ClientIp;
+use super::customers::load;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::login::Refreshed;
@@ -24,6 +25,7 @@ use crate::domain::email::email_key;
 use crate::domain::fields::{Fields, Given};
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{CustomerId, PublisherId};
+use crate::store::StoreError;
 
 /// The header Cleeng's API 3.1 and its SSO login take the publisher's token in.
 pub const PUBLISHER_TOKEN: &str = "x-publisher-token";
@@ -48,19 +50,24 @@ impl FromRequestParts<AppState> for PublisherToken {
     }
 }
 
-/// Revokes every refresh token of the customer ("log out of all devices"). Access tokens
-/// already issued live on until they expire (15 minutes).
+/// "Log out of all devices": ends every session of the customer (see README, Sessions): every
+/// refresh token is revoked and every JWT issued before, this one too, stops working.
 #[utoipa::path(delete, path = "/refresh_tokens", tag = "customers", security(("jwt" = [])),
     responses((status = 200, description = "`{}`"), (status = 401, body = super::error::ErrorBody)))]
 pub async fn revoke_refresh_tokens(
     State(state): State<AppState>,
     auth: CustomerAuth,
 ) -> Result<Data<Map<String, Value>>, ApiError> {
-    let revoked = state
+    // A token of an already ended session may not end the newer ones (401, as elsewhere).
+    let customer = load(&state, &auth, &auth.customer.to_string()).await?;
+    if !state
         .store
-        .revoke_refresh_tokens(auth.publisher, auth.customer)
-        .await?;
-    tracing::info!(customer_id = %auth.customer, revoked, "refresh tokens revoked by the customer");
+        .end_sessions(auth.publisher, customer.id)
+        .await?
+    {
+        return Err(access_denied());
+    }
+    tracing::info!(customer_id = %customer.id, "every session ended by the customer");
     Ok(Data(Map::new()))
 }
 
@@ -139,15 +146,21 @@ pub async fn sso_auth(
         .await?
         .ok_or_else(|| ApiError::unknown("email"))?;
     let (token, stored) = refresh_token(&state);
-    state
+    let epoch = customer.session_epoch;
+    match state
         .store
-        .record_login(publisher, customer.id, &ip.to_string(), &stored)
-        .await?;
+        .record_login(publisher, customer.id, &ip.to_string(), &stored, epoch)
+        .await
+    {
+        // Its sessions were ended (or it was erased) since the lookup: as for an unknown one.
+        Err(StoreError::NotFound(_)) => return Err(ApiError::unknown("email")),
+        other => other?,
+    }
     tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer signed in by SSO");
     Ok(Data(Refreshed {
         jwt: state
             .keys
-            .issue(customer.id, publisher)
+            .issue(customer.id, publisher, epoch)
             .map_err(ApiError::internal)?,
         refresh_token: token,
     }))

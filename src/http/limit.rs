@@ -5,26 +5,27 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::Value;
 use tower::{Service, ServiceExt};
 
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::domain::{OfferId, PublisherId};
+use crate::domain::customer::tenant;
+use crate::domain::fields::Fields;
+use crate::domain::{PublisherId, TenantRef};
 use crate::limits::{Class, Key, Limiter, Verdict};
 
-/// Limits the customer-facing routes (API.md, Rate limits): `route` runs only when the
-/// request is within the limits of its `class`.
+/// Limits the customer-facing routes (API.md, Rate limits): `service` runs only when the
+/// request is within the limits of its `class`; `route` is its route template.
 pub async fn limit<S>(
     state: &AppState,
     limiter: &Limiter,
     class: Class,
+    route: &str,
     req: Request,
-    route: S,
+    service: S,
 ) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
@@ -33,7 +34,7 @@ where
         .extensions()
         .get::<ClientIp>()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0);
-    let (req, publisher) = match publisher_of(state, class, req).await {
+    let (req, publisher) = match publisher_of(state, route, req).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -46,7 +47,7 @@ where
         .await
     {
         Verdict::Allowed(permit) => {
-            let Ok(response) = route.oneshot(req).await;
+            let Ok(response) = service.oneshot(req).await;
             drop(permit);
             response
         }
@@ -60,80 +61,102 @@ where
     }
 }
 
-#[derive(Deserialize)]
-struct Tenant {
-    #[serde(rename = "publisherId")]
-    publisher_id: Option<Value>,
-    #[serde(rename = "offerId")]
-    offer_id: Option<Value>,
+/// Where a route's handler takes its tenant from. The limiter takes it from the same place,
+/// parsed by the same functions, so a request counts against the publisher its handler
+/// serves, or against none when the handler refuses it anyway: a client cannot pick a
+/// bucket with a token or a body field the handler ignores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TenantFrom {
+    /// `/publishers/{publisher_id}/…`.
+    Path,
+    /// The customer JWT (`/customers/{customer_id}/…`).
+    Token,
+    /// `publisherId` / `offerId` of the JSON body.
+    Body,
+    /// No tenant before the handler's own lookup (e.g. a refresh token's).
+    Nowhere,
 }
 
-/// The publisher a request may count against: only from a verified token, or an id (path or
-/// body) that names an existing publisher. Body routes are read here (within the body limit)
-/// and handed on unchanged.
-async fn publisher_of(
-    state: &AppState,
-    class: Class,
-    req: Request,
-) -> Result<(Request, Option<PublisherId>), Response> {
-    if let Some(token) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        && let Ok(claims) = state.keys.verify(token)
-        && let Ok(p) = PublisherId::parse(&claims.publisher_id)
+fn tenant_from(method: &Method, route: &str) -> TenantFrom {
+    if route.starts_with("/publishers/{publisher_id}") {
+        TenantFrom::Path
+    } else if route.starts_with("/3.1/") {
+        // Authenticated by the publisher's token, not a customer JWT.
+        TenantFrom::Nowhere
+    } else if route.contains("{customer_id}")
+        || (method == Method::DELETE && route == "/refresh_tokens")
     {
-        return Ok((req, Some(p)));
-    }
-    if let Some(rest) = req.uri().path().strip_prefix("/publishers/") {
-        let id = rest
-            .split('/')
-            .next()
-            .and_then(|s| PublisherId::parse(s).ok());
-        let known = match id {
-            Some(id) => state
-                .catalog
-                .publisher(id)
-                .await
-                .ok()
-                .flatten()
-                .map(|v| v.publisher.id),
-            None => None,
-        };
-        return Ok((req, known));
-    }
-    let reads_body = class != Class::Default
-        || (req.method() == Method::PUT && req.uri().path().ends_with("/consents"));
-    if !reads_body || !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
-        return Ok((req, None));
-    }
-    let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(_) => return Err(ApiError::payload_too_large().into_response()),
-    };
-    let tenant: Option<Tenant> = serde_json::from_slice(&bytes).ok();
-    let text = |v: Option<Value>| match v {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let mut publisher = None;
-    if let Some(t) = tenant {
-        if let Some(id) = text(t.publisher_id).and_then(|s| PublisherId::parse(&s).ok()) {
-            publisher = state
-                .catalog
-                .publisher(id)
-                .await
-                .ok()
-                .flatten()
-                .map(|v| v.publisher.id);
-        } else if let Some(offer) = text(t.offer_id).and_then(|s| OfferId::parse(&s).ok()) {
-            publisher = state.catalog.offer_publisher(&offer).await.ok().flatten();
+        TenantFrom::Token
+    } else {
+        match (method.as_str(), route) {
+            ("POST", "/customers" | "/auths" | "/sso/auths" | "/customers/verification")
+            | ("PUT" | "PATCH", "/customers/passwords") => TenantFrom::Body,
+            _ => TenantFrom::Nowhere,
         }
     }
-    Ok((Request::from_parts(parts, Body::from(bytes)), publisher))
+}
+
+/// The publisher a request counts against: only an existing one, named where its route's
+/// handler reads it (see [`TenantFrom`]). Body routes are read here (within the body limit,
+/// by the handler's own parser) and handed on unchanged.
+async fn publisher_of(
+    state: &AppState,
+    route: &str,
+    req: Request,
+) -> Result<(Request, Option<PublisherId>), Response> {
+    let exists = |id: PublisherId| async move {
+        state
+            .catalog
+            .publisher(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|v| v.publisher.id)
+    };
+    match tenant_from(req.method(), route) {
+        TenantFrom::Nowhere => Ok((req, None)),
+        TenantFrom::Token => {
+            let publisher = super::auth::bearer_token(req.headers())
+                .and_then(|token| state.keys.verify(token).ok())
+                .and_then(|claims| PublisherId::parse(&claims.publisher_id).ok());
+            Ok((req, publisher))
+        }
+        TenantFrom::Path => {
+            let id = req
+                .uri()
+                .path()
+                .strip_prefix("/publishers/")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|s| PublisherId::parse(s).ok());
+            let known = match id {
+                Some(id) => exists(id).await,
+                None => None,
+            };
+            Ok((req, known))
+        }
+        TenantFrom::Body => {
+            let (parts, body) = req.into_parts();
+            let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(b) => b,
+                Err(_) => return Err(ApiError::payload_too_large().into_response()),
+            };
+            // A body the handler refuses (bad JSON, a repeated key, a bad or missing or
+            // contradictory id) counts against no publisher.
+            let tenant = super::json::parse(&bytes).ok().and_then(|body| {
+                let mut fields = Fields::new(&body).ok()?;
+                tenant(&mut fields).filter(|_| fields.errors.is_empty())
+            });
+            let publisher = match tenant {
+                Some(TenantRef::Publisher(id)) => exists(id).await,
+                Some(TenantRef::Offer(offer)) => {
+                    match state.catalog.offer_publisher(&offer).await.ok().flatten() {
+                        Some(id) => exists(id).await,
+                        None => None,
+                    }
+                }
+                None => None,
+            };
+            Ok((Request::from_parts(parts, Body::from(bytes)), publisher))
+        }
+    }
 }

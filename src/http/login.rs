@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::Data;
 use super::client_ip::ClientIp;
@@ -19,7 +18,7 @@ use crate::domain::customer::tenant;
 use crate::domain::email::email_key;
 use crate::domain::fields::{Fields, Given};
 use crate::domain::problem::{FieldError, Reason};
-use crate::store::Rotation;
+use crate::store::{Rotation, StoreError};
 
 fn wrong_credentials() -> ApiError {
     ApiError::new(
@@ -64,47 +63,43 @@ pub async fn login(
     let publisher = view.publisher.id;
     super::guard::captcha(&state, &view, CaptchaRoute::Login, &body, &headers, ip).await?;
     let key = email_key(&email);
-    // Counted per (publisher, email) whether or not the account exists; only a hash is kept.
-    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
-    let hour = now / 3600;
-    let limit = i64::from(state.settings.auth.login_failures_per_hour);
-    if state
-        .store
-        .login_failures(publisher, &key_hash, hour)
-        .await?
-        >= limit
-    {
-        let retry_after = u64::try_from((hour + 1) * 3600 - now).unwrap_or(3600);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE0001",
-            "Too many requests",
-        )
-        .with_retry_after(retry_after));
-    }
     let customer = state.store.customer_by_email(publisher, &key).await?;
-    // The same work either way: an unknown email verifies against a dummy hash.
-    state.hasher.prepare_dummy().await?;
-    let ok = match &customer {
-        Some(c) => state.hasher.verify(&password, &c.password_hash).await,
-        None => state.hasher.verify_dummy(&password).await,
-    }?;
+    // Counted per (publisher, email) whether or not the account exists.
+    let ok = super::password_check::check(
+        &state,
+        publisher,
+        &key,
+        &password,
+        customer.as_ref().map(|c| c.password_hash.as_str()),
+    )
+    .await?;
     let Some(customer) = customer.filter(|_| ok) else {
-        state
-            .store
-            .add_login_failure(publisher, &key_hash, hour)
-            .await?;
-        metrics::counter!("login_failures_total").increment(1);
         return Err(wrong_credentials());
     };
     let (token, stored) = refresh_token(&state);
-    state
+    match state
         .store
-        .record_login(publisher, customer.id, &ip.to_string(), &stored)
-        .await?;
+        .record_login(
+            publisher,
+            customer.id,
+            &ip.to_string(),
+            &stored,
+            customer.session_epoch,
+        )
+        .await
+    {
+        // The password checked was reset (or the account erased) meanwhile.
+        Err(StoreError::NotFound(_)) => return Err(wrong_credentials()),
+        other => other?,
+    }
     tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer logged in");
-    Ok(Data(session(&state, customer.id, publisher, token)?))
+    Ok(Data(session(
+        &state,
+        customer.id,
+        publisher,
+        customer.session_epoch,
+        token,
+    )?))
 }
 
 /// A new token pair.
@@ -158,10 +153,11 @@ pub async fn refresh(
         Rotation::Rotated {
             customer,
             publisher,
+            epoch,
         } => Ok(Data(Refreshed {
             jwt: state
                 .keys
-                .issue(customer, publisher)
+                .issue(customer, publisher, epoch)
                 .map_err(ApiError::internal)?,
             refresh_token: next,
         })),

@@ -111,8 +111,9 @@ where
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 let (state, limiter) = (self.state.clone(), limiter.clone());
+                let route = metrics.route.clone();
                 Either::Right(Box::pin(async move {
-                    Ok(super::limit::limit(&state, &limiter, limited, req, ready).await)
+                    Ok(super::limit::limit(&state, &limiter, limited, &route, req, ready).await)
                 }) as BoxFuture<'static, _>)
             }
             _ => Either::Left(self.inner.call(req)),

@@ -19,6 +19,7 @@ pub mod measure;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
+pub mod password_check;
 pub mod passwords;
 pub mod registration;
 pub mod verification;

@@ -84,17 +84,22 @@ pub fn refresh_token(state: &AppState) -> (String, NewRefreshToken) {
     (token, stored)
 }
 
-/// A JWT for the customer plus the given refresh token.
+/// The session epoch of a new customer; a registration's replay works only while the
+/// customer is still in it.
+const FIRST_EPOCH: i64 = 0;
+
+/// A JWT for the customer in its session epoch, plus the given refresh token.
 pub fn session(
     state: &AppState,
     customer: CustomerId,
     publisher: PublisherId,
+    epoch: i64,
     refresh: String,
 ) -> Result<Session, ApiError> {
     Ok(Session {
         jwt: state
             .keys
-            .issue(customer, publisher)
+            .issue(customer, publisher, epoch)
             .map_err(ApiError::internal)?,
         refresh_token: refresh,
         customer_id: customer.get(),
@@ -168,13 +173,21 @@ pub async fn register(
             customer: Some(id),
             ..
         } => {
-            // The same outcome, with a fresh token pair (tokens are never stored in clear).
+            // The same outcome, with a fresh token pair (tokens are never stored in clear),
+            // while the customer's sessions were never ended (a password reset, an email
+            // change, an erasure also forget this record; this covers one racing them).
             let (token, stored) = refresh_token(&state);
             state
                 .store
-                .add_refresh_token(publisher, id, &stored)
-                .await?;
-            Ok(Data(session(&state, id, publisher, token)?).into_response())
+                .add_refresh_token(publisher, id, &stored, FIRST_EPOCH)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => {
+                        already_exists(StoreError::AlreadyExists("customers.email_key".into()))
+                    }
+                    e => ApiError::from(e),
+                })?;
+            Ok(Data(session(&state, id, publisher, FIRST_EPOCH, token)?).into_response())
         }
         Idempotency::Done {
             status, response, ..
@@ -363,7 +376,7 @@ async fn create(
         .await
         .map_err(already_exists)?;
     tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer registered");
-    session(state, customer.id, publisher, token)
+    session(state, customer.id, publisher, customer.session_epoch, token)
 }
 
 /// A unique-rule violation as the client sees it (422 USER0002 / USER0004).

@@ -48,7 +48,8 @@ fn html(title: &str, paragraphs: &[String], link: Option<(&str, &str)>) -> Strin
     for p in paragraphs {
         body.push_str(&format!("<p>{}</p>\n", escape(p)));
     }
-    if let Some((label, href)) = link {
+    // Only an http(s) link is rendered as one (a stored default may predate that rule).
+    if let Some((label, href)) = link.filter(|(_, href)| crate::domain::link::is_http_url(href)) {
         body.push_str(&format!(
             "<p><a href=\"{}\" style=\"display:inline-block;padding:10px 16px;background:#1a56db;color:#fff;text-decoration:none;border-radius:4px\">{}</a></p>\n",
             escape(href),

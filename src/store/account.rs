@@ -12,6 +12,8 @@ pub enum Rotation {
         customer: CustomerId,
         /// Their publisher.
         publisher: PublisherId,
+        /// The customer's session epoch (the token's family belongs to it).
+        epoch: i64,
     },
     /// Unknown, expired, revoked, or used moments ago (a second tab, a retry): refused.
     Refused,

@@ -45,6 +45,8 @@ pub struct Customer {
     pub email_verified: bool,
     /// Capture answers (a [`crate::domain::capture::CaptureAnswers`] document).
     pub capture: Option<Value>,
+    /// The session epoch: JWTs and refresh tokens of an older one no longer work.
+    pub session_epoch: i64,
 }
 
 /// One consent answer to append to a customer's history.

@@ -230,6 +230,8 @@ pub trait CustomerStore: Send + Sync + 'static {
     ) -> Result<Option<Customer>, StoreError>;
 
     /// Applies profile changes; `NotFound` for no such customer, `AlreadyExists` for a taken email.
+    /// A new email key ends every session of the customer in the same transaction (as
+    /// [`AccountStore::end_sessions`]).
     async fn update_customer(
         &self,
         publisher: PublisherId,
@@ -252,12 +254,15 @@ pub trait CustomerStore: Send + Sync + 'static {
         records: &[NewConsentRecord],
     ) -> Result<(), StoreError>;
 
-    /// Stores a refresh token (a new family) for the customer.
+    /// Stores a refresh token (a new family) for the customer, only while the customer's
+    /// session epoch is still `epoch` (`NotFound` otherwise: the sessions of that epoch were
+    /// ended, e.g. by a password reset, and none may be started from it any more).
     async fn add_refresh_token(
         &self,
         publisher: PublisherId,
         customer: CustomerId,
         token: &NewRefreshToken,
+        epoch: i64,
     ) -> Result<(), StoreError>;
 
     /// Claims an idempotency key for a request body (by its HMAC). A record older than
@@ -309,30 +314,47 @@ pub trait AccountStore: Send + Sync + 'static {
         email_key: &str,
     ) -> Result<Option<Customer>, StoreError>;
 
-    /// Records a successful login: last login time and address, and a new refresh token.
+    /// Records a successful login: last login time and address, and a new refresh token;
+    /// only while the customer's session epoch is still `epoch`, the one whose password was
+    /// checked (`NotFound` otherwise: the password was reset meanwhile).
     async fn record_login(
         &self,
         publisher: PublisherId,
         customer: CustomerId,
         ip: &str,
         token: &NewRefreshToken,
+        epoch: i64,
     ) -> Result<(), StoreError>;
 
-    /// Failed logins of (publisher, key) in an hour bucket (Unix hours).
-    async fn login_failures(
+    /// Reserves one password check of (publisher, key) in an hour bucket (Unix hours), in one
+    /// statement: counts it and returns the new count, or `None` (counting nothing) when
+    /// `limit` checks are already counted. Concurrent callers on any replica never get more
+    /// than `limit` reservations.
+    async fn reserve_password_check(
         &self,
         publisher: PublisherId,
         key_hash: &str,
         hour: i64,
-    ) -> Result<i64, StoreError>;
+        limit: i64,
+    ) -> Result<Option<i64>, StoreError>;
 
-    /// Counts one more failed login; returns the new count.
-    async fn add_login_failure(
+    /// Gives a reservation back (the password was right: only failures count).
+    async fn release_password_check(
         &self,
         publisher: PublisherId,
         key_hash: &str,
         hour: i64,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<(), StoreError>;
+
+    /// Ends every session of a customer ("sign out everywhere"): bumps the session epoch (JWTs
+    /// issued before stop reaching the customer), revokes every refresh token, forgets the
+    /// idempotent registration replays and outstanding reset links, in one transaction.
+    /// False when there is no such (unerased) customer.
+    async fn end_sessions(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+    ) -> Result<bool, StoreError>;
 
     /// Uses a refresh token (by hash) once: stores its successor `next_hash` in the same
     /// family (living `ttl`, never past the family's end). A token used more than `grace`
@@ -344,14 +366,6 @@ pub trait AccountStore: Send + Sync + 'static {
         ttl: std::time::Duration,
         grace: std::time::Duration,
     ) -> Result<Rotation, StoreError>;
-
-    /// Revokes every refresh token of a customer of this publisher ("log out of all
-    /// devices"); returns how many were still live.
-    async fn revoke_refresh_tokens(
-        &self,
-        publisher: PublisherId,
-        customer: CustomerId,
-    ) -> Result<u64, StoreError>;
 
     /// The publisher of a customer that is not erased (for keys that reach every publisher).
     async fn customer_publisher(
@@ -380,8 +394,9 @@ pub trait AccountStore: Send + Sync + 'static {
         token_hash: &str,
     ) -> Result<Option<Customer>, StoreError>;
 
-    /// Uses the token, stores the new password hash, revokes every refresh token of the
-    /// customer and queues the email, in one transaction; false if the token was used meanwhile.
+    /// Uses the token, stores the new password hash, ends every session of the customer (as
+    /// [`AccountStore::end_sessions`]) and queues the email, in one transaction; false if the
+    /// token was used meanwhile.
     async fn reset_password(
         &self,
         publisher: PublisherId,
@@ -498,8 +513,8 @@ pub trait AdminStore: Send + Sync + 'static {
 
     /// Erases a customer: the row stays as a tombstone (id kept, personal fields nulled,
     /// `erased_at` set), the consent history loses addresses and user agents, and refresh
-    /// tokens, reset tokens, outbox, idempotency and login-failure rows go. False when there
-    /// is no such (unerased) customer.
+    /// tokens, reset tokens, outbox, idempotency and login-failure rows go; the session epoch
+    /// is bumped. False when there is no such (unerased) customer.
     async fn erase_customer(
         &self,
         publisher: PublisherId,

@@ -70,14 +70,17 @@ macro_rules! impl_account_store {
                 customer: $crate::domain::CustomerId,
                 ip: &str,
                 token: &$crate::store::NewRefreshToken,
+                epoch: i64,
             ) -> Result<(), $crate::store::StoreError> {
                 let now = chrono::Utc::now();
                 let mut tx = self.begin_write().await?;
-                let done = sqlx::query("UPDATE customers SET last_login_at = $3, last_ip = $4 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL")
+                // The update locks the row: a reset that committed meanwhile bumped the epoch.
+                let done = sqlx::query("UPDATE customers SET last_login_at = $3, last_ip = $4 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL AND session_epoch = $5")
                     .bind(customer.get())
                     .bind(publisher.get())
                     .bind(now)
                     .bind(ip)
+                    .bind(epoch)
                     .execute(&mut *tx)
                     .await?;
                 if done.rows_affected() == 0 {
@@ -88,38 +91,62 @@ macro_rules! impl_account_store {
                 Ok(())
             }
 
-            async fn login_failures(
+            async fn reserve_password_check(
                 &self,
                 publisher: $crate::domain::PublisherId,
                 key_hash: &str,
                 hour: i64,
-            ) -> Result<i64, $crate::store::StoreError> {
-                let n: Option<i32> = sqlx::query_scalar("SELECT failures FROM login_failures WHERE publisher_id = $1 AND key_hash = $2 AND hour = $3")
-                    .bind(publisher.get())
-                    .bind(key_hash)
-                    .bind(hour)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(i64::from(n.unwrap_or(0)))
-            }
-
-            async fn add_login_failure(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                key_hash: &str,
-                hour: i64,
-            ) -> Result<i64, $crate::store::StoreError> {
-                let n: i32 = sqlx::query_scalar(
+                limit: i64,
+            ) -> Result<Option<i64>, $crate::store::StoreError> {
+                if limit <= 0 {
+                    return Ok(None);
+                }
+                // One statement: the row lock of the upsert orders concurrent callers, and a
+                // row already at the limit is left as it is and returns nothing.
+                let n: Option<i32> = sqlx::query_scalar(
                     "INSERT INTO login_failures (publisher_id, key_hash, hour, failures) VALUES ($1, $2, $3, 1) \
                      ON CONFLICT (publisher_id, key_hash, hour) DO UPDATE SET failures = login_failures.failures + 1 \
+                     WHERE login_failures.failures < $4 \
                      RETURNING failures",
                 )
                 .bind(publisher.get())
                 .bind(key_hash)
                 .bind(hour)
-                .fetch_one(&self.pool)
+                .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+                .fetch_optional(&self.pool)
                 .await?;
-                Ok(i64::from(n))
+                Ok(n.map(i64::from))
+            }
+
+            async fn release_password_check(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                key_hash: &str,
+                hour: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("UPDATE login_failures SET failures = failures - 1 WHERE publisher_id = $1 AND key_hash = $2 AND hour = $3 AND failures > 0")
+                    .bind(publisher.get())
+                    .bind(key_hash)
+                    .bind(hour)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn end_sessions(
+                &self,
+                publisher: $crate::domain::PublisherId,
+                customer: $crate::domain::CustomerId,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.begin_write().await?;
+                match Self::lock_session(&mut *tx, publisher, customer, None).await {
+                    Ok(_) => {}
+                    Err($crate::store::StoreError::NotFound(_)) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                Self::end_sessions_in(&mut *tx, customer, chrono::Utc::now()).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn rotate_refresh_token(
@@ -158,6 +185,16 @@ macro_rules! impl_account_store {
                 if row.expires_at <= now || row.family_expires_at <= now {
                     return Ok(Rotation::Refused);
                 }
+                // Under the session lock, so ending the customer's sessions concurrently either
+                // revokes this token first (then the update below finds it revoked) or waits
+                // for this rotation and revokes its successor too.
+                let customer = $crate::domain::CustomerId::from_i64(row.customer_id).map_err(StoreError::Corrupt)?;
+                let publisher = $crate::domain::PublisherId::from_i64(row.publisher_id).map_err(StoreError::Corrupt)?;
+                let epoch = match Self::lock_session(&mut *tx, publisher, customer, None).await {
+                    Ok(epoch) => epoch,
+                    Err(StoreError::NotFound(_)) => return Ok(Rotation::Refused),
+                    Err(e) => return Err(e),
+                };
                 let used = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND revoked_at IS NULL")
                     .bind(hash)
                     .bind(now)
@@ -172,11 +209,9 @@ macro_rules! impl_account_store {
                     expires_at: $crate::store::sql_accounts::later(ttl).min(row.family_expires_at),
                     family_expires_at: row.family_expires_at,
                 };
-                let customer = $crate::domain::CustomerId::from_i64(row.customer_id).map_err(StoreError::Corrupt)?;
-                let publisher = $crate::domain::PublisherId::from_i64(row.publisher_id).map_err(StoreError::Corrupt)?;
                 Self::insert_refresh(&mut *tx, customer, &next, now).await?;
                 tx.commit().await?;
-                Ok(Rotation::Rotated { customer, publisher })
+                Ok(Rotation::Rotated { customer, publisher, epoch })
             }
 
             async fn request_password_reset(
@@ -274,11 +309,9 @@ macro_rules! impl_account_store {
                 if changed.rows_affected() != 1 {
                     return Ok(false);
                 }
-                sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE customer_id = $1 AND revoked_at IS NULL")
-                    .bind(customer.get())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                // Every session started with the old password ends: JWTs, refresh tokens,
+                // registration replays (which hold the old password).
+                Self::end_sessions_in(&mut *tx, customer, now).await?;
                 Self::enqueue(&mut *tx, mail, now).await?;
                 tx.commit().await?;
                 Ok(true)
@@ -324,23 +357,6 @@ macro_rules! impl_account_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
-            }
-
-            async fn revoke_refresh_tokens(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                customer: $crate::domain::CustomerId,
-            ) -> Result<u64, $crate::store::StoreError> {
-                let done = sqlx::query(
-                    "UPDATE refresh_tokens SET revoked_at = $3 WHERE customer_id = $1 AND revoked_at IS NULL \
-                     AND customer_id IN (SELECT id FROM customers WHERE id = $1 AND publisher_id = $2)",
-                )
-                .bind(customer.get())
-                .bind(publisher.get())
-                .bind(chrono::Utc::now())
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected())
             }
 
             async fn customer_publisher(

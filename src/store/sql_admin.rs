@@ -295,7 +295,8 @@ macro_rules! impl_admin_store {
                     "UPDATE customers SET email = NULL, email_key = NULL, password_hash = NULL, \
                      first_name = NULL, last_name = NULL, locale = NULL, country = NULL, currency = NULL, \
                      external_id = NULL, external_data = NULL, registration_ip = NULL, last_ip = NULL, \
-                     last_login_at = NULL, email_verified = FALSE, capture = NULL, erased_at = $3 \
+                     last_login_at = NULL, email_verified = FALSE, capture = NULL, erased_at = $3, \
+                     session_epoch = session_epoch + 1 \
                      WHERE id = $1 AND publisher_id = $2",
                 )
                 .bind(customer.get())

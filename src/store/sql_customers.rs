@@ -8,7 +8,7 @@ use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, Publish
 
 pub(super) const CUSTOMER_COLUMNS: &str = "id, publisher_id, email, email_key, password_hash, first_name, last_name, \
      locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, last_login_at, \
-     email_verified, capture";
+     email_verified, capture, session_epoch";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CustomerRow {
@@ -30,6 +30,7 @@ pub(super) struct CustomerRow {
     last_login_at: Option<DateTime<Utc>>,
     email_verified: bool,
     capture: Option<Json<serde_json::Value>>,
+    pub(super) session_epoch: i64,
 }
 
 impl TryFrom<CustomerRow> for Customer {
@@ -57,6 +58,7 @@ impl TryFrom<CustomerRow> for Customer {
             last_login_at: r.last_login_at,
             email_verified: r.email_verified,
             capture: r.capture.map(|j| j.0),
+            session_epoch: r.session_epoch,
         })
     }
 }
@@ -231,6 +233,21 @@ macro_rules! impl_customer_store {
                     $crate::store::sql_customers::CUSTOMER_COLUMNS
                 );
                 let (email, key) = c.email.clone().unzip();
+                let mut tx = self.begin_write().await?;
+                // A new email key moves the account: every session of the old one ends.
+                let sql_key = format!(
+                    "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
+                    Self::FOR_UPDATE
+                );
+                let current: Option<Option<String>> = sqlx::query_scalar(&sql_key)
+                    .bind(id.get())
+                    .bind(publisher.get())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(current) = current else {
+                    return Err($crate::store::StoreError::NotFound(format!("customer {id}")));
+                };
+                let moved = key.is_some() && key != current;
                 let row: Option<$crate::store::sql_customers::CustomerRow> = sqlx::query_as(&sql)
                     .bind(id.get())
                     .bind(publisher.get())
@@ -249,9 +266,14 @@ macro_rules! impl_customer_store {
                     .bind(c.external_data.clone().flatten().map(sqlx::types::Json))
                     .bind(c.capture.is_some())
                     .bind(c.capture.clone().flatten().map(sqlx::types::Json))
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("customer {id}")))?.try_into()
+                let mut row = row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("customer {id}")))?;
+                if moved {
+                    row.session_epoch = Self::end_sessions_in(&mut *tx, id, chrono::Utc::now()).await?;
+                }
+                tx.commit().await?;
+                row.try_into()
             }
 
             async fn consent_answers(
@@ -291,9 +313,10 @@ macro_rules! impl_customer_store {
                 publisher: $crate::domain::PublisherId,
                 customer: $crate::domain::CustomerId,
                 token: &$crate::store::NewRefreshToken,
+                epoch: i64,
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.begin_write().await?;
-                Self::customer_exists(&mut *tx, publisher, customer).await?;
+                Self::lock_session(&mut *tx, publisher, customer, Some(epoch)).await?;
                 Self::insert_refresh(&mut *tx, customer, token, chrono::Utc::now()).await?;
                 tx.commit().await?;
                 Ok(())
@@ -438,6 +461,61 @@ macro_rules! impl_customer_store {
         }
 
         impl $store {
+            /// Locks the customer row (sessions start and end under it, so none starts from an
+            /// epoch that a concurrent transaction is ending) and returns its session epoch.
+            /// `NotFound` unless the publisher has this (not erased) customer, at `epoch` if given.
+            async fn lock_session(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                publisher: $crate::domain::PublisherId,
+                customer: $crate::domain::CustomerId,
+                epoch: Option<i64>,
+            ) -> Result<i64, $crate::store::StoreError> {
+                let sql = format!(
+                    "SELECT session_epoch FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
+                    Self::FOR_UPDATE
+                );
+                let found: Option<i64> = sqlx::query_scalar(&sql)
+                    .bind(customer.get())
+                    .bind(publisher.get())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match found {
+                    Some(current) if epoch.is_none_or(|e| e == current) => Ok(current),
+                    _ => Err($crate::store::StoreError::NotFound(format!("session of customer {customer}"))),
+                }
+            }
+
+            /// Ends every session of a customer whose row this transaction already locked or
+            /// updated: bumps the epoch, revokes the refresh tokens, forgets registration
+            /// replays and outstanding reset links. Returns the new epoch.
+            async fn end_sessions_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                customer: $crate::domain::CustomerId,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<i64, $crate::store::StoreError> {
+                let epoch: i64 = sqlx::query_scalar(
+                    "UPDATE customers SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch",
+                )
+                .bind(customer.get())
+                .fetch_one(&mut *conn)
+                .await?;
+                sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE customer_id = $1 AND revoked_at IS NULL")
+                    .bind(customer.get())
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("DELETE FROM idempotency_keys WHERE customer_id = $1")
+                    .bind(customer.get())
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("UPDATE password_resets SET used_at = $2 WHERE customer_id = $1 AND used_at IS NULL")
+                    .bind(customer.get())
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(epoch)
+            }
+
             /// `NotFound` unless the publisher has this (not erased) customer.
             async fn customer_exists(
                 conn: &mut <$db as sqlx::Database>::Connection,

@@ -16,6 +16,7 @@ backend_tests!(
     a_token_reaches_only_its_own_customer_and_publisher,
     profile_read_and_change,
     changing_the_email_needs_the_password_and_keeps_uniqueness,
+    confirmation_passwords_share_the_login_failure_limit,
 );
 
 /// A server whose signing key the test knows (written to a PEM file).
@@ -412,4 +413,72 @@ async fn changing_the_email_needs_the_password_and_keeps_uniqueness(backend: Bac
         200,
         "the old address is free again"
     );
+}
+
+async fn confirmation_passwords_share_the_login_failure_limit(backend: Backend) {
+    use crate::login::{evaluated_and_throttled, failures_per_hour, login};
+    let app = TestApp::spawn_with(backend, failures_per_hour(4)).await;
+    let c = app.signed_up("oracle@example.com").await;
+    let path = format!("/customers/{}", c.id);
+    let patch = |body: Value| app.authed(Method::PATCH, &path, &c.jwt).json(&body).send();
+    // A stolen JWT guessing the password at full speed, in parallel.
+    let guesses = (0..20).map(|i| {
+        patch(json!({"email": "thief@example.com", "confirmationPassword": format!("guess{i:04}")}))
+    });
+    let responses: Vec<_> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let (checked, throttled) = evaluated_and_throttled(responses, 400).await;
+    assert!((1..=4).contains(&checked), "{checked} guesses evaluated");
+    assert_eq!(checked + throttled, 20);
+    // The right password is no longer evaluated, here or at login: one budget.
+    let r = patch(json!({"email": "thief@example.com", "confirmationPassword": "secret123"}))
+        .await
+        .unwrap();
+    assert_error(r, 429, "RATE0001").await;
+    assert_error(
+        login(&app, "oracle@example.com", "secret123").await,
+        429,
+        "RATE0001",
+    )
+    .await;
+    // Changes that check no password go on.
+    let r = patch(json!({"firstName": "Still"})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.me(&c).await["email"], "oracle@example.com");
+
+    // And the other way round: failed logins use up the budget of confirmationPassword.
+    let d = app.signed_up("second@example.com").await;
+    for _ in 0..4 {
+        assert_eq!(
+            login(&app, "SECOND@example.com", "guess1234")
+                .await
+                .status(),
+            401
+        );
+    }
+    let r = app
+        .authed(Method::PATCH, &format!("/customers/{}", d.id), &d.jwt)
+        .json(&json!({"email": "moved@example.com", "confirmationPassword": "secret123"}))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry));
+    assert_error(r, 429, "RATE0001").await;
+    // A third customer is untouched.
+    let e = app.signed_up("third@example.com").await;
+    let r = app
+        .authed(Method::PATCH, &format!("/customers/{}", e.id), &e.jwt)
+        .json(&json!({"email": "third.moved@example.com", "confirmationPassword": "secret123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

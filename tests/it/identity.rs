@@ -78,19 +78,33 @@ async fn revoking_refresh_tokens_logs_out_every_device(backend: Backend) {
         200,
         "another customer keeps theirs"
     );
-    // Signing in again works, and a second call is harmless.
-    assert_eq!(
-        login(&app, "devices@example.com", "secret123")
+    // Every session ended, the caller's too: its JWT and the other device's stop working.
+    for jwt in [&c.jwt, &second.jwt] {
+        let r = app
+            .authed(Method::GET, &format!("/customers/{}", c.id), jwt)
+            .send()
             .await
-            .status(),
-        200
-    );
+            .unwrap();
+        assert_error(r, 401, "AUTH0002").await;
+    }
     let r = app
         .authed(Method::DELETE, "/refresh_tokens", &c.jwt)
         .send()
         .await
         .unwrap();
+    assert_error(r, 401, "AUTH0002").await;
+    assert_eq!(app.me(&other).await["email"], "bystander@example.com");
+    // Signing in again works, and that session may end them again.
+    let (status, body) = json(login(&app, "devices@example.com", "secret123").await).await;
+    assert_eq!(status, 200);
+    let fresh = Customer::from_session(&body["responseData"]);
+    let r = app
+        .authed(Method::DELETE, "/refresh_tokens", &fresh.jwt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
+    assert_error(refresh(&app, &fresh.refresh).await, 401, "AUTH0005").await;
 }
 
 async fn sso_gives_a_session_to_existing_customers_only(backend: Backend) {

@@ -6,7 +6,15 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::support::{Backend, ServerProcess, TestApp, TestDb, json, redis_url};
+use crate::backend_tests;
+use crate::support::{
+    Backend, Customer, ServerProcess, TestApp, TestDb, assert_error, json, redis_url,
+};
+
+backend_tests!(
+    a_token_or_a_repeated_key_does_not_choose_the_login_bucket,
+    repeated_keys_are_refused_at_any_depth,
+);
 
 /// A registration body that stops at validation (no hashing): cheap to send by the dozen.
 fn cheap(offer: &str) -> serde_json::Value {
@@ -346,4 +354,200 @@ async fn limits_go_back_to_redis_when_it_returns() {
         }
     }
     assert!(back, "decisions went back to Redis when it returned");
+}
+
+/// A login sent as raw text (bodies with repeated keys cannot be built as `Value`s), from
+/// `ip` through the trusted proxy, with an optional bearer token.
+async fn raw_login(app: &TestApp, body: &str, ip: &str, jwt: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/auths"))
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", ip)
+        .body(body.to_owned());
+    if let Some(jwt) = jwt {
+        req = req.bearer_auth(jwt);
+    }
+    req.send().await.unwrap()
+}
+
+/// Sends cheap logins for the demo publisher from `ip` until one is refused (429).
+async fn exhaust_login_bucket(app: &TestApp, ip: &str) {
+    for _ in 0..20 {
+        let r = raw_login(
+            app,
+            r#"{"email":"x@example.com","publisherId":"100000001"}"#,
+            ip,
+            None,
+        )
+        .await;
+        if r.status() == 429 {
+            return;
+        }
+        assert_eq!(
+            r.status(),
+            400,
+            "a login without password stops at validation"
+        );
+    }
+    panic!("the login bucket of {ip} never filled");
+}
+
+async fn a_token_or_a_repeated_key_does_not_choose_the_login_bucket(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| {
+        limited(f)
+            .merge(("limits.login.rps", 1))
+            .merge(("limits.publisher_factor", 100))
+    })
+    .await;
+    let other = enroll::domain::PublisherId::parse("200000002").unwrap();
+    let offer = enroll::domain::OfferId::parse("S200000002_US").unwrap();
+    app.store
+        .create_publisher(other, "Other", &Default::default(), &[offer])
+        .await
+        .unwrap();
+    let mut at_b = crate::support::registration("b@example.com");
+    at_b["offerId"] = json!("S200000002_US");
+    let (status, body) = json(app.register(&at_b).await).await;
+    assert_eq!(status, 200, "{body}");
+    let b = Customer::from_session(&body["responseData"]);
+    app.signed_up("victim@example.com").await;
+
+    let ip = "81.2.69.50";
+    exhaust_login_bucket(&app, ip).await;
+    // Publisher B's customer token on a login for publisher A: still A's bucket.
+    let guess =
+        r#"{"email":"victim@example.com","password":"guess1234","publisherId":"100000001"}"#;
+    assert_error(
+        raw_login(&app, guess, ip, Some(&b.jwt)).await,
+        429,
+        "RATE0001",
+    )
+    .await;
+    // The same with offerId and publisherId both naming A.
+    let both = r#"{"email":"victim@example.com","password":"guess1234","publisherId":"100000001","offerId":"S100000001_US"}"#;
+    assert_error(
+        raw_login(&app, both, ip, Some(&b.jwt)).await,
+        429,
+        "RATE0001",
+    )
+    .await;
+    // A body repeating publisherId is refused without a password check, whatever its values
+    // (counted against no publisher: this client's bucket without one, which fills too).
+    let mut refused = 0;
+    for body in [
+        r#"{"email":"victim@example.com","password":"guess1234","publisherId":"100000001","publisherId":"100000001"}"#,
+        r#"{"email":"victim@example.com","password":"guess1234","publisherId":"200000002","publisherId":"100000001"}"#,
+        r#"{"email":"victim@example.com","password":"guess1234","offerId":"S100000001_US","offerId":"S100000001_US"}"#,
+    ] {
+        let (status, body) = json(raw_login(&app, body, ip, Some(&b.jwt)).await).await;
+        match status {
+            400 => {
+                assert_eq!(body["code"], "REQ0001");
+                assert!(
+                    body["message"].as_str().unwrap().contains("appears twice"),
+                    "{body}"
+                );
+                refused += 1;
+            }
+            _ => assert_eq!((status, &body["code"]), (429, &json!("RATE0001"))),
+        }
+    }
+    assert!(refused >= 1);
+    // publisherId and offerId of different publishers: refused, counted against neither.
+    let contradiction = r#"{"email":"b@example.com","password":"secret123","publisherId":"100000001","offerId":"S200000002_US"}"#;
+    let r = raw_login(&app, contradiction, "81.2.69.52", None).await;
+    let body = assert_error(r, 400, "REQ0001").await;
+    assert_eq!(body["details"][0]["field"], "offerId");
+    // Publisher B's own bucket for this client is untouched by all of the above…
+    let at_b_login =
+        r#"{"email":"b@example.com","password":"secret123","offerId":"S200000002_US"}"#;
+    assert_eq!(raw_login(&app, at_b_login, ip, None).await.status(), 200);
+    // …and the token still counts where it authenticates: B's default class, not A's login.
+    let r = app
+        .client
+        .get(app.url(&format!("/customers/{}", b.id)))
+        .header("x-forwarded-for", ip)
+        .bearer_auth(&b.jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Another client of A is not affected by this one.
+    let r = raw_login(&app, guess, "81.2.69.51", Some(&b.jwt)).await;
+    assert_error(r, 401, "USER0001").await;
+}
+
+async fn repeated_keys_are_refused_at_any_depth(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let c = app.signed_up("keys@example.com").await;
+    let nested = r#"{"email":"dup@example.com","password":"secret123","offerId":"S100000001_US",
+        "locale":"en_GB","country":"GB","currency":"GBP",
+        "consents":[{"name":"terms","version":"1","state":"accepted"},
+                    {"name":"broadcaster_terms","version":"1","state":"declined","state":"accepted"}]}"#;
+    let r = app
+        .client
+        .post(app.url("/customers"))
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(r, 400, "REQ0001").await;
+    assert_eq!(
+        body["message"],
+        "Invalid JSON body: the key \"state\" appears twice in one object"
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM customers WHERE email_key = 'dup@example.com'")
+            .await,
+        0
+    );
+    let answers = r#"{"consents":[{"name":"broadcaster_marketing","version":"1","state":"declined","name":"broadcaster_terms"}]}"#;
+    let r = app
+        .authed(
+            reqwest::Method::PUT,
+            &format!("/customers/{}/consents", c.id),
+            &c.jwt,
+        )
+        .header("content-type", "application/json")
+        .body(answers)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(r, 400, "REQ0001").await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"name\" appears twice")
+    );
+    // The same keys in sibling objects are fine (the neighbour that must keep working).
+    let fine = r#"{"consents":[{"name":"broadcaster_marketing","version":"1","state":"declined"},
+                               {"name":"broadcaster_terms","version":"1","state":"accepted"}]}"#;
+    let r = app
+        .authed(
+            reqwest::Method::PUT,
+            &format!("/customers/{}/consents", c.id),
+            &c.jwt,
+        )
+        .header("content-type", "application/json")
+        .body(fine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .authed(
+            reqwest::Method::PATCH,
+            &format!("/customers/{}", c.id),
+            &c.jwt,
+        )
+        .header("content-type", "application/json")
+        .body(r#"{"externalData":{"a":1,"a":2}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "REQ0001").await;
 }

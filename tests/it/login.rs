@@ -11,6 +11,8 @@ backend_tests!(
     login_returns_a_session_and_records_it,
     unknown_email_and_wrong_password_look_the_same,
     failures_throttle_one_email_only,
+    a_burst_of_wrong_passwords_on_two_replicas_is_evaluated_at_most_the_limit,
+    a_right_password_gives_its_reservation_back,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     refresh_tokens_expire,
 );
@@ -129,6 +131,102 @@ async fn failures_throttle_one_email_only(backend: Backend) {
         "RATE0001",
     )
     .await;
+}
+
+/// The server with at most `n` failed password checks per (publisher, email) and hour.
+pub fn failures_per_hour(n: u32) -> impl Fn(figment::Figment) -> figment::Figment + Copy {
+    move |f| f.merge(("auth.login_failures_per_hour", n))
+}
+
+/// Sorts answers into evaluated (the password was checked: `evaluated` status) and throttled
+/// (429 RATE0001 with `Retry-After`); anything else fails the test.
+pub async fn evaluated_and_throttled(
+    responses: Vec<reqwest::Response>,
+    evaluated: u16,
+) -> (usize, usize) {
+    let (mut checked, mut throttled) = (0, 0);
+    for r in responses {
+        let retry = r.headers().get("retry-after").cloned();
+        let (status, body) = json(r).await;
+        if status == 429 {
+            assert_eq!(body["code"], "RATE0001", "{body}");
+            assert!(retry.is_some(), "Retry-After");
+            throttled += 1;
+        } else {
+            assert_eq!(status, evaluated, "{body}");
+            checked += 1;
+        }
+    }
+    (checked, throttled)
+}
+
+async fn a_burst_of_wrong_passwords_on_two_replicas_is_evaluated_at_most_the_limit(
+    backend: Backend,
+) {
+    let app = TestApp::spawn_with(backend, failures_per_hour(5)).await;
+    let replica = TestApp::spawn_on(app.db.clone(), failures_per_hour(5)).await;
+    app.signed_up("burst@example.com").await;
+    let tries = (0..30).map(|i| {
+        let server = if i % 2 == 0 { &app } else { &replica };
+        login(server, "burst@example.com", "guess1234")
+    });
+    let responses = futures_util::future::join_all(tries).await;
+    let (checked, throttled) = evaluated_and_throttled(responses, 401).await;
+    assert!(
+        (1..=5).contains(&checked),
+        "{checked} guesses evaluated with a limit of 5"
+    );
+    assert_eq!(checked + throttled, 30);
+    assert_eq!(
+        app.db
+            .scalar("SELECT CAST(SUM(failures) AS BIGINT) FROM login_failures")
+            .await,
+        i64::try_from(checked).unwrap()
+    );
+    // The right password is not evaluated either, on any replica, for the rest of the hour.
+    for server in [&app, &replica] {
+        assert_error(
+            login(server, "burst@example.com", "secret123").await,
+            429,
+            "RATE0001",
+        )
+        .await;
+    }
+    // An unknown address is throttled the same way (the throttle reveals nothing).
+    let tries = (0..12).map(|_| login(&replica, "ghost@example.com", "guess1234"));
+    let responses = futures_util::future::join_all(tries).await;
+    let (checked, throttled) = evaluated_and_throttled(responses, 401).await;
+    assert!(checked <= 5 && checked + throttled == 12, "{checked}");
+}
+
+async fn a_right_password_gives_its_reservation_back(backend: Backend) {
+    let app = TestApp::spawn_with(backend, failures_per_hour(3)).await;
+    app.signed_up("owner@example.com").await;
+    for _ in 0..2 {
+        assert_eq!(
+            login(&app, "owner@example.com", "guess1234").await.status(),
+            401
+        );
+    }
+    // Only failures count: signing in often is never throttled.
+    for _ in 0..4 {
+        assert_eq!(
+            login(&app, "owner@example.com", "secret123").await.status(),
+            200
+        );
+    }
+    assert_eq!(
+        login(&app, "owner@example.com", "guess1234").await.status(),
+        401
+    );
+    for password in ["secret123", "guess1234"] {
+        assert_error(
+            login(&app, "owner@example.com", password).await,
+            429,
+            "RATE0001",
+        )
+        .await;
+    }
 }
 
 async fn session_of(r: reqwest::Response) -> Value {

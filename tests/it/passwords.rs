@@ -19,7 +19,7 @@ backend_tests!(
     the_file_transport_writes_eml_files,
 );
 
-async fn with_smtp(backend: Backend) -> (TestApp, SmtpServer) {
+pub async fn with_smtp(backend: Backend) -> (TestApp, SmtpServer) {
     let smtp = SmtpServer::start().await;
     let port = smtp.port;
     let app = TestApp::spawn_with(backend, move |f| smtp_settings(f, port)).await;
@@ -34,7 +34,7 @@ fn smtp_settings(f: figment::Figment, port: u16) -> figment::Figment {
         .merge(("mail.from", "Demo <no-reply@demo.example>"))
 }
 
-async fn ask_reset(app: &TestApp, email: &str, reset_url: Value) -> reqwest::Response {
+pub async fn ask_reset(app: &TestApp, email: &str, reset_url: Value) -> reqwest::Response {
     let body = json!({"customerEmail": email, "publisherId": "100000001", "resetUrl": reset_url});
     app.client
         .put(app.url("/customers/passwords"))
@@ -44,7 +44,7 @@ async fn ask_reset(app: &TestApp, email: &str, reset_url: Value) -> reqwest::Res
         .unwrap()
 }
 
-async fn set_password(
+pub async fn set_password(
     app: &TestApp,
     email: &str,
     token: &str,
@@ -60,7 +60,7 @@ async fn set_password(
 }
 
 /// The link in a reset email, and its token.
-fn link(mail: &Received) -> (url::Url, String) {
+pub fn link(mail: &Received) -> (url::Url, String) {
     let text = mail.decoded();
     let start = text.find("http").unwrap();
     let end = text[start..].find(char::is_whitespace).unwrap() + start;

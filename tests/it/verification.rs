@@ -71,7 +71,7 @@ fn code(mail: &Received) -> String {
 }
 
 /// Erases a customer of the demo publisher through the store; whether there was one.
-async fn erase(app: &TestApp, id: &str) -> bool {
+pub async fn erase(app: &TestApp, id: &str) -> bool {
     let audit = enroll::store::NewAudit {
         key_id: None,
         actor: "test".into(),
@@ -338,8 +338,17 @@ async fn a_confirmation_link_verifies_the_address_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // The email change ended every session: the customer signs in again with the new address.
+    assert_error(ask(json!({})).await.unwrap(), 401, "AUTH0002").await;
+    let r = crate::login::login(&app, "moved@example.com", "secret123").await;
+    let (status, body) = json(r).await;
+    assert_eq!(status, 200, "{body}");
+    let c = crate::support::Customer::from_session(&body["responseData"]);
     assert_eq!(app.me(&c).await["emailVerified"], false);
-    let r = ask(json!({"confirmUrl": "https://demo.example/confirm"}))
+    let r = app
+        .authed(reqwest::Method::POST, &path, &c.jwt)
+        .json(&json!({"confirmUrl": "https://demo.example/confirm"}))
+        .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);

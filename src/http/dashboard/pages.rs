@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::domain::link::is_http_url;
 use crate::http::admin::customers::CustomerQuery;
 use crate::store::{ConsentHistoryRecord, ConsentVersion, Customer};
 
@@ -384,7 +385,7 @@ pub fn consents(
                         td { (c.owner.to_string()) }
                         td.version { (c.version) }
                         td { (c.label) }
-                        td { @if !c.value.is_empty() { a href=(c.value) rel="noreferrer noopener" { (c.value) } } }
+                        td { @if is_http_url(&c.value) { a href=(c.value) rel="noreferrer noopener" { (c.value) } } @else { (c.value) } }
                         td { @if c.required { "yes" } @else { "no" } }
                         td {
                             @if matches!(c.owner, crate::domain::ConsentOwner::Publisher(_)) {
