@@ -110,3 +110,26 @@ ensure_chromium() {
   TEST_CHROMIUM=$(command -v chromium || command -v chromium-browser)
   export TEST_CHROMEDRIVER TEST_CHROMIUM
 }
+
+# Schemathesis (PyPI) for the OpenAPI check (tests/it/openapi.rs), in a venv under target/.
+# Pinned: a new release may generate other cases; bump it on purpose.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  if [ -n "${TEST_SCHEMATHESIS:-}" ] && [ -x "$TEST_SCHEMATHESIS" ]; then return; fi
+  local venv
+  venv="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+  venv="${venv:-$PWD/target}/schemathesis"
+  TEST_SCHEMATHESIS="$venv/bin/schemathesis"
+  if [ -x "$TEST_SCHEMATHESIS" ] && "$TEST_SCHEMATHESIS" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    return
+  fi
+  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  rm -rf "$venv"
+  # Debian's python3 makes venvs only with python3-venv installed.
+  python3 -m venv "$venv" >/dev/null 2>&1 || { rm -rf "$venv"; apt_install python3-venv; python3 -m venv "$venv"; } \
+    || die "python3 -m venv failed"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" </dev/null \
+    || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed (needs PyPI)"
+  "$TEST_SCHEMATHESIS" --version >/dev/null || die "schemathesis does not run: $TEST_SCHEMATHESIS"
+}

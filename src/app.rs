@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::State;
 use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -44,12 +45,18 @@ pub struct Shared {
     pub mail_notify: Arc<tokio::sync::Notify>,
     /// Captcha siteverify client.
     pub captcha: crate::captcha::Verifier,
+    /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
+    pub outbound: crate::outbound::Outbound,
     /// Route-class limits (None when `limits.enabled = false`).
     pub limiter: Option<Arc<crate::limits::Limiter>>,
     /// The OpenAPI document.
     pub openapi: Bytes,
     /// The dashboard's registrations charts.
     pub charts: crate::http::dashboard::ChartCache,
+    /// Whether the database answers (Postgres: probed), for fast 503s.
+    pub db_health: crate::store::DbHealth,
+    /// Set once shutdown begins.
+    pub draining: crate::http::serve::Draining,
 }
 
 impl Deref for AppState {
@@ -103,6 +110,7 @@ impl Application {
         )
         .map_err(|e| anyhow::anyhow!("auth.argon2_*: {e}"))?;
 
+        crate::telemetry::sampler::spawn(Arc::downgrade(&store), settings.mail.max_attempts);
         let mailer = crate::mail::Mailer::new(&settings.mail).map_err(anyhow::Error::msg)?;
         let mail_notify = Arc::new(tokio::sync::Notify::new());
         crate::mail::spawn_outbox(
@@ -127,9 +135,13 @@ impl Application {
             None => None,
         };
         let limiter = crate::limits::Limiter::new(&settings.limits).map(Arc::new);
+        let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
+        let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
+        let db_health = crate::store::DbHealth::start(&settings.database);
         let state = AppState(Arc::new(Shared {
             limiter,
-            captcha: crate::captcha::Verifier::new(),
+            captcha,
+            outbound,
             settings: Arc::new(settings),
             store,
             geo: Arc::new(geo),
@@ -141,6 +153,8 @@ impl Application {
             mail_notify,
             openapi: crate::http::openapi::document(),
             charts: Default::default(),
+            db_health,
+            draining: Default::default(),
         }));
         Ok(Application {
             listener,
@@ -173,50 +187,76 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests
-    /// finish for up to `server.shutdown_grace`.
+    /// Serves until `shutdown` resolves; then `/readyz` answers 503 while connections are
+    /// still accepted for `server.drain_delay` (so load balancers notice), then stops accepting
+    /// and lets in-flight requests finish for up to `server.shutdown_grace`.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grace = self.state.settings.server.shutdown_grace;
+        use crate::http::serve::{ConnLimits, serve};
+        let server = &self.state.settings.server;
+        let (grace, delay) = (server.shutdown_grace, server.drain_delay);
+        let limits = ConnLimits::of(server);
+        let draining = self.state.draining.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         if let Some(listener) = self.metrics_listener {
+            // Probes may use this listener too: the main one's connection cap does not reach it.
             let state = self.state.clone();
-            let metrics = Router::new().route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let state = state.clone();
-                    async move { crate::http::ops::render_metrics(&state) }
-                }),
-            );
+            let ops = Router::new()
+                .route(
+                    "/metrics",
+                    axum::routing::get(|State(state): State<AppState>| async move {
+                        crate::http::ops::render_metrics(&state)
+                    }),
+                )
+                .route("/healthz", axum::routing::get(crate::http::ops::healthz))
+                .route("/readyz", axum::routing::get(crate::http::ops::readyz))
+                .with_state(state);
+            let ops_limits = ConnLimits {
+                max_connections: 64,
+                ..limits.clone()
+            };
             let mut rx = stopping_rx.clone();
+            let draining = draining.clone();
             tokio::spawn(async move {
                 let stop = async move {
                     let _ = rx.wait_for(|s| *s).await;
                 };
-                if let Err(e) = axum::serve(listener, metrics)
-                    .with_graceful_shutdown(stop)
-                    .await
-                {
-                    tracing::error!(error = %e, "metrics listener failed");
-                }
+                serve(listener, |_| ops.clone(), ops_limits, draining, stop, grace).await;
             });
         }
-        let app = crate::http::router(self.state.clone());
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing requests in flight");
-            let _ = stopping_tx.send(true);
-        });
-        let mut stopping = stopping_rx;
-        tokio::select! {
-            result = server => result.context("serving HTTP")?,
-            _ = async {
-                let _ = stopping.wait_for(|s| *s).await;
-                tokio::time::sleep(grace).await;
-            } => tracing::warn!(?grace, "shutdown grace elapsed with requests still in flight"),
+        let make = crate::http::router(self.state.clone());
+        let stop = {
+            let draining = draining.clone();
+            async move {
+                shutdown.await;
+                draining.set();
+                tracing::info!(
+                    ?delay,
+                    "shutting down: /readyz answers 503, still accepting for the drain delay"
+                );
+                tokio::time::sleep(delay).await;
+                tracing::info!("shutting down: no new connections, finishing requests in flight");
+                let _ = stopping_tx.send(true);
+            }
+        };
+        let finished = serve(
+            self.listener,
+            |peer| make.edge(peer),
+            limits,
+            draining,
+            stop,
+            grace,
+        )
+        .await;
+        if !finished {
+            tracing::warn!(
+                ?grace,
+                "shutdown grace elapsed with requests still in flight"
+            );
         }
+        drop(stopping_rx);
         Ok(())
     }
 }

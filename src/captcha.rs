@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::outbound::{Outbound, OutboundClient, Redirects, Refused};
+
 /// How long a siteverify call may take when the settings do not say.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -177,6 +179,12 @@ impl CaptchaSettings {
             .unwrap_or_else(|| self.provider.default_siteverify_url())
     }
 
+    /// Where the secret is sent: the provider and its siteverify URL (normalized, so
+    /// `HTTPS://Example.com` and `https://example.com/` are one destination).
+    pub fn destination(&self) -> (Provider, String) {
+        destination(self.provider, self.siteverify_url.as_deref())
+    }
+
     /// The score a reCAPTCHA v3 token needs; `None` for providers without a score.
     pub fn effective_min_score(&self) -> Option<f64> {
         match self.provider {
@@ -194,6 +202,21 @@ impl CaptchaSettings {
             Outcome::Unavailable => self.fail_open,
         }
     }
+}
+
+/// Where a secret for `provider` with this `siteverify_url` setting is sent (the provider's
+/// public endpoint when `None`), normalized as a URL.
+pub fn destination(provider: Provider, siteverify_url: Option<&str>) -> (Provider, String) {
+    (
+        provider,
+        normalized_url(siteverify_url.unwrap_or_else(|| provider.default_siteverify_url())),
+    )
+}
+
+/// A URL in its normalized form (lower-case scheme and host, default port dropped, `/` path);
+/// text that is not a URL stays as it is.
+pub fn normalized_url(raw: &str) -> String {
+    url::Url::parse(raw.trim()).map_or_else(|_| raw.to_owned(), String::from)
 }
 
 /// The result of one verification.
@@ -247,33 +270,22 @@ const SECRET_ERRORS: &[&str] = &[
     "sitekey-secret-mismatch",
 ];
 
-/// Verifies tokens; holds one HTTP client (connection reuse).
+/// Verifies tokens; holds one HTTP client (connection reuse) under the operator's outbound
+/// policy ([`crate::outbound`]): a siteverify URL on a refused address is never contacted.
 ///
 /// Cheap to clone (the client is shared). Redirects are not followed: a 3xx counts as
 /// unavailable, like any non-2xx answer.
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    client: reqwest::Client,
-}
-
-impl Default for Verifier {
-    fn default() -> Self {
-        Verifier::new()
-    }
+    client: OutboundClient,
 }
 
 impl Verifier {
-    /// A verifier with its own HTTP client (rustls with the webpki roots, no redirects).
-    pub fn new() -> Verifier {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("enroll/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "captcha HTTP client setup failed; using the defaults");
-                reqwest::Client::new()
-            });
-        Verifier { client }
+    /// A verifier whose HTTP client (rustls with the webpki roots, no redirects) obeys `outbound`.
+    pub fn new(outbound: &Outbound) -> Result<Verifier, String> {
+        Ok(Verifier {
+            client: outbound.client(Redirects::None)?,
+        })
     }
 
     /// Posts the siteverify form and reads the answer, within settings.timeout.
@@ -294,7 +306,15 @@ impl Verifier {
                 .await
             {
                 Ok(Ok(answer)) => judge(settings, &answer),
-                Ok(Err(reason)) => {
+                Ok(Err(Failure::Refused(reason))) => {
+                    tracing::warn!(
+                        provider = settings.provider.as_str(),
+                        %reason,
+                        "captcha siteverify_url not contacted: the outbound policy refuses it (server.outbound_allow)"
+                    );
+                    Outcome::Unavailable
+                }
+                Ok(Err(Failure::Other(reason))) => {
                     tracing::warn!(
                         provider = settings.provider.as_str(),
                         %reason,
@@ -328,7 +348,7 @@ impl Verifier {
         settings: &CaptchaSettings,
         token: &str,
         remote_ip: Option<IpAddr>,
-    ) -> Result<SiteverifyAnswer, String> {
+    ) -> Result<SiteverifyAnswer, Failure> {
         let form = SiteverifyForm {
             secret: &settings.secret,
             response: token,
@@ -338,6 +358,7 @@ impl Verifier {
         let mut response = self
             .client
             .post(settings.siteverify_url())
+            .map_err(|refused| Failure::Refused(refused.to_string()))?
             .timeout(settings.timeout)
             .form(&form)
             .send()
@@ -345,16 +366,19 @@ impl Verifier {
             .map_err(describe)?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("answered HTTP {status}"));
+            return Err(Failure::Other(format!("answered HTTP {status}")));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(describe)? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(format!("answer larger than {MAX_ANSWER_BYTES} bytes"));
+                return Err(Failure::Other(format!(
+                    "answer larger than {MAX_ANSWER_BYTES} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|e| format!("answer is not siteverify JSON: {e}"))
+        serde_json::from_slice(&body)
+            .map_err(|e| Failure::Other(format!("answer is not siteverify JSON: {e}")))
     }
 }
 
@@ -412,21 +436,37 @@ fn judge(settings: &CaptchaSettings, answer: &SiteverifyAnswer) -> Outcome {
     }
 }
 
-/// An HTTP error's message and causes, without the URL.
-fn describe(error: reqwest::Error) -> String {
+/// Why a siteverify call gave no answer.
+enum Failure {
+    /// The outbound policy refused the address: nothing was sent.
+    Refused(String),
+    /// Unreachable, an HTTP error, or not a siteverify answer.
+    Other(String),
+}
+
+/// An HTTP error's message and causes, without the URL; a refusal by the outbound policy
+/// (found among the causes: the resolver's) is told apart.
+fn describe(error: reqwest::Error) -> Failure {
     let timed_out = error.is_timeout();
     let error = error.without_url();
     let mut text = error.to_string();
+    let mut refused = None;
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
+        if let Some(r) = cause.downcast_ref::<Refused>() {
+            refused = Some(r.to_string());
+        }
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
     }
+    if let Some(refused) = refused {
+        return Failure::Refused(refused);
+    }
     if timed_out && !text.contains("timed out") {
         text.push_str(" (timed out)");
     }
-    text
+    Failure::Other(text)
 }
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ impl Catalog {
         if let Ok(entries) = self.entries.read()
             && let Some(e) = entries.get(&id).filter(|e| e.fetched.elapsed() < self.ttl)
         {
+            if e.view.is_some() {
+                crate::http::access::note_publisher(id);
+            }
             return Ok(e.view.clone());
         }
         let view = match self.store.publisher(id).await? {
@@ -85,6 +88,9 @@ impl Catalog {
                 },
             );
         }
+        if view.is_some() {
+            crate::http::access::note_publisher(id);
+        }
         Ok(view)
     }
 
@@ -96,6 +102,9 @@ impl Catalog {
         if let Ok(offers) = self.offers.read()
             && let Some((_, p)) = offers.get(offer).filter(|(at, _)| at.elapsed() < self.ttl)
         {
+            if let Some(p) = p {
+                crate::http::access::note_publisher(*p);
+            }
             return Ok(*p);
         }
         let publisher = self.store.offer_publisher(offer).await?;
@@ -108,6 +117,9 @@ impl Catalog {
                 }
             }
             offers.insert(offer.clone(), (Instant::now(), publisher));
+        }
+        if let Some(p) = publisher {
+            crate::http::access::note_publisher(p);
         }
         Ok(publisher)
     }

@@ -182,6 +182,10 @@ fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&cli.config).map_err(anyhow::Error::msg)?;
     crate::telemetry::init_logs(&settings.log);
+    let ignored = Settings::ignored_env();
+    if !ignored.is_empty() {
+        tracing::debug!(names = ?ignored, "ignored ENROLL_ variables without `__` (not settings)");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;
@@ -287,7 +291,9 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
             if name.trim().is_empty() {
                 anyhow::bail!("--name must not be empty");
             }
-            let mut patched = p.settings;
+            // One change made of the file and every --set, checked together (a new captcha
+            // siteverify_url and its secret may come in separate --sets).
+            let mut patches = Vec::new();
             if let Some(file) = settings {
                 let text = if file.as_os_str() == "-" {
                     std::io::read_to_string(std::io::stdin())?
@@ -297,13 +303,15 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
                 };
                 let patch: serde_json::Value = serde_json::from_str(&text)
                     .with_context(|| format!("{} is not JSON", file.display()))?;
-                patched = patched.patched(&patch).map_err(anyhow::Error::msg)?;
+                patches.push(patch);
             }
             for assignment in &set {
-                patched = patched
-                    .patched(&set_patch(assignment)?)
-                    .map_err(|e| anyhow::anyhow!("--set {assignment:?}: {e}"))?;
+                patches.push(set_patch(assignment)?);
             }
+            let patched = p
+                .settings
+                .patched_all(&patches)
+                .map_err(anyhow::Error::msg)?;
             store.update_publisher(id, &name, &patched).await?;
             println!("updated publisher {id} ({name})");
         }

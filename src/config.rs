@@ -69,6 +69,9 @@ pub struct ServerSettings {
     /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed.
     #[serde(deserialize_with = "nets")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Non-public networks outbound HTTP may reach (captcha siteverify, …); none by default.
+    #[serde(deserialize_with = "nets")]
+    pub outbound_allow: Vec<IpNet>,
     /// Requests running longer are answered 503 S0003.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -80,6 +83,16 @@ pub struct ServerSettings {
     /// Serve `/metrics` on its own listener instead of the main one.
     #[serde(deserialize_with = "optional")]
     pub metrics_addr: Option<SocketAddr>,
+    /// After SIGTERM, `/readyz` answers 503 while connections are still accepted this long.
+    #[serde(with = "humantime_serde")]
+    pub drain_delay: Duration,
+    /// A request head (or the next one on a kept-alive connection) must arrive within this.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Keep connections open between requests.
+    pub keep_alive: bool,
+    /// Open connections at most (then accepting pauses).
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -87,10 +100,15 @@ impl Default for ServerSettings {
         ServerSettings {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             trusted_proxies: Vec::new(),
+            outbound_allow: Vec::new(),
             request_timeout: Duration::from_secs(30),
             body_limit: 64 * 1024,
             shutdown_grace: Duration::from_secs(30),
             metrics_addr: None,
+            drain_delay: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(10),
+            keep_alive: true,
+            max_connections: 4096,
         }
     }
 }
@@ -498,13 +516,28 @@ pub struct PublisherConfig {
 }
 
 impl Settings {
-    /// The layered sources: the file (if it exists), then `ENROLL_…` variables.
+    /// The layered sources: the file (if it exists), then `ENROLL_<SECTION>__<KEY>` variables.
+    /// Other `ENROLL_` names (`ENROLL_CONFIG`, Kubernetes service links such as
+    /// `ENROLL_PORT=tcp://…`) are not settings: see [`Settings::ignored_env`].
     pub fn figment(path: &Path) -> Figment {
         Figment::new().merge(Toml::file(path)).merge(
             Env::prefixed("ENROLL_")
                 .split("__")
-                .filter(|key| key.as_str() != "config"),
+                .filter(|key| key.as_str().contains('.')),
         )
+    }
+
+    /// The `ENROLL_` variables that are not settings (no `__`), for one debug line at start.
+    pub fn ignored_env() -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| {
+                k.get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("ENROLL_"))
+                    && !k.contains("__")
+                    && !k.eq_ignore_ascii_case("ENROLL_CONFIG")
+            })
+            .collect()
     }
 
     /// Loads and checks the settings; the error is one line naming the key.
@@ -535,6 +568,11 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return Err("database.max_connections: must be at least 1".into());
+        }
+        if self.server.header_timeout.is_zero() || self.server.max_connections == 0 {
+            return Err(
+                "server.header_timeout and server.max_connections: must be more than 0".into(),
+            );
         }
         if self.server.body_limit == 0 {
             return Err("server.body_limit: must be at least 1 byte".into());
@@ -766,6 +804,9 @@ mod tests {
         assert_eq!(s.server.trusted_proxies.len(), 2);
         let e = load("[server]\ntrusted_proxies = \"10.0.0.0/33\"").unwrap_err();
         assert!(e.starts_with("server.trusted_proxies: "), "{e}");
+        let s = load("[server]\noutbound_allow = \"127.0.0.0/8, fd00::/8\"").unwrap();
+        assert_eq!(s.server.outbound_allow.len(), 2);
+        assert!(load("").unwrap().server.outbound_allow.is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod geo;
 pub mod http;
 pub mod limits;
 pub mod mail;
+pub mod outbound;
 pub mod store;
 pub mod telemetry;
 

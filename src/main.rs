@@ -3,7 +3,10 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = enroll::cli::Cli::parse();
-    match enroll::cli::run(cli).await {
+    let result = enroll::cli::run(cli).await;
+    // Logs are written by a thread of their own: what still waits goes out before exit.
+    enroll::telemetry::flush_logs();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // One line, naming the setting or step that failed.

@@ -61,6 +61,8 @@ impl Hasher {
     pub fn start(threads: usize, params: HashParams) -> Result<Hasher, HashError> {
         let threads = threads.max(1);
         let argon2 = argon2(params)?;
+        // The threads take their metric handles at start: the recorder must exist by then.
+        crate::telemetry::metrics();
         let (jobs, queue) = sync_channel::<(Job, Span)>(threads * 256);
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads {
@@ -117,7 +119,10 @@ impl Hasher {
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
         match self.jobs.try_send((job, Span::current())) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                metrics::gauge!(QUEUE_DEPTH).increment(1.0);
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => Err(HashError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(HashError::Stopped),
         }
@@ -130,7 +135,12 @@ fn argon2(p: HashParams) -> Result<Argon2<'static>, HashError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Jobs handed to the hashing threads and not yet taken by one (a gauge).
+const QUEUE_DEPTH: &str = "argon2_queue_depth";
+
 fn work(queue: &Mutex<Receiver<(Job, Span)>>, argon2: &Argon2<'static>) {
+    let hashed = metrics::histogram!("argon2_duration_seconds", "op" => "hash");
+    let verified = metrics::histogram!("argon2_duration_seconds", "op" => "verify");
     // Allocated at the first job, so an idle process does not hold hashing memory.
     let mut blocks: Vec<Block> = Vec::new();
     loop {
@@ -139,28 +149,29 @@ fn work(queue: &Mutex<Receiver<(Job, Span)>>, argon2: &Argon2<'static>) {
             Err(_) => return,
         };
         let Ok((job, span)) = next else { return };
+        metrics::gauge!(QUEUE_DEPTH).decrement(1.0);
         let _entered = span.enter();
         if blocks.is_empty() {
             blocks = vec![Block::default(); argon2.params().block_count()];
         }
+        let started = std::time::Instant::now();
         match job {
             // The request is gone (client left, timeout): do not spend a hash on it.
             Job::Hash { reply, .. } if reply.is_closed() => {}
             Job::Verify { reply, .. } if reply.is_closed() => {}
             Job::Hash { password, reply } => {
-                let _ = reply.send(hash_with(argon2, password.expose_secret(), &mut blocks));
+                let result = hash_with(argon2, password.expose_secret(), &mut blocks);
+                hashed.record(started.elapsed().as_secs_f64());
+                let _ = reply.send(result);
             }
             Job::Verify {
                 password,
                 phc,
                 reply,
             } => {
-                let _ = reply.send(verify_with(
-                    argon2,
-                    password.expose_secret(),
-                    &phc,
-                    &mut blocks,
-                ));
+                let result = verify_with(argon2, password.expose_secret(), &phc, &mut blocks);
+                verified.record(started.elapsed().as_secs_f64());
+                let _ = reply.send(result);
             }
         }
     }

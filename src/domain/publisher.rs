@@ -80,39 +80,94 @@ impl PublisherSettings {
 impl PublisherSettings {
     /// These settings with a JSON merge patch (RFC 7386) applied, then checked: objects merge
     /// key by key, `null` resets a key to its default. Unknown keys are errors (a typo must not
-    /// pass silently). A captcha block without a `secret` keeps the stored one.
+    /// pass silently). The stored captcha secret is kept only under [`carry_captcha_secret`].
     pub fn patched(&self, patch: &serde_json::Value) -> Result<PublisherSettings, String> {
-        let serde_json::Value::Object(entries) = patch else {
-            return Err("settings: a JSON object is expected".into());
-        };
+        self.patched_all(std::slice::from_ref(patch))
+    }
+
+    /// Several merge patches applied in order and checked once, as one change (so a new
+    /// siteverify URL and its secret may come in two `--set`s).
+    pub fn patched_all(&self, patches: &[serde_json::Value]) -> Result<PublisherSettings, String> {
+        use serde_json::Value;
         let mut doc = serde_json::to_value(self).map_err(|e| e.to_string())?;
         let known: Vec<String> = doc
             .as_object()
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
-        if let Some(unknown) = entries.keys().find(|k| !known.contains(k)) {
-            return Err(format!(
-                "settings: unknown key {unknown:?} (known: {})",
-                known.join(", ")
-            ));
-        }
-        merge_patch(&mut doc, patch);
-        if let (Some(old), Some(obj)) = (
-            &self.captcha,
-            doc.get_mut("captcha").and_then(|c| c.as_object_mut()),
-        ) {
-            let blank = obj
-                .get("secret")
-                .is_none_or(|s| s.as_str().is_some_and(str::is_empty));
-            if blank {
-                obj.insert("secret".into(), old.secret.clone().into());
+        let mut secret_given = false;
+        for patch in patches {
+            let Value::Object(entries) = patch else {
+                return Err("settings: a JSON object is expected".into());
+            };
+            if let Some(unknown) = entries.keys().find(|k| !known.contains(k)) {
+                return Err(format!(
+                    "settings: unknown key {unknown:?} (known: {})",
+                    known.join(", ")
+                ));
             }
+            match entries.get("captcha") {
+                Some(Value::Object(block)) if secret_in(block) => secret_given = true,
+                Some(Value::Null) => secret_given = false,
+                _ => {}
+            }
+            merge_patch(&mut doc, patch);
+        }
+        if let Some(block) = doc.get_mut("captcha").and_then(|c| c.as_object_mut()) {
+            carry_captcha_secret(self.captcha.as_ref(), block, secret_given)?;
         }
         let settings: PublisherSettings =
             serde_json::from_value(doc).map_err(|e| format!("settings: {e}"))?;
         settings.check()?;
         Ok(settings)
     }
+}
+
+/// Whether a captcha block carries a secret (a non-empty string).
+pub fn secret_in(block: &serde_json::Map<String, serde_json::Value>) -> bool {
+    block
+        .get("secret")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|s| !s.is_empty())
+}
+
+/// The secret rule for a captcha block about to be stored, whatever the front end: when the
+/// change gave no secret (`secret_given` false), the stored secret is kept only if it would be
+/// sent where it was sent before (same provider, same siteverify URL); otherwise the change
+/// is refused, so no one can point the server elsewhere and have it send the operator's secret.
+pub fn carry_captcha_secret(
+    stored: Option<&crate::captcha::CaptchaSettings>,
+    block: &mut serde_json::Map<String, serde_json::Value>,
+    secret_given: bool,
+) -> Result<(), String> {
+    if secret_given && secret_in(block) {
+        return Ok(());
+    }
+    block.remove("secret");
+    let provider = block
+        .get("provider")
+        .cloned()
+        .and_then(|p| serde_json::from_value::<crate::captcha::Provider>(p).ok());
+    let Some(provider) = provider else {
+        // No or an unknown provider: the settings' own check names that.
+        return Ok(());
+    };
+    let url = match block.get("siteverify_url") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(u)) => Some(u.as_str()),
+        Some(_) => return Ok(()),
+    };
+    let Some(stored) = stored else {
+        return Err("captcha: secret is required (the provider's server-side secret)".into());
+    };
+    if stored.destination() != crate::captcha::destination(provider, url) {
+        return Err(
+            "captcha: secret is required when provider or siteverify_url changes \
+                    (the stored secret is only ever sent where it was sent before)"
+                .into(),
+        );
+    }
+    block.insert("secret".into(), stored.secret.clone().into());
+    Ok(())
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
@@ -178,7 +233,7 @@ mod tests {
             .patched(&serde_json::json!({
                 "email_verification": "required",
                 "capture": {"birth_date": "required", "min_age": 16},
-                "captcha": {"provider": "hcaptcha"}
+                "captcha": {"routes": ["login"]}
             }))
             .unwrap();
         assert_eq!(p.email_verification, EmailVerification::Required);
@@ -198,6 +253,65 @@ mod tests {
         );
         let cleared = p.patched(&serde_json::json!({"captcha": null})).unwrap();
         assert!(cleared.captcha.is_none());
+    }
+
+    fn with_captcha(extra: serde_json::Value) -> PublisherSettings {
+        let mut block = serde_json::json!({"provider": "turnstile", "secret": "s3cret",
+            "siteverify_url": "https://verify.example/siteverify"});
+        for (k, v) in extra.as_object().unwrap() {
+            block[k] = v.clone();
+        }
+        serde_json::from_value(serde_json::json!({ "captcha": block })).unwrap()
+    }
+
+    #[test]
+    fn the_secret_stays_only_where_it_was_sent() {
+        let base = with_captcha(serde_json::json!({}));
+        let patch = |p: serde_json::Value| base.patched(&p);
+        // Same destination: kept (also when the URL is only spelt differently).
+        for same in [
+            serde_json::json!({"captcha": {"min_score": 0.7}}),
+            serde_json::json!({"captcha": {"secret": "", "fail_open": true}}),
+            serde_json::json!({"captcha": {"siteverify_url": "HTTPS://Verify.Example:443/siteverify"}}),
+        ] {
+            assert_eq!(
+                patch(same.clone()).unwrap().captcha.unwrap().secret,
+                "s3cret",
+                "{same}"
+            );
+        }
+        // Elsewhere without a new secret: refused.
+        for elsewhere in [
+            serde_json::json!({"captcha": {"siteverify_url": "https://evil.example/x"}}),
+            serde_json::json!({"captcha": {"siteverify_url": null}}),
+            serde_json::json!({"captcha": {"provider": "hcaptcha"}}),
+            serde_json::json!({"captcha": {"provider": "hcaptcha", "secret": ""}}),
+        ] {
+            let e = patch(elsewhere.clone()).unwrap_err();
+            assert!(e.contains("secret is required"), "{elsewhere}: {e}");
+        }
+        // With a new secret: fine, in one patch or in two applied together.
+        let moved =
+            patch(serde_json::json!({"captcha": {"provider": "hcaptcha", "secret": "new"}}))
+                .unwrap();
+        assert_eq!(moved.captcha.unwrap().secret, "new");
+        let moved = base
+            .patched_all(&[
+                serde_json::json!({"captcha": {"siteverify_url": "https://other.example/v"}}),
+                serde_json::json!({"captcha": {"secret": "other"}}),
+            ])
+            .unwrap();
+        assert_eq!(moved.captcha.unwrap().secret, "other");
+        // Removed, then declared again elsewhere without one: refused.
+        assert!(
+            base.patched_all(&[
+                serde_json::json!({"captcha": null}),
+                serde_json::json!({"captcha": {"provider": "turnstile", "secret": "s3cret"}}),
+                serde_json::json!({"captcha": null}),
+                serde_json::json!({"captcha": {"provider": "hcaptcha"}}),
+            ])
+            .is_err()
+        );
     }
 
     #[test]

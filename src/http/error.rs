@@ -273,7 +273,8 @@ impl IntoResponse for ApiError {
         if let Some(cause) = &self.cause
             && self.status.is_server_error()
         {
-            tracing::error!(code = self.code, cause = %cause, "request failed");
+            let request_id = super::access::request_id();
+            tracing::error!(code = self.code, %request_id, cause = %cause, "request failed");
         }
         let body = self.body();
         let json = serde_json::to_vec(&body).unwrap_or_default();

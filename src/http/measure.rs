@@ -149,6 +149,7 @@ where
         let Ok(response) = ready!(this.inner.poll(cx));
         this.metrics
             .record(this.class, *this.started, response.status().as_u16());
+        super::access::note_route(&this.metrics.route);
         Poll::Ready(Ok(response))
     }
 }

@@ -17,6 +17,7 @@ use pin_project_lite::pin_project;
 use tokio::net::TcpListener;
 use tower::Service;
 
+use super::access::{AccessLog, Note, Pending};
 use super::client_ip::{ClientIp, TrustedProxies};
 use super::error::{ApiError, Enveloped};
 
@@ -46,12 +47,30 @@ static VARY: HeaderValue = HeaderValue::from_static(
 pub struct MakeEdge<S> {
     stack: S,
     proxies: TrustedProxies,
+    log: AccessLog,
 }
 
 impl<S> MakeEdge<S> {
-    /// `stack` behind the edge, believing forwarding headers from `proxies`.
-    pub fn new(stack: S, proxies: TrustedProxies) -> Self {
-        MakeEdge { stack, proxies }
+    /// `stack` behind the edge, believing forwarding headers from `proxies`, writing access
+    /// lines as `log` says.
+    pub fn new(stack: S, proxies: TrustedProxies, log: AccessLog) -> Self {
+        MakeEdge {
+            stack,
+            proxies,
+            log,
+        }
+    }
+}
+
+impl<S: Clone> MakeEdge<S> {
+    /// The edge of one connection from `peer`.
+    pub fn edge(&self, peer: std::net::SocketAddr) -> Edge<S> {
+        Edge {
+            inner: self.stack.clone(),
+            proxies: self.proxies.clone(),
+            peer: peer.ip(),
+            log: self.log,
+        }
     }
 }
 
@@ -69,18 +88,21 @@ impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for MakeEdge<S> {
             inner: self.stack.clone(),
             proxies: self.proxies.clone(),
             peer: stream.remote_addr().ip(),
+            log: self.log,
         }))
     }
 }
 
 /// The outermost layer: keeps the client's `X-Request-Id` when it is well formed (else makes
 /// one), resolves the client address, and on the way out puts any bare error response (from
-/// the router, a body limit, a timeout) into the envelope and sets the request id.
+/// the router, a body limit, a timeout) into the envelope, sets the request id, and writes
+/// the access record (`access`).
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
     proxies: TrustedProxies,
     peer: IpAddr,
+    log: AccessLog,
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -108,12 +130,16 @@ where
             });
         req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
         let client = self.proxies.client(self.peer, req.headers());
+        let pending = Pending::new(self.log, req.method(), &id, client);
+        let note = Note::new(id.clone());
         let extensions = req.extensions_mut();
         extensions.insert(RequestId(id.clone()));
         extensions.insert(ClientIp(client));
         EdgeFuture {
-            inner: self.inner.call(req),
+            inner: note.scope(self.inner.call(req)),
             id: Some(id),
+            pending: Some(pending),
+            log: self.log,
         }
     }
 }
@@ -122,8 +148,10 @@ pin_project! {
     /// The response of [`Edge`].
     pub struct EdgeFuture<F> {
         #[pin]
-        inner: F,
+        inner: tokio::task::futures::TaskLocalFuture<Note, F>,
         id: Option<HeaderValue>,
+        pending: Option<Pending>,
+        log: AccessLog,
     }
 }
 
@@ -134,13 +162,16 @@ where
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Ok(mut response) = ready!(this.inner.poll(cx));
+        let mut this = self.project();
+        let Ok(mut response) = ready!(this.inner.as_mut().poll(cx));
         // Appended, as CORS does: a handler's own `Vary` stays.
         response.headers_mut().append(header::VARY, VARY.clone());
         let mut response = envelope(response);
         if let Some(id) = this.id.take() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+        }
+        if let Some(pending) = this.pending.take() {
+            response = pending.finish(*this.log, this.inner.take_value(), response);
         }
         Poll::Ready(Ok(response))
     }

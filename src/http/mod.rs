@@ -1,5 +1,6 @@
 //! The HTTP surface: routers per resource, extractors, the envelope, and the layers.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod capture;
@@ -8,6 +9,7 @@ pub mod consents;
 pub mod customer_consents;
 pub mod customers;
 pub mod dashboard;
+pub mod db_gate;
 pub mod error;
 pub mod guard;
 pub mod identity;
@@ -22,6 +24,7 @@ pub mod ops;
 pub mod password_check;
 pub mod passwords;
 pub mod registration;
+pub mod serve;
 pub mod verification;
 
 use std::sync::Arc;
@@ -35,13 +38,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::app::AppState;
-use client_ip::{ClientIp, TrustedProxies};
+use client_ip::TrustedProxies;
 use error::ApiError;
-use middleware::RequestId;
 
 /// A success: `{"responseData": …, "errors": []}`.
 pub struct Data<T>(pub T);
@@ -152,7 +152,8 @@ pub fn router(
         .route_layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             settings.server.request_timeout,
-        ));
+        ))
+        .route_layer(db_gate::DbGateLayer(state.db_health.clone()));
     let mut routes = Router::new()
         .route("/locales", get(locales::get_locales))
         .route("/.well-known/jwks.json", get(ops::jwks))
@@ -162,34 +163,6 @@ pub fn router(
     if settings.server.metrics_addr.is_none() {
         routes = routes.route("/metrics", get(ops::metrics));
     }
-    let log_ip = settings.log.client_ip;
-    let trace = TraceLayer::new_for_http()
-        .make_span_with(move |req: &axum::http::Request<_>| {
-            // Nothing to build when request logs are off (the hot path of GETs).
-            if !tracing::enabled!(Level::INFO) {
-                return tracing::Span::none();
-            }
-            let id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|r| r.0.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            let ip = req
-                .extensions()
-                .get::<ClientIp>()
-                .filter(|_| log_ip)
-                .map(|c| c.0.to_string());
-            // The path only: query strings may carry personal data.
-            tracing::info_span!(
-                "request",
-                request_id = %id,
-                method = %req.method(),
-                path = %req.uri().path(),
-                client_ip = ip.as_deref().unwrap_or("-"),
-            )
-        })
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
     let catalog = state.catalog.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
@@ -227,17 +200,10 @@ pub fn router(
     let stack = tower::ServiceBuilder::new()
         .layer(cors)
         .map_response(IntoResponse::into_response)
-        // Request logs are INFO: below that level the trace layer would only cost time.
-        .option_layer(tracing::enabled!(Level::INFO).then(|| {
-            tower::ServiceBuilder::new()
-                .map_response(IntoResponse::into_response)
-                .layer(trace)
-                .into_inner()
-        }))
-        .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .map_response(IntoResponse::into_response)
         .layer(RequestBodyLimitLayer::new(settings.server.body_limit))
         .service(inner);
-    middleware::MakeEdge::new(stack, proxies)
+    // The access record is the edge's (one line per request, off the request path).
+    middleware::MakeEdge::new(stack, proxies, access::AccessLog::new(&settings.log))
 }

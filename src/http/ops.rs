@@ -30,6 +30,10 @@ pub async fn healthz() -> Data<Health> {
         (status = 503, description = "S0002 database unreachable", body = super::error::ErrorBody),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Data<Health>, ApiError> {
+    if state.draining.is_set() {
+        // Load balancers take this replica out while it still serves (server.drain_delay).
+        return Err(ApiError::unavailable("shutting down"));
+    }
     state.store.ping().await.map_err(ApiError::unavailable)?;
     Ok(Data(Health { status: "ok" }))
 }
@@ -43,6 +47,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// The Prometheus text of this process.
 pub fn render_metrics(state: &AppState) -> Response {
+    crate::telemetry::sampler::pool_gauges(state.store.as_ref());
     (
         [(
             header::CONTENT_TYPE,

@@ -32,6 +32,28 @@ pub struct NewMail {
     pub message: Message,
 }
 
+/// Email not sent yet (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxBacklog {
+    /// Rows still to be tried.
+    pub pending: i64,
+    /// Rows given up after the last allowed try.
+    pub given_up: i64,
+    /// When the oldest pending row was queued.
+    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The connection pool right now (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Open connections.
+    pub open: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// The most it may open.
+    pub max: u32,
+}
+
 /// An outbox row claimed for sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMail {

@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod customer;
 mod error;
+mod health;
 mod postgres;
 mod sql;
 mod sql_accounts;
@@ -27,7 +28,7 @@ use crate::domain::{
     PublisherSettings,
 };
 
-pub use account::{NewMail, OutboxMail, Rotation};
+pub use account::{NewMail, OutboxBacklog, OutboxMail, PoolStats, Rotation};
 pub use admin::{
     AdminKey, AdminSession, AuditCursor, AuditEntry, ConsentHistoryRecord, CustomerCursor,
     CustomerFilter, CustomerSearch, NewAdminKey, NewAdminSession, NewAudit,
@@ -37,6 +38,7 @@ pub use customer::{
     NewCustomer, NewRefreshToken, conflict_field,
 };
 pub use error::StoreError;
+pub use health::DbHealth;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use verification::{CodeCheck, VerificationStore};
@@ -140,6 +142,9 @@ pub trait PublisherStore: Send + Sync + 'static {
 
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The connection pool's counts, at once (no query).
+    fn pool_stats(&self) -> PoolStats;
 
     /// Creates a publisher with its offers; `AlreadyExists` when the id or an offer is taken.
     async fn create_publisher(
@@ -412,6 +417,9 @@ pub trait AccountStore: Send + Sync + 'static {
         lease: std::time::Duration,
         max_attempts: i32,
     ) -> Result<Option<OutboxMail>, StoreError>;
+
+    /// Unsent email: rows under `max_attempts` tries, rows given up, the oldest pending.
+    async fn outbox_backlog(&self, max_attempts: i32) -> Result<OutboxBacklog, StoreError>;
 
     /// Marks an email sent (after the server accepted it) and purges its payload.
     async fn mail_sent(&self, id: i64) -> Result<(), StoreError>;

@@ -206,6 +206,14 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn pool_stats(&self) -> $crate::store::PoolStats {
+                $crate::store::PoolStats {
+                    open: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
             async fn create_publisher(
                 &self,
                 id: $crate::domain::PublisherId,

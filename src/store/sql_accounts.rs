@@ -340,6 +340,22 @@ macro_rules! impl_account_store {
                 row.map(TryInto::try_into).transpose()
             }
 
+            async fn outbox_backlog(&self, max_attempts: i32) -> Result<$crate::store::OutboxBacklog, $crate::store::StoreError> {
+                let (pending, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL AND attempts < $1",
+                )
+                .bind(max_attempts)
+                .fetch_one(&self.pool)
+                .await?;
+                let given_up: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts >= $1",
+                )
+                .bind(max_attempts)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::store::OutboxBacklog { pending, given_up, oldest })
+            }
+
             async fn mail_sent(&self, id: i64) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("UPDATE outbox SET sent_at = $2, payload = NULL, last_error = NULL WHERE id = $1")
                     .bind(id)

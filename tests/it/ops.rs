@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
-use crate::support::{Backend, TestApp, assert_error, json, postgres_admin_url};
+use crate::support::{
+    Backend, ServerProcess, TestApp, assert_error, json, postgres_admin_url, registration,
+};
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -128,8 +130,9 @@ async fn database_outage_is_503_and_recovers_by_itself() {
     let started = Instant::now();
     let r = app.get("/readyz").await;
     assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "answered within the acquire timeout"
+        started.elapsed() < Duration::from_secs(1),
+        "answered at once, not after the acquire timeout: {:?}",
+        started.elapsed()
     );
     assert!(r.headers().contains_key("retry-after"));
     assert_error(r, 503, "S0002").await;
@@ -154,4 +157,201 @@ async fn database_outage_is_503_and_recovers_by_itself() {
     }
     let (status, _) = json(app.consents("100000001").await).await;
     assert_eq!(status, 200);
+}
+
+/// The value of the series `name{labels…}` in Prometheus text (labels in any order).
+fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.rsplit_once(' ')?;
+        let (metric, rest) = key.split_once('{').unwrap_or((key, "}"));
+        let found: Vec<&str> = rest.trim_end_matches('}').split(',').collect();
+        let all = labels
+            .iter()
+            .all(|(k, v)| found.contains(&format!("{k}=\"{v}\"").as_str()));
+        (metric == name && all && (labels.is_empty() || rest != "}"))
+            .then(|| value.parse().ok())
+            .flatten()
+    })
+}
+
+/// The access lines (target `access`) of a log, parsed.
+fn access_lines(log: &[String]) -> Vec<serde_json::Value> {
+    log.iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "access")
+        .collect()
+}
+
+/// As ops run it (`log.format = json`, `log.level = info`, its own process): one access line
+/// per request with numbers for numbers, no query string and no email; and the counters and
+/// gauges ops ask for move with a registration, a login, failed logins and a stuck email.
+#[tokio::test]
+async fn access_lines_and_ops_metrics_of_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on this port: the reset email stays in the outbox.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let smtp_port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let server = ServerProcess::start(&[
+        (
+            "ENROLL_DATABASE__URL",
+            format!("sqlite://{}/x.db", dir.path().display()),
+        ),
+        ("ENROLL_LIMITS__ENABLED", "false".into()),
+        ("ENROLL_MAIL__TRANSPORT", "smtp".into()),
+        ("ENROLL_MAIL__SMTP__HOST", "127.0.0.1".into()),
+        ("ENROLL_MAIL__SMTP__PORT", smtp_port),
+        ("ENROLL_MAIL__SMTP__TLS", "none".into()),
+        ("ENROLL_MAIL__RETRY_BASE", "1h".into()),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", server.address);
+    let email = "ops.watcher@example.com";
+    let r = client
+        .post(url("/customers"))
+        .header("x-request-id", "reg-1")
+        .json(&registration(email))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let reg_bytes = r.bytes().await.unwrap().len();
+    let login = |password: &str, id: &str| {
+        client
+            .post(url("/auths"))
+            .header("x-request-id", id)
+            .json(&serde_json::json!({"email": email, "password": password, "offerId": "S100000001_US"}))
+            .send()
+    };
+    assert_eq!(login("secret123", "login-ok").await.unwrap().status(), 200);
+    for id in ["login-bad-1", "login-bad-2"] {
+        assert_eq!(login("wrong-pass-1", id).await.unwrap().status(), 401);
+    }
+    let r = client
+        .get(url("/locales?customerIP=81.2.69.142"))
+        .header("x-request-id", "loc-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .put(url("/customers/passwords"))
+        .json(&serde_json::json!({"customerEmail": email, "offerId": "S100000001_US"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .get(url("/nope/ops.watcher@example.com"))
+        .header("x-request-id", "unknown-route")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // The outbox and database gauges are sampled every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = client
+            .get(url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if series(&text, "mail_outbox_backlog", &[]) == Some(1.0) || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let p = ("publisher", "100000001");
+    let want = [
+        ("registrations_total", vec![p, ("outcome", "ok")], 1.0),
+        ("logins_total", vec![p, ("outcome", "ok")], 1.0),
+        ("logins_total", vec![p, ("outcome", "denied")], 2.0),
+        (
+            "password_resets_total",
+            vec![p, ("step", "requested"), ("outcome", "ok")],
+            1.0,
+        ),
+        ("argon2_queue_depth", vec![], 0.0),
+        ("database_up", vec![], 1.0),
+        ("mail_outbox_backlog", vec![], 1.0),
+        ("log_lines_dropped_total", vec![], 0.0),
+        (
+            "database_pool_max_connections",
+            vec![],
+            10.0, // database.max_connections
+        ),
+    ];
+    for (name, labels, value) in want {
+        assert_eq!(
+            series(&text, name, &labels),
+            Some(value),
+            "{name} {labels:?}:\n{text}"
+        );
+    }
+    // A registration hashes once; each login verifies once (the dummy hash is made once).
+    assert!(series(&text, "argon2_duration_seconds_count", &[("op", "hash")]) >= Some(1.0));
+    assert_eq!(
+        series(&text, "argon2_duration_seconds_count", &[("op", "verify")]),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(series(&text, "mail_outbox_oldest_unsent_seconds", &[]) >= Some(0.0));
+    assert!(series(&text, "database_pool_connections", &[("state", "idle")]).is_some());
+    assert!(
+        !text.contains(email) && !text.contains("81.2.69.142"),
+        "{text}"
+    );
+
+    // Access lines are written by a thread of their own, a few milliseconds later.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.log.lock().unwrap().clone();
+    let lines = access_lines(&log);
+    let by_id = |id: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|l| l["request_id"] == id).collect()
+    };
+    let reg = by_id("reg-1");
+    assert_eq!(reg.len(), 1, "one line per request: {log:#?}");
+    let reg = reg[0];
+    assert_eq!(reg["level"], "INFO");
+    assert_eq!(reg["method"], "POST");
+    assert_eq!(reg["route"], "/customers");
+    assert_eq!(reg["status"], 200);
+    assert_eq!(reg["bytes"], reg_bytes);
+    assert_eq!(reg["client_ip"], "127.0.0.1");
+    assert_eq!(reg["publisher_id"], "100000001");
+    assert!(reg["latency_us"].as_u64().unwrap() > 0, "{reg}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(reg["timestamp"].as_str().unwrap()).is_ok(),
+        "{reg}"
+    );
+    assert!(
+        reg.get("span").is_none() && reg.get("spans").is_none(),
+        "{reg}"
+    );
+    let bad = by_id("login-bad-1");
+    assert_eq!((bad.len(), &bad[0]["status"]), (1, &serde_json::json!(401)));
+    let loc = by_id("loc-1")[0];
+    assert_eq!(loc["route"], "/locales");
+    assert!(
+        loc.get("publisher_id").is_none(),
+        "no publisher on /locales: {loc}"
+    );
+    // Unknown paths are not written out: a path can carry anything.
+    assert_eq!(by_id("unknown-route")[0]["route"], "unmatched");
+    for line in &log {
+        assert!(!line.contains(email), "no email in logs: {line}");
+        assert!(
+            !line.contains("81.2.69.142"),
+            "no query string in logs: {line}"
+        );
+        assert!(
+            !line.contains("secret123") && !line.contains("wrong-pass-1"),
+            "{line}"
+        );
+    }
 }

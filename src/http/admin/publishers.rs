@@ -1,13 +1,17 @@
 //! `/admin/api/publishers`: operators create and list publishers; a publisher key reads its
-//! own and changes its settings except the origins (CORS, reset URLs), which are operators'.
-//! The captcha secret is never shown; a captcha block sent without one keeps the stored one.
+//! own and changes its settings except the origins (CORS, reset URLs) and the captcha
+//! `siteverify_url` (where the server connects), which are operators'. The captcha secret is
+//! never shown; a captcha block sent without one keeps the stored one only while provider and
+//! siteverify URL stay.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::settings::{changes, merged_settings, redacted};
+use super::settings::{
+    changes, merged_settings, redacted, siteverify_url_change, siteverify_url_changed,
+};
 use super::{AdminAuth, Scope, publisher_in_scope, time};
 use crate::app::AppState;
 use crate::domain::fields::{Fields, bounded};
@@ -225,13 +229,14 @@ pub struct PublisherChange {
 }
 
 /// Changes the name or settings. A publisher key may not change `cors_origins`,
-/// `reset_url_origins`, `reset_url_default` or `confirm_url_default` (403).
+/// `reset_url_origins`, `reset_url_default`, `confirm_url_default` or
+/// `captcha.siteverify_url` (403).
 /// `require_consents_at_registration: true` breaks sign-up through the Cleeng MediaStore SDK
 /// and JW Player's OTT web app: neither sends consents in `POST /customers`.
 #[utoipa::path(patch, path = "/admin/api/publishers/{publisherId}", tag = "admin", security(("adminKey" = [])),
     params(("publisherId" = String, Path)), request_body = PublisherChange,
     responses((status = 200, body = AdminPublisher), (status = 400, body = crate::http::error::ErrorBody),
-        (status = 403, description = "AUTH0004 a publisher key changing origins", body = crate::http::error::ErrorBody),
+        (status = 403, description = "AUTH0004 a publisher key changing origins or the captcha siteverify_url", body = crate::http::error::ErrorBody),
         (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -243,6 +248,12 @@ pub async fn update(
     let current = publisher_in_scope(&state, &auth, &text).await?;
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
     let new_name = name(&mut f, false);
+    if !auth.is_operator()
+        && f.raw("settings")
+            .is_some_and(|patch| siteverify_url_change(&current.settings, patch))
+    {
+        return Err(super::operator_only("settings.captcha.siteverify_url"));
+    }
     let settings = match f.raw("settings") {
         None | Some(Value::Null) => Some(current.settings.clone()),
         Some(patch) => match merged_settings(&current.settings, patch) {
@@ -261,6 +272,9 @@ pub async fn update(
         && let Some(key) = OPERATOR_SETTINGS.iter().find(|k| changed.contains_key(**k))
     {
         return Err(super::operator_only(&format!("settings.{key}")));
+    }
+    if !auth.is_operator() && siteverify_url_changed(&current.settings, &settings) {
+        return Err(super::operator_only("settings.captcha.siteverify_url"));
     }
     let name = new_name.unwrap_or_else(|| current.name.clone());
     if name == current.name && changed.is_empty() {

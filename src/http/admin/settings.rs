@@ -3,8 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::captcha::normalized_url;
 use crate::domain::PublisherSettings;
 use crate::domain::problem::{FieldError, Reason};
+use crate::domain::publisher::{carry_captcha_secret, secret_in};
 
 /// The settings as JSON without the captcha secret.
 pub fn redacted(settings: &PublisherSettings) -> Value {
@@ -50,17 +52,12 @@ pub fn merged_settings(
         let mut value = value.clone();
         if key == "captcha"
             && let Value::Object(captcha) = &mut value
-            && captcha
-                .get("secret")
-                .is_none_or(|s| s.is_null() || s.as_str() == Some(""))
         {
-            match &current.captcha {
-                Some(stored) => {
-                    captcha.insert("secret".into(), stored.secret.clone().into());
-                }
-                None => {
-                    captcha.remove("secret");
-                }
+            let given = secret_in(captcha);
+            if let Err(e) = carry_captcha_secret(current.captcha.as_ref(), captcha, given) {
+                let why = e.strip_prefix("captcha: ").unwrap_or(&e).to_owned();
+                errors.push(setting_error(key, why));
+                continue;
             }
         }
         let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
@@ -90,6 +87,39 @@ pub fn merged_settings(
         vec![setting_error(key, why)]
     })?;
     Ok(settings)
+}
+
+/// The `siteverify_url` a change asks for differs from the stored one: where the server
+/// connects is the operator's choice, so a publisher key may not set, change or drop it
+/// (removing the whole captcha block, which connects nowhere, is allowed). `patch` is the
+/// admin API's settings object (top-level keys replace the stored ones).
+pub fn siteverify_url_change(current: &PublisherSettings, patch: &Value) -> bool {
+    let stored = current
+        .captcha
+        .as_ref()
+        .and_then(|c| c.siteverify_url.as_deref())
+        .map(normalized_url);
+    match patch.get("captcha") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(block)) => match block.get("siteverify_url") {
+            None | Some(Value::Null) => stored.is_some(),
+            Some(Value::String(url)) => stored.as_deref() != Some(normalized_url(url).as_str()),
+            Some(_) => true,
+        },
+        Some(_) => false,
+    }
+}
+
+/// The same question after the merge: does `after` send captcha checks to another configured
+/// URL than `before`?
+pub fn siteverify_url_changed(before: &PublisherSettings, after: &PublisherSettings) -> bool {
+    let url = |s: &PublisherSettings| {
+        s.captcha
+            .as_ref()
+            .and_then(|c| c.siteverify_url.as_deref())
+            .map(normalized_url)
+    };
+    after.captcha.is_some() && url(before) != url(after)
 }
 
 /// The keys whose (shown) value differs, with their new values; a changed captcha secret is
@@ -130,15 +160,22 @@ mod tests {
 
         let next = merged_settings(
             &current,
-            &json!({"captcha": {"provider": "hcaptcha"}, "require_consents_at_registration": true}),
+            &json!({"captcha": {"provider": "turnstile", "min_score": 0.2}, "require_consents_at_registration": true}),
         )
         .unwrap();
         let c = next.captcha.as_ref().unwrap();
         assert_eq!(
             c.secret, "s3cret",
-            "a captcha block without a secret keeps it"
+            "a captcha block without a secret keeps it while its destination stays"
         );
-        assert_eq!(c.provider.as_str(), "hcaptcha");
+        assert_eq!(c.min_score, Some(0.2));
+        let errors =
+            merged_settings(&current, &json!({"captcha": {"provider": "hcaptcha"}})).unwrap_err();
+        assert_eq!(errors[0].field, "settings.captcha");
+        assert!(
+            errors[0].message.contains("secret is required"),
+            "{errors:?}"
+        );
         assert_eq!(next.cors_origins, vec!["https://a.example".to_owned()]);
         assert!(next.require_consents_at_registration);
         let changed = changes(&current, &next);

@@ -212,12 +212,16 @@ pub fn base_figment(db: &TestDb) -> Figment {
         .merge(("database.url", db.url.as_str()))
         .merge(("geoip.database", geo_fixture(mmdb::Schema::GeoIp2Country)))
         .merge(("cache.ttl", "200ms"))
+        // Test doubles (siteverify, webhook receivers) listen on loopback.
+        .merge(("server.outbound_allow", "127.0.0.0/8"))
         .merge(("log.level", "warn"))
         .merge(("mail.dir", scratch().join("mail")))
         .merge(("mail.poll_interval", "50ms"))
         .merge(("mail.retry_base", "100ms"))
         // Limits are tested on their own (tests/it/limits.rs); elsewhere they would only add noise.
         .merge(("limits.enabled", false))
+        // Tests that stop a server do not wait for a load balancer.
+        .merge(("server.drain_delay", "0s"))
 }
 
 /// How long a change takes to reach a server at most (the cache TTL above, with margin).
@@ -364,6 +368,8 @@ pub fn redis_url() -> String {
 pub struct ServerProcess {
     pub address: String,
     pub child: tokio::process::Child,
+    /// Every line of its log (stderr) so far.
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -384,6 +390,7 @@ impl ServerProcess {
                 geo_fixture(mmdb::Schema::GeoIp2Country),
             )
             .env("ENROLL_MAIL__DIR", scratch().join("mail"))
+            .env("ENROLL_SERVER__DRAIN_DELAY", "0s")
             .current_dir(repo())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
@@ -392,8 +399,10 @@ impl ServerProcess {
         }
         let mut child = cmd.spawn().expect("start enroll");
         let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await.unwrap() {
+                log.lock().unwrap().push(line.clone());
                 let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
                 if v["message"] == "enroll is listening" {
                     return v["addr"].as_str().unwrap().to_owned();
@@ -404,10 +413,16 @@ impl ServerProcess {
         .await
         .expect("the server starts");
         // Keep draining its log so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
         ServerProcess {
             address: format!("http://{addr}"),
             child,
+            log,
         }
     }
 }
