@@ -14,6 +14,32 @@ use super::{Country, Currency, Email, Locale, OfferId, Password, PublisherId};
 /// The message clients match for a bad email.
 pub const EMAIL_MESSAGE: &str = "Invalid param email. Please enter a valid e-mail address.";
 
+/// A bad email on `PATCH /customers/{id}`: the OTT web app's account page splits `errors[0]` on
+/// commas and compares each trimmed piece exactly with `Invalid param email` and
+/// `Please enter a valid e-mail address.` (registration keeps [`EMAIL_MESSAGE`]).
+pub const PATCH_EMAIL_MESSAGE: &str = "Invalid param email, Please enter a valid e-mail address.";
+
+/// A name over 50 characters on `PATCH /customers/{id}`, as the OTT web app's account page
+/// knows it (`firstName can have max 50 characters.`).
+fn name_too_long(field: &str) -> FieldError {
+    FieldError::with_message(
+        field,
+        Reason::TooLong,
+        format!("{field} can have max 50 characters."),
+    )
+}
+
+/// `firstName` / `lastName` of a PATCH: 1–50 characters, `""` clears.
+fn patch_name(f: &mut Fields<'_>, field: &str) -> Given<String> {
+    match f.text(field) {
+        Given::Value(v) if v.chars().count() > 50 => {
+            f.problem(name_too_long(field));
+            Given::Absent
+        }
+        other => other,
+    }
+}
+
 /// A customer id: random in 100000000–999999999, never sequential, never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CustomerId(u32);
@@ -335,15 +361,15 @@ impl CustomerPatch {
                     f.problem(FieldError::with_message(
                         "email",
                         Reason::InvalidValue,
-                        EMAIL_MESSAGE,
+                        PATCH_EMAIL_MESSAGE,
                     ));
                     None
                 }
             },
             _ => None,
         };
-        let first_name = f.optional("firstName", bounded(1, 50));
-        let last_name = f.optional("lastName", bounded(1, 50));
+        let first_name = patch_name(&mut f, "firstName");
+        let last_name = patch_name(&mut f, "lastName");
         let country = required_if_given(&mut f, "country", Country::parse);
         let locale = required_if_given(&mut f, "locale", Locale::parse);
         let external_data = external_data(&mut f);

@@ -27,6 +27,8 @@ pub struct PublisherSettings {
     /// that posts the token, or Enroll's own `GET /customers/email/confirmation`).
     pub confirm_url_default: Option<String>,
     /// Registration must carry the consents array (else clients may send consents after).
+    /// `true` breaks the Cleeng MediaStore SDK and JW Player's OTT web app, which answer
+    /// consents only after sign-up.
     pub require_consents_at_registration: bool,
     /// Password rules beyond the base rule: a minimum zxcvbn score, the common-passwords list.
     pub password_policy: super::strength::PasswordPolicy,

@@ -113,6 +113,21 @@ fn given<T>(g: Given<T>) -> Option<Option<T>> {
     }
 }
 
+/// A taken email on this route reads `Customer email already exists` (422 USER0002): the OTT web
+/// app's account page compares that text exactly (registration keeps `Customer already exists.`).
+fn email_taken(e: ApiError) -> ApiError {
+    if e.code() == "USER0002" {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "USER0002",
+            "Customer email already exists",
+        )
+        .with_detail("email", Reason::AlreadyExists)
+    } else {
+        e
+    }
+}
+
 /// Changes names, country, locale, external data, and the email (with `confirmationPassword`).
 #[utoipa::path(patch, path = "/customers/{customerId}", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
@@ -162,7 +177,7 @@ pub async fn patch_customer(
         .map_err(|e| match e {
             // Erased between the read and the write.
             StoreError::NotFound(_) => access_denied(),
-            e => already_exists(e),
+            e => email_taken(already_exists(e)),
         })?;
     Ok(Data(updated.into()))
 }

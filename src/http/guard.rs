@@ -72,6 +72,22 @@ pub fn strong_password(
     email: &str,
     names: &[Option<&str>],
 ) -> Result<(), ApiError> {
+    policy_hint(view, password, email, names).map_err(|hint| {
+        ApiError::invalid_body(vec![FieldError::with_message(
+            field,
+            Reason::Weak,
+            format!("Invalid param password. {hint}"),
+        )])
+    })
+}
+
+/// The publisher's password policy alone: the hint (zxcvbn's feedback) when it refuses.
+pub fn policy_hint(
+    view: &PublisherView,
+    password: &str,
+    email: &str,
+    names: &[Option<&str>],
+) -> Result<(), String> {
     let policy = &view.publisher.settings.password_policy;
     if !policy.is_active() {
         return Ok(());
@@ -79,11 +95,5 @@ pub fn strong_password(
     let names: Vec<&str> = names.iter().flatten().copied().collect();
     let inputs = user_inputs(email, &names);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    policy.check(password, &inputs).map_err(|hint| {
-        ApiError::invalid_body(vec![FieldError::with_message(
-            field,
-            Reason::Weak,
-            format!("Invalid param password. {hint}"),
-        )])
-    })
+    policy.check(password, &inputs)
 }

@@ -80,11 +80,16 @@ enum TenantFrom {
 fn tenant_from(method: &Method, route: &str) -> TenantFrom {
     if route.starts_with("/publishers/{publisher_id}") {
         TenantFrom::Path
-    } else if route.contains("{customer_id}") {
+    } else if route.starts_with("/3.1/") {
+        // Authenticated by the publisher's token, not a customer JWT.
+        TenantFrom::Nowhere
+    } else if route.contains("{customer_id}")
+        || (method == Method::DELETE && route == "/refresh_tokens")
+    {
         TenantFrom::Token
     } else {
         match (method.as_str(), route) {
-            ("POST", "/customers" | "/auths" | "/customers/verification")
+            ("POST", "/customers" | "/auths" | "/sso/auths" | "/customers/verification")
             | ("PUT" | "PATCH", "/customers/passwords") => TenantFrom::Body,
             _ => TenantFrom::Nowhere,
         }

@@ -24,7 +24,8 @@ use crate::limits::Class;
 pub fn route_class(method: &Method, path: &str) -> &'static str {
     match (method.as_str(), path) {
         ("POST", "/customers") => "registration",
-        ("POST", "/auths") => "login",
+        // SSO hands out a session like a login does.
+        ("POST", "/auths" | "/sso/auths") => "login",
         ("PUT" | "PATCH", "/customers/passwords") => "password_reset",
         // They send email, like a reset request.
         ("POST", "/customers/verification" | "/customers/{customer_id}/email/confirmation") => {
@@ -295,6 +296,12 @@ mod tests {
     fn classes() {
         assert_eq!(route_class(&Method::POST, "/customers"), "registration");
         assert_eq!(route_class(&Method::GET, "/customers/123"), "default");
+        assert_eq!(route_class(&Method::POST, "/sso/auths"), "login");
+        assert_eq!(route_class(&Method::DELETE, "/refresh_tokens"), "default");
+        assert_eq!(
+            route_class(&Method::DELETE, "/3.1/customers/{customer_id}"),
+            "default"
+        );
         assert_eq!(
             route_class(&Method::PATCH, "/customers/passwords"),
             "password_reset"

@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod db_gate;
 pub mod error;
 pub mod guard;
+pub mod identity;
 pub mod json;
 pub mod limit;
 pub mod locales;
@@ -135,6 +136,15 @@ pub fn router(
         .route(
             "/customers/email/confirmation",
             post(verification::confirm).get(verification::confirm_page),
+        )
+        .route(
+            "/refresh_tokens",
+            axum::routing::delete(identity::revoke_refresh_tokens),
+        )
+        .route("/sso/auths", post(identity::sso_auth))
+        .route(
+            "/3.1/customers/{customer_id}",
+            axum::routing::delete(identity::delete_customer),
         )
         .route("/readyz", get(ops::readyz))
         .merge(admin::routes())

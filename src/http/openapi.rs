@@ -15,8 +15,8 @@ use super::admin::{
     audit, consents as admin_consents, customers as admin_customers, export, keys, publishers,
 };
 use super::{
-    capture, consents, customer_consents, customers, error, locales, login, ops, passwords,
-    registration, verification,
+    capture, consents, customer_consents, customers, error, identity, locales, login, ops,
+    passwords, registration, verification,
 };
 
 /// Every route of the service. A route added later goes in `paths` and in [`ROUTES`].
@@ -43,6 +43,9 @@ use super::{
         customer_consents::put_consents,
         capture::capture_status,
         capture::put_capture,
+        identity::revoke_refresh_tokens,
+        identity::sso_auth,
+        identity::delete_customer,
         verification::send_code,
         verification::request_confirmation,
         verification::confirm,
@@ -148,6 +151,9 @@ pub const ROUTES: &[Route] = &[
     route("put", "/customers/{customerId}/consents", Customer, Some(body::consent_answers), Data, &[404]),
     route("get", "/customers/{customerId}/capture/status", Customer, None, Data, &[]),
     route("put", "/customers/{customerId}/capture", Customer, Some(body::capture), Data, &[]),
+    route("delete", "/refresh_tokens", Customer, None, DataOf(body::empty), &[]),
+    route("post", "/sso/auths", Admin, Some(body::sso), Data, &[403, 404, 429]),
+    route("delete", "/3.1/customers/{customerId}", Admin, None, Data, &[400, 404, 429]),
     route("post", "/customers/verification", Public, Some(body::verification), DataOf(body::empty), &[404, 503]),
     route("post", "/customers/{customerId}/email/confirmation", Customer, Some(body::confirmation_request), DataOf(body::empty), &[]),
     route("post", "/customers/email/confirmation", Public, Some(body::confirmation), DataOf(body::confirmed), &[503]),
@@ -242,6 +248,13 @@ impl utoipa::Modify for BearerJwt {
                     ))
                     .build(),
             ),
+        );
+        // Cleeng's name for the publisher's key on its server-to-server routes.
+        components.add_security_scheme(
+            "publisherToken",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::new("X-Publisher-Token"),
+            )),
         );
     }
 }

@@ -197,7 +197,8 @@ pub async fn reset(
         Some("resetPasswordToken is not valid"),
         |s| Ok::<_, String>(s.to_owned()),
     );
-    let rule = format!("Invalid param password. {PASSWORD_RULE}");
+    // The OTT web app's edit-password page matches these case-sensitively (API.md).
+    let rule = format!("invalid param password. {PASSWORD_RULE}");
     let password = f.required("newPassword", Some(&rule), Password::parse);
     let (Some(email), Some(tenant), Some(token), Some(password)) = (email, tenant, token, password)
     else {
@@ -211,16 +212,22 @@ pub async fn reset(
         .reset_token_customer(publisher.id, &email_key(&email), &hash)
         .await?
         .ok_or_else(token_invalid)?;
-    super::guard::strong_password(
+    super::guard::policy_hint(
         &view,
-        "newPassword",
         password.expose(),
         &customer.email,
         &[
             customer.first_name.as_deref(),
             customer.last_name.as_deref(),
         ],
-    )?;
+    )
+    .map_err(|hint| {
+        ApiError::invalid_body(vec![FieldError::with_message(
+            "newPassword",
+            Reason::Weak,
+            format!("Password score does not match standards. {hint}"),
+        )])
+    })?;
     let password_hash = state.hasher.hash(password.expose()).await?;
     let message =
         templates::password_changed(&customer.email, Lang::of(&customer.locale), &publisher.name);

@@ -372,6 +372,12 @@ pub trait AccountStore: Send + Sync + 'static {
         grace: std::time::Duration,
     ) -> Result<Rotation, StoreError>;
 
+    /// The publisher of a customer that is not erased (for keys that reach every publisher).
+    async fn customer_publisher(
+        &self,
+        customer: CustomerId,
+    ) -> Result<Option<PublisherId>, StoreError>;
+
     /// Stores a reset token (by hash) and its email in one transaction, unless the customer
     /// already had `per_hour` resets in the last hour (then nothing is stored: false).
     async fn request_password_reset(

@@ -375,6 +375,18 @@ macro_rules! impl_account_store {
                 Ok(())
             }
 
+            async fn customer_publisher(
+                &self,
+                customer: $crate::domain::CustomerId,
+            ) -> Result<Option<$crate::domain::PublisherId>, $crate::store::StoreError> {
+                let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM customers WHERE id = $1 AND erased_at IS NULL")
+                    .bind(customer.get())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                id.map(|id| $crate::domain::PublisherId::from_i64(id).map_err($crate::store::StoreError::Corrupt))
+                    .transpose()
+            }
+
             async fn purge(&self, hour: i64, idempotency_ttl: std::time::Duration) -> Result<(), $crate::store::StoreError> {
                 sqlx::query("DELETE FROM login_failures WHERE hour < $1").bind(hour).execute(&self.pool).await?;
                 sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")

@@ -28,7 +28,7 @@ fn full() -> Value {
     })
 }
 
-async fn with_capture(backend: Backend, capture: Value) -> TestApp {
+pub async fn with_capture(backend: Backend, capture: Value) -> TestApp {
     TestApp::spawn_with(backend, move |f| {
         f.merge(("publishers", settings(capture)))
             .merge(("admin.operator_key", crate::admin_api::OPERATOR))

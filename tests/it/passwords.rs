@@ -120,7 +120,8 @@ async fn reset_end_to_end_through_smtp(backend: Backend) {
         weak["message"]
             .as_str()
             .unwrap()
-            .starts_with("Invalid param password. ")
+            .starts_with("invalid param password. "),
+        "lower case: the OTT web app matches it case-sensitively"
     );
     assert_eq!(weak["details"][0]["field"], "newPassword");
     let (status, _) =

@@ -298,17 +298,29 @@ pub async fn erase(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Data<Erased>, ApiError> {
     let (publisher, id) = customer_in(&state, &auth, path).await?;
+    Ok(Data(erase_customer(&state, &auth, publisher.id, id).await?))
+}
+
+/// Erases one customer of `publisher` for `auth` (the admin API and Cleeng's
+/// `DELETE /3.1/customers/{customerId}` alike), with its audit line; 404 REQ0003 when there is
+/// no such (unerased) customer.
+pub async fn erase_customer(
+    state: &AppState,
+    auth: &AdminAuth,
+    publisher: crate::domain::PublisherId,
+    id: crate::domain::CustomerId,
+) -> Result<Erased, ApiError> {
     let audit = auth.audit(
-        Some(publisher.id),
+        Some(publisher),
         "customer.erase",
         json!({"customerId": id.to_string()}),
     );
-    if !state.store.erase_customer(publisher.id, id, &audit).await? {
+    if !state.store.erase_customer(publisher, id, &audit).await? {
         return Err(ApiError::unknown("customerId"));
     }
-    tracing::info!(customer_id = %id, publisher_id = %publisher.id, "customer erased by an admin");
-    Ok(Data(Erased {
+    tracing::info!(customer_id = %id, publisher_id = %publisher, "customer erased by an admin");
+    Ok(Erased {
         id: id.to_string(),
         erased: true,
-    }))
+    })
 }

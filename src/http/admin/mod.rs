@@ -62,7 +62,14 @@ impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = super::auth::bearer_token(&parts.headers).ok_or_else(unauthorized)?;
+        Self::verify(state, super::auth::bearer_token(&parts.headers)).await
+    }
+}
+
+impl AdminAuth {
+    /// Verifies an admin key however it came (401 ADM0001 when missing, unknown or revoked).
+    pub async fn verify(state: &AppState, key: Option<&str>) -> Result<Self, ApiError> {
+        let key = key.ok_or_else(unauthorized)?;
         if is_operator_key(key, &state.settings.admin.operator_key) {
             return Ok(AdminAuth {
                 scope: Scope::Operator,

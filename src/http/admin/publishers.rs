@@ -231,6 +231,8 @@ pub struct PublisherChange {
 /// Changes the name or settings. A publisher key may not change `cors_origins`,
 /// `reset_url_origins`, `reset_url_default`, `confirm_url_default` or
 /// `captcha.siteverify_url` (403).
+/// `require_consents_at_registration: true` breaks sign-up through the Cleeng MediaStore SDK
+/// and JW Player's OTT web app: neither sends consents in `POST /customers`.
 #[utoipa::path(patch, path = "/admin/api/publishers/{publisherId}", tag = "admin", security(("adminKey" = [])),
     params(("publisherId" = String, Path)), request_body = PublisherChange,
     responses((status = 200, body = AdminPublisher), (status = 400, body = crate::http::error::ErrorBody),

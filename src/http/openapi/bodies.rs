@@ -87,6 +87,18 @@ pub fn login() -> Value {
     schema
 }
 
+/// `POST /sso/auths` (a publisher key's own publisher; an operator key names one).
+pub fn sso() -> Value {
+    let mut schema = object(
+        &["email"],
+        json!({"email": {"type": "string"}, "customerIP": text(),
+               "publisherId": id("Required with an operator key; else the key's own"),
+               "offerId": {"type": ["string", "null"]}}),
+    );
+    schema["examples"] = json!([{"email": "alice@example.com", "customerIP": "81.2.69.142"}]);
+    schema
+}
+
 /// `POST /auths/refresh_token`.
 pub fn refresh() -> Value {
     object(

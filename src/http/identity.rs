@@ -1,0 +1,195 @@
+//! Cleeng's identity routes beyond sign-up and sign-in: `DELETE /refresh_tokens` (log out of
+//! every device), `POST /sso/auths` (a token pair for a customer signed in elsewhere) and
+//! `DELETE /3.1/customers/{customerId}` (erasure). The last two are for the publisher's
+//! servers: they take the publisher's token (an admin key) as Cleeng documents it, in
+//! `X-Publisher-Token`, or as `Authorization: Bearer`.
+
+use axum::Extension;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+
+use super::Data;
+use super::admin::customers::{Erased, erase_customer};
+use super::admin::{AdminAuth, Scope};
+use super::auth::{CustomerAuth, access_denied, bearer_token};
+use super::client_ip::ClientIp;
+use super::customers::load;
+use super::error::ApiError;
+use super::json::AppJson;
+use super::login::Refreshed;
+use super::registration::{refresh_token, resolve_publisher};
+use crate::app::AppState;
+use crate::domain::customer::tenant;
+use crate::domain::email::email_key;
+use crate::domain::fields::{Fields, Given};
+use crate::domain::problem::{FieldError, Reason};
+use crate::domain::{CustomerId, PublisherId};
+use crate::store::StoreError;
+
+/// The header Cleeng's API 3.1 and its SSO login take the publisher's token in.
+pub const PUBLISHER_TOKEN: &str = "x-publisher-token";
+
+/// A verified publisher token: an admin key of one publisher, or an operator key. Taken from
+/// `X-Publisher-Token`, else from `Authorization: Bearer`; 401 ADM0001 when neither holds a
+/// valid key.
+pub struct PublisherToken(pub AdminAuth);
+
+impl FromRequestParts<AppState> for PublisherToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(PUBLISHER_TOKEN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let key = header.or_else(|| bearer_token(&parts.headers));
+        Ok(PublisherToken(AdminAuth::verify(state, key).await?))
+    }
+}
+
+/// "Log out of all devices": ends every session of the customer (see README, Sessions): every
+/// refresh token is revoked and every JWT issued before, this one too, stops working.
+#[utoipa::path(delete, path = "/refresh_tokens", tag = "customers", security(("jwt" = [])),
+    responses((status = 200, description = "`{}`"), (status = 401, body = super::error::ErrorBody)))]
+pub async fn revoke_refresh_tokens(
+    State(state): State<AppState>,
+    auth: CustomerAuth,
+) -> Result<Data<Map<String, Value>>, ApiError> {
+    // A token of an already ended session may not end the newer ones (401, as elsewhere).
+    let customer = load(&state, &auth, &auth.customer.to_string()).await?;
+    if !state
+        .store
+        .end_sessions(auth.publisher, customer.id)
+        .await?
+    {
+        return Err(access_denied());
+    }
+    tracing::info!(customer_id = %customer.id, "every session ended by the customer");
+    Ok(Data(Map::new()))
+}
+
+/// The publisher the SSO call is for: the key's own (a `publisherId` or `offerId` in the body
+/// must name it, else 403), or, for an operator key, the one the body names (required).
+async fn sso_publisher(
+    state: &AppState,
+    auth: &AdminAuth,
+    f: &mut Fields<'_>,
+) -> Result<PublisherId, ApiError> {
+    let named = ["publisherId", "offerId"].iter().any(|k| {
+        f.raw(k)
+            .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+    });
+    let tenant = if named || auth.is_operator() {
+        tenant(f)
+    } else {
+        None
+    };
+    if !f.errors.is_empty() {
+        return Err(ApiError::invalid_body(std::mem::take(&mut f.errors)));
+    }
+    match (auth.scope, tenant) {
+        (Scope::Publisher(own), None) => Ok(own),
+        (scope, Some(tenant)) => {
+            let publisher = resolve_publisher(state, &tenant).await?.publisher.id;
+            match scope {
+                Scope::Publisher(own) if own != publisher => {
+                    Err(access_denied().with_detail("publisherId", Reason::InvalidValue))
+                }
+                _ => Ok(publisher),
+            }
+        }
+        (Scope::Operator, None) => Err(ApiError::invalid_body(vec![FieldError::invalid(
+            "publisherId",
+            Reason::Missing,
+        )])),
+    }
+}
+
+/// Single sign-on: a token pair for an existing customer who signed in with the publisher's
+/// own identity provider. Body `{email, customerIP?}` (an operator key also names
+/// `publisherId` or `offerId`). Updates the last login time and address; never creates a
+/// customer: an unknown email is 404.
+#[utoipa::path(post, path = "/sso/auths", tag = "customers",
+    security(("publisherToken" = []), ("adminKey" = [])),
+    responses(
+        (status = 200, body = Refreshed),
+        (status = 401, description = "ADM0001: missing, unknown or revoked publisher token", body = super::error::ErrorBody),
+        (status = 403, description = "AUTH0004: the body names another publisher than the key's", body = super::error::ErrorBody),
+        (status = 404, description = "REQ0003: no customer with this email (or unknown publisher)", body = super::error::ErrorBody),
+    ))]
+pub async fn sso_auth(
+    State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
+    PublisherToken(auth): PublisherToken,
+    AppJson(body): AppJson<Value>,
+) -> Result<Data<Refreshed>, ApiError> {
+    let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
+    let email = f.required_text("email");
+    let ip = match f.optional("customerIP", |s| {
+        s.trim()
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| Reason::InvalidValue)
+    }) {
+        Given::Value(ip) => ip.to_canonical(),
+        _ => client,
+    };
+    let publisher = sso_publisher(&state, &auth, &mut f).await?;
+    let (Some(email), true) = (email, f.errors.is_empty()) else {
+        return Err(ApiError::invalid_body(f.errors));
+    };
+    let customer = state
+        .store
+        .customer_by_email(publisher, &email_key(&email))
+        .await?
+        .ok_or_else(|| ApiError::unknown("email"))?;
+    let (token, stored) = refresh_token(&state);
+    let epoch = customer.session_epoch;
+    match state
+        .store
+        .record_login(publisher, customer.id, &ip.to_string(), &stored, epoch)
+        .await
+    {
+        // Its sessions were ended (or it was erased) since the lookup: as for an unknown one.
+        Err(StoreError::NotFound(_)) => return Err(ApiError::unknown("email")),
+        other => other?,
+    }
+    tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer signed in by SSO");
+    Ok(Data(Refreshed {
+        jwt: state
+            .keys
+            .issue(customer.id, publisher, epoch)
+            .map_err(ApiError::internal)?,
+        refresh_token: token,
+    }))
+}
+
+/// Cleeng's API 3.1 erasure: the same as the admin API's `DELETE
+/// /admin/api/publishers/{publisherId}/customers/{customerId}`. A customer of another publisher
+/// than the key's is answered 404 like an unknown one.
+#[utoipa::path(delete, path = "/3.1/customers/{customerId}", tag = "customers",
+    params(("customerId" = String, Path)),
+    security(("publisherToken" = []), ("adminKey" = [])),
+    responses(
+        (status = 200, body = Erased),
+        (status = 401, description = "ADM0001", body = super::error::ErrorBody),
+        (status = 404, description = "REQ0003: no such customer of this publisher", body = super::error::ErrorBody),
+    ))]
+pub async fn delete_customer(
+    State(state): State<AppState>,
+    PublisherToken(auth): PublisherToken,
+    Path(path): Path<String>,
+) -> Result<Data<Erased>, ApiError> {
+    let id = CustomerId::parse(&path).map_err(|_| ApiError::invalid_path("customerId"))?;
+    let publisher = match auth.scope {
+        Scope::Publisher(own) => own,
+        Scope::Operator => state
+            .store
+            .customer_publisher(id)
+            .await?
+            .ok_or_else(|| ApiError::unknown("customerId"))?,
+    };
+    Ok(Data(erase_customer(&state, &auth, publisher, id).await?))
+}
