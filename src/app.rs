@@ -3,68 +3,19 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::State;
-use bytes::Bytes;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::auth::{HashParams, Hasher, Keys};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::geo::GeoIp;
+use crate::state::{AppState, Shared};
 use crate::store::{self, Store};
-
-/// What every handler may use.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-/// The parts of [`AppState`].
-pub struct Shared {
-    /// The settings the service started with.
-    pub settings: Arc<Settings>,
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// The GeoIP database.
-    pub geo: Arc<GeoIp>,
-    /// Publishers and consents, cached.
-    pub catalog: Arc<Catalog>,
-    /// Prometheus.
-    pub metrics: PrometheusHandle,
-    /// Password hashing threads.
-    pub hasher: Arc<Hasher>,
-    /// JWT keys.
-    pub keys: Arc<Keys>,
-    /// HMAC key for idempotency fingerprints, shared by replicas through the database.
-    pub idempotency_secret: Vec<u8>,
-    /// Wakes the outbox worker when an email was queued.
-    pub mail_notify: Arc<tokio::sync::Notify>,
-    /// Captcha siteverify client.
-    pub captcha: crate::captcha::Verifier,
-    /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
-    pub outbound: crate::outbound::Outbound,
-    /// Route-class limits (None when `limits.enabled = false`).
-    pub limiter: Option<Arc<crate::limits::Limiter>>,
-    /// The OpenAPI document.
-    pub openapi: Bytes,
-    /// The dashboard's registrations charts.
-    pub charts: crate::http::dashboard::ChartCache,
-    /// Whether the database answers (Postgres: probed), for fast 503s.
-    pub db_health: crate::store::DbHealth,
-    /// Set once shutdown begins.
-    pub draining: crate::http::serve::Draining,
-}
-
-impl Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
 
 /// A built service, bound to its port, not yet serving.
 pub struct Application {
@@ -138,7 +89,7 @@ impl Application {
         let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
         let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
         let db_health = crate::store::DbHealth::start(&settings.database);
-        let state = AppState(Arc::new(Shared {
+        let state = AppState::new(Shared {
             limiter,
             captcha,
             outbound,
@@ -155,7 +106,7 @@ impl Application {
             charts: Default::default(),
             db_health,
             draining: Default::default(),
-        }));
+        });
         Ok(Application {
             listener,
             metrics_listener,

@@ -12,6 +12,7 @@ pub mod http;
 pub mod limits;
 pub mod mail;
 pub mod outbound;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 

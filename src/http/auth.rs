@@ -5,9 +5,9 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::TokenError;
 use crate::domain::{CustomerId, PublisherId};
+use crate::state::AppState;
 
 /// A verified customer token: who, and of which publisher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

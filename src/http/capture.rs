@@ -11,9 +11,9 @@ use super::customer_consents::publisher_view;
 use super::customers::load;
 use super::error::ApiError;
 use super::json::AppJson;
-use crate::app::AppState;
 use crate::domain::capture::{CaptureAnswers, CaptureInput, Profile, missing};
 use crate::domain::fields::Fields;
+use crate::state::AppState;
 use crate::store::{Customer, CustomerChanges, StoreError};
 
 /// The capture form as the publisher configured it, with the customer's answers.

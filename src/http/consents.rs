@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::{Data, json_response};
-use crate::app::AppState;
 use crate::catalog::PublisherView;
 use crate::domain::PublisherId;
+use crate::state::AppState;
 use crate::store::ConsentVersion;
 
 /// One consent at its newest version.

@@ -11,12 +11,12 @@ use super::auth::{CustomerAuth, access_denied};
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::json::AppJson;
-use crate::app::AppState;
 use crate::catalog::PublisherView;
 use crate::domain::customer::consent_answers;
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{ConsentAnswer, ConsentState, CustomerId, PublisherId};
+use crate::state::AppState;
 use crate::store::{ConsentVersion, NewConsentRecord};
 
 /// A consent with the customer's answer.

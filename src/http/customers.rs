@@ -10,10 +10,10 @@ use super::auth::{CustomerAuth, access_denied};
 use super::error::ApiError;
 use super::json::AppJson;
 use super::registration::already_exists;
-use crate::app::AppState;
 use crate::domain::CustomerPatch;
 use crate::domain::fields::Given;
 use crate::domain::problem::Reason;
+use crate::state::AppState;
 use crate::store::{Customer, CustomerChanges, StoreError};
 
 /// A customer as Cleeng clients read it.

@@ -6,11 +6,11 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::captcha::CaptchaRoute;
 use crate::catalog::PublisherView;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::strength::user_inputs;
+use crate::state::AppState;
 
 /// When the publisher wants a captcha on this route: the token from `captchaValue` (or the
 /// `X-Captcha-Token` header) must pass its provider. Missing: 429 CPT0001; refused (or the

@@ -19,12 +19,12 @@ use super::error::ApiError;
 use super::json::AppJson;
 use super::login::Refreshed;
 use super::registration::{refresh_token, resolve_publisher};
-use crate::app::AppState;
 use crate::domain::customer::tenant;
 use crate::domain::email::email_key;
 use crate::domain::fields::{Fields, Given};
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{CustomerId, PublisherId};
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// The header Cleeng's API 3.1 and its SSO login take the publisher's token in.

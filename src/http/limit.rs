@@ -11,11 +11,11 @@ use tower::{Service, ServiceExt};
 
 use super::client_ip::ClientIp;
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::domain::customer::tenant;
 use crate::domain::fields::Fields;
 use crate::domain::{PublisherId, TenantRef};
 use crate::limits::{Class, Key, Limiter, Verdict};
+use crate::state::AppState;
 
 /// Limits the customer-facing routes (API.md, Rate limits): `service` runs only when the
 /// request is within the limits of its `class`; `route` is its route template.

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::client_ip::ClientIp;
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::geo;
+use crate::state::AppState;
 
 /// Where a customer is, as `POST /customers` accepts it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

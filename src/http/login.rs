@@ -11,13 +11,13 @@ use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::registration::{Session, refresh_token, resolve_publisher, session};
-use crate::app::AppState;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::captcha::CaptchaRoute;
 use crate::domain::customer::tenant;
 use crate::domain::email::email_key;
 use crate::domain::fields::{Fields, Given};
 use crate::domain::problem::{FieldError, Reason};
+use crate::state::AppState;
 use crate::store::{Rotation, StoreError};
 
 fn wrong_credentials() -> ApiError {

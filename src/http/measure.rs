@@ -17,8 +17,8 @@ use metrics::{Counter, Histogram};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::app::AppState;
 use crate::limits::Class;
+use crate::state::AppState;
 
 /// The limiter class of a route, also the `class` label of the request metrics.
 pub fn route_class(method: &Method, path: &str) -> &'static str {

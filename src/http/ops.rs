@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::{Data, json_response};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// A health answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

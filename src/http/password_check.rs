@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::domain::PublisherId;
+use crate::state::AppState;
 
 /// The budget's key: a hash of the email key (the address itself is never stored there).
 pub fn budget_key(email_key: &str) -> String {

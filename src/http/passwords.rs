@@ -12,7 +12,6 @@ use super::Data;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::registration::resolve_publisher;
-use crate::app::AppState;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
 use crate::domain::customer::tenant;
@@ -21,6 +20,7 @@ use crate::domain::fields::{Fields, Given};
 use crate::domain::password::{PASSWORD_RULE, Password};
 use crate::domain::problem::{FieldError, Reason};
 use crate::mail::templates::{self, Lang};
+use crate::state::AppState;
 use crate::store::NewMail;
 
 fn empty() -> Data<Map<String, Value>> {

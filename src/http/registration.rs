@@ -17,7 +17,6 @@ use super::client_ip::ClientIp;
 use super::customer_consents::{check_answers, records};
 use super::error::ApiError;
 use super::json::AppJson;
-use crate::app::AppState;
 use crate::auth::tokens::new_token;
 use crate::captcha::CaptchaRoute;
 use crate::catalog::PublisherView;
@@ -25,6 +24,7 @@ use crate::domain::capture::{CaptureAnswers, CaptureInput, Profile, missing};
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{ConsentState, CustomerId, PublisherId, Registration, TenantRef};
+use crate::state::AppState;
 use crate::store::{
     Idempotency, IdempotencyRef, NewCustomer, NewRefreshToken, StoreError, conflict_field,
 };

@@ -19,7 +19,6 @@ use super::error::ApiError;
 use super::json::AppJson;
 use super::passwords::link_base;
 use super::registration::resolve_publisher;
-use crate::app::AppState;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
 use crate::domain::customer::{EMAIL_MESSAGE, tenant};
@@ -28,6 +27,7 @@ use crate::domain::problem::{FieldError, Reason};
 use crate::domain::publisher::EmailVerification;
 use crate::domain::{Email, Locale, PublisherId};
 use crate::mail::templates::{self, Lang};
+use crate::state::AppState;
 use crate::store::{CodeCheck, NewMail};
 
 /// The stored form of a code: an HMAC under the server secret over publisher, address and

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::views::AuditView;
 use super::{AdminAuth, Scope, page_limit, query_rejected};
-use crate::app::AppState;
 use crate::domain::PublisherId;
 use crate::http::Data;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::AuditCursor;
 
 /// Which lines.

@@ -8,13 +8,13 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{AdminAuth, publisher_in_scope, time};
-use crate::app::AppState;
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{ConsentDraft, ConsentName, ConsentOwner};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
+use crate::state::AppState;
 use crate::store::{ConsentVersion, Published, StoreError};
 
 /// One version of a consent.

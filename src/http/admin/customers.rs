@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use super::views::{AdminCustomer, HistoryView};
 use super::{AdminAuth, page_limit, publisher_in_scope, query_rejected, time};
-use crate::app::AppState;
 use crate::domain::{ConsentName, ConsentState, Country, CustomerId};
 use crate::http::Data;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::{Customer, CustomerCursor, CustomerFilter, CustomerSearch, Publisher};
 
 /// The list's page size when `limit` is not given, and its largest.

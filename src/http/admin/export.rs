@@ -15,9 +15,9 @@ use bytes::Bytes;
 use super::customers::{CustomerQuery, cursor_of};
 use super::views::AdminCustomer;
 use super::{AdminAuth, publisher_in_scope, query_rejected};
-use crate::app::AppState;
 use crate::domain::PublisherId;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 use crate::store::{Customer, CustomerCursor, CustomerFilter, Store};
 
 /// Customers fetched (and written) at a time.

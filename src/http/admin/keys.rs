@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 
 use super::views::KeyView;
 use super::{AdminAuth, Scope, query_rejected};
-use crate::app::AppState;
 use crate::auth::admin_key::new_admin_key;
 use crate::domain::PublisherId;
 use crate::domain::fields::{Fields, bounded};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
+use crate::state::AppState;
 use crate::store::{NewAdminKey, StoreError};
 
 /// Who the key is.

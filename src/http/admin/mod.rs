@@ -20,9 +20,9 @@ use axum::routing::{get, post};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::admin_key::{admin_key_hash, is_operator_key};
 use crate::domain::PublisherId;
+use crate::state::AppState;
 use crate::store::{NewAudit, Publisher};
 
 /// What a key may reach.

@@ -13,13 +13,13 @@ use super::settings::{
     changes, merged_settings, redacted, siteverify_url_change, siteverify_url_changed,
 };
 use super::{AdminAuth, Scope, publisher_in_scope, time};
-use crate::app::AppState;
 use crate::domain::fields::{Fields, bounded};
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{OfferId, PublisherId, PublisherSettings};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
+use crate::state::AppState;
 use crate::store::{Publisher, StoreError};
 
 /// Settings only an operator may change: they decide where browsers may call from and where

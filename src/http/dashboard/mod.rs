@@ -30,11 +30,11 @@ use subtle::ConstantTimeEq;
 use super::admin::customers::{CustomerQuery, cursor_of};
 use super::admin::export::csv_download;
 use super::admin::{AdminAuth, CONFIG_OPERATOR, Scope};
-use crate::app::AppState;
 use crate::auth::admin_key::{admin_key_hash, is_operator_key};
 use crate::auth::tokens::{new_token, token_hash};
 use crate::domain::capture::CaptureAnswers;
 use crate::domain::{ConsentDraft, ConsentName, ConsentOwner, CustomerId, PublisherId};
+use crate::state::AppState;
 use crate::store::{AuditCursor, NewAdminSession, Published, Publisher, StoreError};
 use pages::{ConsentLine, CustomerRow, CustomersPage, Frame, Tab};
 
