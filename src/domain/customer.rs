@@ -170,7 +170,7 @@ impl Registration {
         let last_name = f.optional("lastName", bounded(1, 50)).value();
         let external_id = f.optional("externalId", bounded(1, 100)).value();
         let external_data = external_data(&mut f).value();
-        let customer_ip = f.optional("customerIP", ip).value();
+        let customer_ip = customer_ip(&mut f);
         let consents = consent_answers(&mut f, "consents");
         let verification_code = f.text("verificationCode").value();
         if !f.errors.is_empty() {
@@ -231,6 +231,12 @@ pub fn tenant(f: &mut Fields<'_>) -> Option<TenantRef> {
             None
         }
     }
+}
+
+/// `customerIP`: the address a server-side frontend acts for, canonical (`::ffff:a.b.c.d` is
+/// `a.b.c.d`); `None` when not given. Register, login and SSO read it alike.
+pub fn customer_ip(f: &mut Fields<'_>) -> Option<IpAddr> {
+    f.optional("customerIP", ip).value()
 }
 
 fn ip(s: &str) -> Result<IpAddr, Reason> {

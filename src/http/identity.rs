@@ -19,9 +19,9 @@ use super::error::ApiError;
 use super::json::AppJson;
 use super::login::Refreshed;
 use super::registration::{refresh_token, resolve_publisher};
-use crate::domain::customer::tenant;
+use crate::domain::customer::{customer_ip, tenant};
 use crate::domain::email::email_key;
-use crate::domain::fields::{Fields, Given};
+use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{CustomerId, PublisherId};
 use crate::state::AppState;
@@ -128,14 +128,7 @@ pub async fn sso_auth(
 ) -> Result<Data<Refreshed>, ApiError> {
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
     let email = f.required_text("email");
-    let ip = match f.optional("customerIP", |s| {
-        s.trim()
-            .parse::<std::net::IpAddr>()
-            .map_err(|_| Reason::InvalidValue)
-    }) {
-        Given::Value(ip) => ip.to_canonical(),
-        _ => client,
-    };
+    let ip = customer_ip(&mut f).unwrap_or(client);
     let publisher = sso_publisher(&state, &auth, &mut f).await?;
     let (Some(email), true) = (email, f.errors.is_empty()) else {
         return Err(ApiError::invalid_body(f.errors));

@@ -13,9 +13,9 @@ use super::json::AppJson;
 use super::registration::{Session, refresh_token, resolve_publisher, session};
 use crate::auth::tokens::{new_token, token_hash};
 use crate::captcha::CaptchaRoute;
-use crate::domain::customer::tenant;
+use crate::domain::customer::{customer_ip, tenant};
 use crate::domain::email::email_key;
-use crate::domain::fields::{Fields, Given};
+use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::state::AppState;
 use crate::store::{Rotation, StoreError};
@@ -45,14 +45,7 @@ pub async fn login(
     let email = f.required_text("email");
     let password = f.required_text("password");
     let tenant = tenant(&mut f);
-    let ip = match f.optional("customerIP", |s| {
-        s.trim()
-            .parse::<std::net::IpAddr>()
-            .map_err(|_| Reason::InvalidValue)
-    }) {
-        Given::Value(ip) => ip.to_canonical(),
-        _ => client,
-    };
+    let ip = customer_ip(&mut f).unwrap_or(client);
     let (Some(email), Some(password), Some(tenant)) = (email, password, tenant) else {
         return Err(ApiError::invalid_body(f.errors));
     };

@@ -16,7 +16,9 @@ use crate::admin_api::{DEMO, OPERATOR, call, publisher_key};
 use crate::backend_tests;
 use crate::cli::{enroll, run};
 use crate::support::siteverify::{GOOD_TOKEN, Siteverify};
-use crate::support::{Backend, CACHE_WAIT, TestApp, TestDb, assert_error, registration, repo};
+use crate::support::{
+    Backend, CACHE_WAIT, ServerProcess, TestApp, TestDb, assert_error, registration,
+};
 
 backend_tests!(
     publisher_keys_cannot_choose_where_the_server_connects,
@@ -407,63 +409,11 @@ async fn siteverify_on_refused_addresses_is_never_contacted(backend: Backend) {
     assert_eq!((redirector.hits(), hidden.hits()), (1, 0));
 }
 
-/// `enroll serve` with JSON logs kept for the test.
-async fn serve_with_logs(
-    env: &[(&str, String)],
-) -> (
-    String,
-    Arc<std::sync::Mutex<Vec<String>>>,
-    tokio::process::Child,
-) {
-    use tokio::io::AsyncBufReadExt;
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enroll"));
-    cmd.arg("--config")
-        .arg(repo().join("config/enroll.toml"))
-        .arg("serve")
-        .env_remove("RUST_LOG")
-        .env("ENROLL_SERVER__ADDR", "127.0.0.1:0")
-        .env("ENROLL_LOG__FORMAT", "json")
-        .env("ENROLL_LOG__LEVEL", "info")
-        .env(
-            "ENROLL_GEOIP__DATABASE",
-            crate::support::geo_fixture(crate::support::mmdb::Schema::GeoIp2Country),
-        )
-        .env("ENROLL_MAIL__DIR", crate::support::scratch().join("mail"))
-        .current_dir(repo())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("start enroll");
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let kept = logs.clone();
-    tokio::spawn(async move {
-        let mut tx = Some(tx);
-        while let Ok(Some(line)) = lines.next_line().await {
-            let v: Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["message"] == "enroll is listening"
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_owned());
-            }
-            kept.lock().unwrap().push(line);
-        }
-    });
-    let addr = tokio::time::timeout(std::time::Duration::from_secs(60), rx)
-        .await
-        .expect("the server starts")
-        .expect("the server says where it listens");
-    (format!("http://{addr}"), logs, child)
-}
-
 async fn the_cli_keeps_the_secret_rule_and_refusals_are_logged(backend: Backend) {
     let db = TestDb::new(backend).await;
     let verify = Siteverify::start().await;
     let other = Siteverify::start().await;
-    let (address, logs, _child) = serve_with_logs(&[
+    let server = ServerProcess::start(&[
         ("ENROLL_DATABASE__URL", db.url.clone()),
         ("ENROLL_CACHE__TTL", "200ms".into()),
         ("ENROLL_LIMITS__ENABLED", "false".into()),
@@ -520,7 +470,7 @@ async fn the_cli_keeps_the_secret_rule_and_refusals_are_logged(backend: Backend)
     let mut body = registration("cli@example.com");
     body["captchaValue"] = json!(GOOD_TOKEN);
     let r = reqwest::Client::new()
-        .post(format!("{address}/customers"))
+        .post(format!("{}/customers", server.address))
         .json(&body)
         .send()
         .await
@@ -528,7 +478,7 @@ async fn the_cli_keeps_the_secret_rule_and_refusals_are_logged(backend: Backend)
     assert_error(r, 429, "CPT0002").await;
     assert!(verify.requests().is_empty() && other.requests().is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let logs = logs.lock().unwrap().join("\n");
+    let logs = server.log.lock().unwrap().join("\n");
     let line = logs
         .lines()
         .find(|l| l.contains("the outbound policy refuses it"))
