@@ -14,6 +14,7 @@ use crate::auth::{HashParams, Hasher, Keys};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::geo::GeoIp;
+use crate::service::Services;
 use crate::state::{AppState, Shared};
 use crate::store::{self, Store};
 
@@ -90,18 +91,20 @@ impl Application {
         let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
         let db_health = crate::store::DbHealth::start(&settings.database);
         let state = AppState::new(Shared {
+            services: Services {
+                captcha,
+                outbound,
+                settings: Arc::new(settings),
+                store,
+                geo: Arc::new(geo),
+                catalog,
+                hasher: Arc::new(hasher),
+                keys: Arc::new(keys),
+                idempotency_secret,
+                mail_notify,
+            },
             limiter,
-            captcha,
-            outbound,
-            settings: Arc::new(settings),
-            store,
-            geo: Arc::new(geo),
-            catalog,
             metrics: crate::telemetry::metrics(),
-            hasher: Arc::new(hasher),
-            keys: Arc::new(keys),
-            idempotency_secret,
-            mail_notify,
             openapi: crate::http::openapi::document(),
             charts: Default::default(),
             db_health,

@@ -7,11 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::auth::{Hasher, Keys};
-use crate::catalog::Catalog;
-use crate::config::Settings;
-use crate::geo::GeoIp;
-use crate::store::Store;
+use crate::service::Services;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -24,30 +20,12 @@ impl AppState {
     }
 }
 
-/// The parts of [`AppState`].
+/// The parts of [`AppState`]: the operations' [`Services`] and what only HTTP needs.
 pub struct Shared {
-    /// The settings the service started with.
-    pub settings: Arc<Settings>,
-    /// The database.
-    pub store: Arc<dyn Store>,
-    /// The GeoIP database.
-    pub geo: Arc<GeoIp>,
-    /// Publishers and consents, cached.
-    pub catalog: Arc<Catalog>,
+    /// What the operations use (fields reached through `Deref`).
+    pub services: Services,
     /// Prometheus.
     pub metrics: PrometheusHandle,
-    /// Password hashing threads.
-    pub hasher: Arc<Hasher>,
-    /// JWT keys.
-    pub keys: Arc<Keys>,
-    /// HMAC key for idempotency fingerprints, shared by replicas through the database.
-    pub idempotency_secret: Vec<u8>,
-    /// Wakes the outbox worker when an email was queued.
-    pub mail_notify: Arc<tokio::sync::Notify>,
-    /// Captcha siteverify client.
-    pub captcha: crate::captcha::Verifier,
-    /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
-    pub outbound: crate::outbound::Outbound,
     /// Route-class limits (None when `limits.enabled = false`).
     pub limiter: Option<Arc<crate::limits::Limiter>>,
     /// The OpenAPI document.
@@ -58,6 +36,13 @@ pub struct Shared {
     pub db_health: crate::store::DbHealth,
     /// Set once shutdown begins.
     pub draining: crate::http::serve::Draining,
+}
+
+impl Deref for Shared {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl Deref for AppState {

@@ -1,8 +1,8 @@
 //! The customer-JWT extractor and the rule that a token only reaches its own customer.
 
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 
 use super::error::ApiError;
 use crate::auth::TokenError;
@@ -24,14 +24,10 @@ impl FromRequestParts<AppState> for CustomerAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0001", "Missing required JWT")
-        })?;
-        let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0002", "Invalid JWT token");
+        let token = bearer_token(&parts.headers).ok_or_else(|| ApiError::jwt_missing())?;
+        let invalid = || ApiError::jwt_invalid();
         let claims = state.keys.verify(token).map_err(|e| match e {
-            TokenError::Expired => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "AUTH0003", "JWT token expired")
-            }
+            TokenError::Expired => ApiError::jwt_expired(),
             TokenError::Invalid => invalid(),
         })?;
         Ok(CustomerAuth {
@@ -57,7 +53,7 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 /// 403 AUTH0004.
 pub fn access_denied() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "AUTH0004", "Access denied")
+    ApiError::access_denied()
 }
 
 impl CustomerAuth {

@@ -2,7 +2,7 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -101,23 +101,13 @@ pub async fn check_answers(
                 .cloned();
         }
         let Some(current) = current else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "CON0001",
-                format!("Unknown consent {}", answer.name),
-            )
-            .with_detail("consents", Reason::NotFound));
+            return Err(ApiError::unknown_consent(&answer.name, "consents"));
         };
         let Some(version) = version.filter(|v| *v <= current.version) else {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "CON0002",
-                format!(
-                    "Unknown version {} of consent {}",
-                    answer.version, answer.name
-                ),
-            )
-            .with_detail("consents", Reason::NotFound));
+            return Err(ApiError::unknown_consent_version(
+                &answer.version,
+                &answer.name,
+            ));
         };
         checked.push(CheckedAnswer {
             consent: current,

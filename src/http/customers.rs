@@ -1,7 +1,6 @@
 //! `GET` and `PATCH /customers/{customerId}`.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -12,7 +11,6 @@ use super::json::AppJson;
 use super::registration::already_exists;
 use crate::domain::CustomerPatch;
 use crate::domain::fields::Given;
-use crate::domain::problem::Reason;
 use crate::state::AppState;
 use crate::store::{Customer, CustomerChanges, StoreError};
 
@@ -84,11 +82,7 @@ pub async fn load(state: &AppState, auth: &CustomerAuth, path: &str) -> Result<C
         .await?
         .ok_or_else(access_denied)?;
     if customer.session_epoch != auth.epoch {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "AUTH0002",
-            "Invalid JWT token",
-        ));
+        return Err(ApiError::jwt_invalid());
     }
     Ok(customer)
 }
@@ -117,12 +111,7 @@ fn given<T>(g: Given<T>) -> Option<Option<T>> {
 /// app's account page compares that text exactly (registration keeps `Customer already exists.`).
 fn email_taken(e: ApiError) -> ApiError {
     if e.code() == "USER0002" {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "USER0002",
-            "Customer email already exists",
-        )
-        .with_detail("email", Reason::AlreadyExists)
+        ApiError::customer_email_exists()
     } else {
         e
     }
@@ -161,12 +150,7 @@ pub async fn patch_customer(
         )
         .await?;
         if !ok {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "REQ0001",
-                "Invalid confirmationPassword",
-            )
-            .with_detail("confirmationPassword", Reason::InvalidValue));
+            return Err(ApiError::confirmation_password_invalid());
         }
         changes.email = Some((email.as_str().to_owned(), email.key().to_owned()));
     }

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::Value;
 
 use super::error::ApiError;
@@ -43,23 +43,13 @@ pub async fn captcha(
                 .filter(|t| !t.trim().is_empty())
         });
     let Some(token) = token else {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "CPT0001",
-            "Captcha verification required",
-        )
-        .with_detail("captchaValue", Reason::Missing));
+        return Err(ApiError::captcha_required());
     };
     let outcome = state.captcha.verify(settings, token.trim(), Some(ip)).await;
     if settings.admits(outcome) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "CPT0002",
-            "Captcha verification failed",
-        )
-        .with_detail("captchaValue", Reason::InvalidValue))
+        Err(ApiError::captcha_failed())
     }
 }
 

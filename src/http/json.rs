@@ -33,17 +33,13 @@ where
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large()
             } else {
-                ApiError::new(e.status(), "REQ0001", "Invalid request body")
+                ApiError::body_unreadable(e.status())
             }
         })?;
         let value = parse(&bytes)?;
-        T::deserialize(value).map(AppJson).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "REQ0001",
-                format!("Invalid request body: {e}"),
-            )
-        })
+        T::deserialize(value)
+            .map(AppJson)
+            .map_err(|e| ApiError::body_invalid(&e))
     }
 }
 
@@ -79,13 +75,9 @@ pub fn parse(bytes: &[u8]) -> Result<Value, ApiError> {
         serde_json::error::Category::Data => {
             let text = e.to_string();
             let reason = text.split(" at line ").next().unwrap_or(&text);
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "REQ0001",
-                format!("Invalid JSON body: {reason}"),
-            )
+            ApiError::json_rejected(reason)
         }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "REQ0001", "Invalid JSON body"),
+        _ => ApiError::json_invalid(),
     })
 }
 

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use tower::{Service, ServiceExt};
 
@@ -51,13 +51,9 @@ where
             drop(permit);
             response
         }
-        Verdict::Rejected { retry_after, .. } => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE0001",
-            "Too many requests",
-        )
-        .with_retry_after(retry_after)
-        .into_response(),
+        Verdict::Rejected { retry_after, .. } => ApiError::too_many_requests()
+            .with_retry_after(retry_after)
+            .into_response(),
     }
 }
 

@@ -2,7 +2,6 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -21,11 +20,7 @@ use crate::state::AppState;
 use crate::store::{Rotation, StoreError};
 
 fn wrong_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "USER0001",
-        "Wrong email or password",
-    )
+    ApiError::wrong_credentials()
 }
 
 /// Sign in with email and password.
@@ -106,11 +101,7 @@ pub struct Refreshed {
 }
 
 fn refresh_refused() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "AUTH0005",
-        "Refresh token is expired or does not exist",
-    )
+    ApiError::refresh_refused()
 }
 
 /// Trade a refresh token for a new pair (single use, rotating).

@@ -4,7 +4,6 @@
 //! than `auth.login_failures_per_hour` guesses evaluated; a right password gives its reservation
 //! back (only failures count).
 
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -37,12 +36,7 @@ pub async fn check(
     else {
         metrics::counter!("login_throttled_total").increment(1);
         let retry_after = u64::try_from((hour + 1) * 3600 - now).unwrap_or(3600);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE0001",
-            "Too many requests",
-        )
-        .with_retry_after(retry_after));
+        return Err(ApiError::too_many_requests().with_retry_after(retry_after));
     };
     // The same work either way: an unknown account verifies against a dummy hash.
     let verified = match state.hasher.prepare_dummy().await {

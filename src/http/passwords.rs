@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -174,12 +173,7 @@ async fn send_reset(
 }
 
 fn token_invalid() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "REQ0001",
-        "resetPasswordToken is not valid",
-    )
-    .with_detail("resetPasswordToken", Reason::InvalidValue)
+    ApiError::reset_token_invalid()
 }
 
 /// Set a new password with the token from the reset email; every session is signed out.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -158,16 +158,8 @@ pub async fn register(
         .idempotency_begin(publisher, &key, &hmac, stale, IDEMPOTENCY_TTL)
         .await?
     {
-        Idempotency::Mismatch => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEM0002",
-            "Idempotency-Key reused with another request",
-        )),
-        Idempotency::InProgress => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "IDEM0001",
-            "A request with this Idempotency-Key is in progress",
-        )),
+        Idempotency::Mismatch => Err(ApiError::idempotency_mismatch()),
+        Idempotency::InProgress => Err(ApiError::idempotency_in_progress()),
         Idempotency::Done {
             status: 200,
             customer: Some(id),
@@ -383,18 +375,8 @@ async fn create(
 pub fn already_exists(e: StoreError) -> ApiError {
     match &e {
         StoreError::AlreadyExists(what) => match conflict_field(what) {
-            Some("email") => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "USER0002",
-                "Customer already exists.",
-            )
-            .with_detail("email", Reason::AlreadyExists),
-            Some("externalId") => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "USER0004",
-                "Customer external id already exists",
-            )
-            .with_detail("externalId", Reason::AlreadyExists),
+            Some("email") => ApiError::customer_exists(),
+            Some("externalId") => ApiError::external_id_exists(),
             _ => ApiError::from(e),
         },
         _ => ApiError::from(e),

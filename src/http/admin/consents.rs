@@ -3,7 +3,6 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -240,14 +239,7 @@ pub async fn archive(
 ) -> Result<Data<ArchivedView>, ApiError> {
     let Path((text, name)) = path.map_err(|_| ApiError::invalid_path("publisherId"))?;
     let publisher = publisher_in_scope(&state, &auth, &text).await?;
-    let unknown = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "CON0001",
-            format!("Unknown consent {name}"),
-        )
-        .with_detail("name", Reason::NotFound)
-    };
+    let unknown = || ApiError::unknown_consent(&name, "name");
     let consent = ConsentName::parse(&name).map_err(|_| unknown())?;
     let audit = auth.audit(
         Some(publisher.id),

@@ -14,7 +14,6 @@ pub mod views;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::QueryRejection;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -50,7 +49,7 @@ pub const CONFIG_OPERATOR: &str = "operator (config)";
 
 /// 401 ADM0001: no key, an unknown key or a revoked one (the same answer for each).
 pub fn unauthorized() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "ADM0001", "Invalid admin key")
+    ApiError::admin_key_invalid()
 }
 
 /// 403 AUTH0004: the key is good but may not do this (a publisher key, operator-only action).
@@ -145,7 +144,7 @@ pub async fn publisher_in_scope(
 
 /// A query string that does not parse (a repeated parameter, bad encoding): 400 REQ0002.
 pub fn query_rejected(_: QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "REQ0002", "Invalid query string")
+    ApiError::query_string_invalid()
 }
 
 /// `limit`: `default` when absent, 1 ..= `max`.
