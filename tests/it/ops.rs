@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
+use crate::admin_api::OPERATOR;
 use crate::support::{
     Backend, ServerProcess, TestApp, assert_error, json, postgres_admin_url, registration,
 };
@@ -182,22 +183,22 @@ fn access_lines(log: &[String]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// As ops run it (`log.format = json`, `log.level = info`, its own process): one access line
-/// per request with numbers for numbers, no query string and no email; and the counters and
-/// gauges ops ask for move with a registration, a login, failed logins and a stuck email.
-#[tokio::test]
-async fn access_lines_and_ops_metrics_of_a_running_server() {
-    let dir = tempfile::tempdir().unwrap();
+crate::backend_tests!(access_lines_and_ops_metrics_of_a_running_server);
+
+/// As ops run it (`log.format = json`, `log.level = info`, its own process), on either backend:
+/// one access line per request with numbers for numbers (a streamed CSV export included), no
+/// query string and no email; and the counters and gauges ops ask for move with a
+/// registration, a login, failed logins and a stuck email.
+async fn access_lines_and_ops_metrics_of_a_running_server(backend: Backend) {
+    let db = crate::support::TestDb::new(backend).await;
     // Nothing listens on this port: the reset email stays in the outbox.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let smtp_port = closed.local_addr().unwrap().port().to_string();
     drop(closed);
     let server = ServerProcess::start(&[
-        (
-            "ENROLL_DATABASE__URL",
-            format!("sqlite://{}/x.db", dir.path().display()),
-        ),
+        ("ENROLL_DATABASE__URL", db.url.clone()),
         ("ENROLL_LIMITS__ENABLED", "false".into()),
+        ("ENROLL_ADMIN__OPERATOR_KEY", OPERATOR.into()),
         ("ENROLL_MAIL__TRANSPORT", "smtp".into()),
         ("ENROLL_MAIL__SMTP__HOST", "127.0.0.1".into()),
         ("ENROLL_MAIL__SMTP__PORT", smtp_port),
@@ -242,6 +243,18 @@ async fn access_lines_and_ops_metrics_of_a_running_server() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let r = client
+        .get(url(
+            "/admin/api/publishers/100000001/customers.csv?q=ops.watcher%40example.com",
+        ))
+        .bearer_auth(OPERATOR)
+        .header("x-request-id", "csv-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csv_bytes = r.bytes().await.unwrap().len();
+    assert!(csv_bytes > 0);
     let r = client
         .get(url("/nope/ops.watcher@example.com"))
         .header("x-request-id", "unknown-route")
@@ -340,6 +353,16 @@ async fn access_lines_and_ops_metrics_of_a_running_server() {
     assert!(
         loc.get("publisher_id").is_none(),
         "no publisher on /locales: {loc}"
+    );
+    // A streamed body is counted when it has been sent, not when the handler returned.
+    let csv = by_id("csv-1")[0];
+    assert_eq!(
+        csv["route"],
+        "/admin/api/publishers/{publisherId}/customers.csv"
+    );
+    assert_eq!(
+        (&csv["status"], &csv["bytes"]),
+        (&serde_json::json!(200), &serde_json::json!(csv_bytes))
     );
     // Unknown paths are not written out: a path can carry anything.
     assert_eq!(by_id("unknown-route")[0]["route"], "unmatched");
