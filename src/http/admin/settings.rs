@@ -1,21 +1,12 @@
-//! Publisher settings through the admin API: the shown form (no captcha secret), a change
-//! merged key by key into the stored settings, and what a change changed.
+//! Publisher settings as the admin API takes them: a change merged key by key into the stored
+//! settings, each bad key named (the shown form and what a change changed are the service's).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::captcha::normalized_url;
 use crate::domain::PublisherSettings;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::publisher::{carry_captcha_secret, secret_in};
-
-/// The settings as JSON without the captcha secret.
-pub fn redacted(settings: &PublisherSettings) -> Value {
-    let mut value = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
-    if let Some(Value::Object(captcha)) = value.get_mut("captcha") {
-        captcha.remove("secret");
-    }
-    value
-}
 
 fn setting_error(key: &str, why: impl std::fmt::Display) -> FieldError {
     FieldError::with_message(
@@ -110,38 +101,11 @@ pub fn siteverify_url_change(current: &PublisherSettings, patch: &Value) -> bool
     }
 }
 
-/// The same question after the merge: does `after` send captcha checks to another configured
-/// URL than `before`?
-pub fn siteverify_url_changed(before: &PublisherSettings, after: &PublisherSettings) -> bool {
-    let url = |s: &PublisherSettings| {
-        s.captcha
-            .as_ref()
-            .and_then(|c| c.siteverify_url.as_deref())
-            .map(normalized_url)
-    };
-    after.captcha.is_some() && url(before) != url(after)
-}
-
-/// The keys whose (shown) value differs, with their new values; a changed captcha secret is
-/// said, never shown.
-pub fn changes(before: &PublisherSettings, after: &PublisherSettings) -> Map<String, Value> {
-    let (Value::Object(old), Value::Object(new)) = (redacted(before), redacted(after)) else {
-        return Map::new();
-    };
-    let mut changed: Map<String, Value> = new
-        .into_iter()
-        .filter(|(k, v)| old.get(k) != Some(v))
-        .collect();
-    let secret = |s: &PublisherSettings| s.captcha.as_ref().map(|c| c.secret.clone());
-    if secret(before) != secret(after) && after.captcha.is_some() {
-        changed.insert("captcha_secret_changed".into(), true.into());
-    }
-    changed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::publishers::{changes, redacted};
+    use serde_json::json;
 
     fn captcha(secret: &str) -> Value {
         json!({"provider": "turnstile", "secret": secret})
