@@ -9,7 +9,7 @@ use super::admin_keys::AdminAuth;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{ConsentDraft, ConsentName, ConsentOwner, PublisherId};
 use crate::error::ApiError;
-use crate::store::{ConsentVersion, Published, StoreError};
+use crate::store::{ConsentVersion, NewAudit, Published, StoreError};
 
 /// Every version of every consent of the publisher, by name then version.
 pub async fn versions(
@@ -38,6 +38,21 @@ fn publisher_of(owner: ConsentOwner) -> Option<PublisherId> {
     }
 }
 
+/// The audit line of a change to `owner`'s consents, if `auth` may make it (the platform's
+/// are operators').
+fn audit_line(
+    auth: &AdminAuth,
+    owner: ConsentOwner,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<NewAudit, ApiError> {
+    match publisher_of(owner) {
+        Some(p) => auth.check_publisher(p)?,
+        None => auth.require_operator("publisher")?,
+    }
+    Ok(auth.audit(publisher_of(owner), action, detail))
+}
+
 fn invalidate(sv: &Services, owner: ConsentOwner) {
     // The platform's consents reach running servers within the cache TTL.
     if let Some(p) = publisher_of(owner) {
@@ -54,17 +69,13 @@ pub async fn publish(
     owner: ConsentOwner,
     draft: &ConsentDraft,
 ) -> Result<Published, ApiError> {
-    if let Some(p) = publisher_of(owner) {
-        auth.check_publisher(p)?;
-    } else {
-        auth.require_operator("publisher")?;
-    }
-    let line = auth.audit(
-        publisher_of(owner),
+    let line = audit_line(
+        auth,
+        owner,
         "consent.publish",
         json!({"name": draft.name, "label": draft.label, "value": draft.value,
                "required": draft.required, "enabledByDefault": draft.enabled_by_default}),
-    );
+    )?;
     let published = sv
         .store
         .admin_publish_consent(owner, draft, &line)
@@ -89,16 +100,7 @@ pub async fn archive(
     owner: ConsentOwner,
     name: &ConsentName,
 ) -> Result<(), ApiError> {
-    if let Some(p) = publisher_of(owner) {
-        auth.check_publisher(p)?;
-    } else {
-        auth.require_operator("publisher")?;
-    }
-    let line = auth.audit(
-        publisher_of(owner),
-        "consent.archive",
-        json!({"name": name}),
-    );
+    let line = audit_line(auth, owner, "consent.archive", json!({"name": name}))?;
     if !sv.store.admin_archive_consent(owner, name, &line).await? {
         return Err(ApiError::unknown_consent(name, "name"));
     }

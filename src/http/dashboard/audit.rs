@@ -2,11 +2,12 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::frame::{Tab, error_page, publisher_of, signed_in_page, when};
+use super::frame::{Tab, error_page, publisher_of, when};
 use super::session::Session;
 use crate::state::AppState;
 use crate::store::{AuditCursor, AuditEntry};
@@ -26,36 +27,19 @@ pub async fn list(
     State(state): State<AppState>,
     session: Session,
     query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, Response> {
     let Query(q) = query.unwrap_or_default();
-    let (publisher, picker) = match publisher_of(&state, &session, q.publisher.as_deref()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let shown = publisher_of(&state, &session, q.publisher.as_deref()).await?;
+    let id = shown.publisher.id;
     let before = q.before.as_deref().and_then(AuditCursor::decode);
-    let page =
-        match crate::service::audit::page(&state, &session.auth, Some(publisher.id), before, PAGE)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => return error_page(e),
-        };
-    let next = page.next.map(|c| {
-        format!(
-            "/admin/audit?publisher={}&before={}",
-            publisher.id,
-            c.encode()
-        )
-    });
+    let page = crate::service::audit::page(&state, &session.auth, Some(id), before, PAGE)
+        .await
+        .map_err(error_page)?;
+    let next = page
+        .next
+        .map(|c| format!("/admin/audit?publisher={id}&before={}", c.encode()));
     let content = audit(&page.entries, next);
-    signed_in_page(
-        &session,
-        &picker,
-        &publisher,
-        Tab::Audit,
-        "Audit trail",
-        content,
-    )
+    Ok(shown.page(&session, StatusCode::OK, Tab::Audit, "Audit trail", content))
 }
 
 /// The audit trail: who changed what, when.

@@ -9,14 +9,15 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::frame::{
-    Tab, Which, bad_form, error_page, failure, publisher_of, signed_in_page_with, when,
+    Shown, Tab, Which, bad_form, error_page, failure, not_found, publisher_of, when,
 };
 use super::session::{CsrfForm, Session};
 use crate::domain::link::is_http_url;
 use crate::domain::{ConsentDraft, ConsentName, ConsentOwner};
+use crate::error::ApiError;
 use crate::service::consents as service;
 use crate::state::AppState;
-use crate::store::{ConsentVersion, Published, Publisher};
+use crate::store::{ConsentVersion, Published};
 
 /// `?publisher=&done=` of the consents page (`done` says what the last form did).
 #[derive(Debug, Default, Deserialize)]
@@ -30,12 +31,9 @@ pub async fn list(
     State(state): State<AppState>,
     session: Session,
     query: Result<Query<ConsentsQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, Response> {
     let Query(q) = query.unwrap_or_default();
-    let (publisher, picker) = match publisher_of(&state, &session, q.publisher.as_deref()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let shown = publisher_of(&state, &session, q.publisher.as_deref()).await?;
     let flash = q.done.as_deref().map(|d| match d {
         "published" => ("A new version was published.", true),
         "unchanged" => (
@@ -48,29 +46,26 @@ pub async fn list(
     let page = Page {
         state: &state,
         session: &session,
-        picker: &picker,
-        publisher: &publisher,
+        shown: &shown,
     };
-    match page.loaded().await {
-        Ok((current, versions)) => page.render(&current, &versions, flash, StatusCode::OK),
-        Err(e) => error_page(e),
-    }
+    let (current, versions) = page.loaded().await.map_err(error_page)?;
+    Ok(page.render(&current, &versions, flash, StatusCode::OK))
 }
 
 /// The consents page of one publisher for one session.
 struct Page<'a> {
     state: &'a AppState,
     session: &'a Session,
-    picker: &'a [(String, String)],
-    publisher: &'a Publisher,
+    shown: &'a Shown,
 }
 
 type Versions = Vec<ConsentVersion>;
 
 impl Page<'_> {
-    async fn loaded(&self) -> Result<(Versions, Versions), crate::error::ApiError> {
-        let current = service::current(self.state, self.publisher.id).await?;
-        let versions = service::versions(self.state, self.publisher.id).await?;
+    async fn loaded(&self) -> Result<(Versions, Versions), ApiError> {
+        let id = self.shown.publisher.id;
+        let current = service::current(self.state, id).await?;
+        let versions = service::versions(self.state, id).await?;
         Ok((current, versions))
     }
 
@@ -81,17 +76,10 @@ impl Page<'_> {
         flash: Option<(&str, bool)>,
         status: StatusCode,
     ) -> Response {
-        let id = self.publisher.id.to_string();
+        let id = self.shown.publisher.id.to_string();
         let content = consents(current, versions, &id, &self.session.csrf, flash);
-        signed_in_page_with(
-            status,
-            self.session,
-            self.picker,
-            self.publisher,
-            Tab::Consents,
-            "Consents",
-            content,
-        )
+        self.shown
+            .page(self.session, status, Tab::Consents, "Consents", content)
     }
 
     /// The page again with what was wrong with the publish form.
@@ -127,27 +115,18 @@ pub async fn publish(
     session: Session,
     Query(which): Query<Which>,
     form: Result<Form<PublishForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    if let Err(r) = session.check_csrf(&form.csrf) {
-        return r;
-    }
-    let (publisher, picker) = match publisher_of(&state, &session, which.publisher.as_deref()).await
-    {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let Form(form) = form.map_err(|_| bad_form())?;
+    session.check_csrf(&form.csrf)?;
+    let shown = publisher_of(&state, &session, which.publisher.as_deref()).await?;
     let page = Page {
         state: &state,
         session: &session,
-        picker: &picker,
-        publisher: &publisher,
+        shown: &shown,
     };
     let name = match ConsentName::parse(form.name.trim()) {
         Ok(n) => n,
-        Err(e) => return page.refused(&format!("Name: {e}")).await,
+        Err(e) => return Err(page.refused(&format!("Name: {e}")).await),
     };
     let draft = ConsentDraft {
         name,
@@ -158,24 +137,22 @@ pub async fn publish(
         placeholder: String::new(),
     };
     if let Err(e) = draft.check() {
-        return page.refused(&e).await;
+        return Err(page.refused(&e).await);
     }
-    let owner = ConsentOwner::Publisher(publisher.id);
-    match service::publish(&state, &session.auth, owner, &draft).await {
-        Ok(published) => {
-            let done = match published {
-                Published::New(_) => "published",
-                Published::Unchanged(_) => "unchanged",
-            };
-            Redirect::to(&format!(
-                "/admin/consents?publisher={}&done={done}",
-                publisher.id
-            ))
-            .into_response()
+    let publisher = shown.publisher.id;
+    let owner = ConsentOwner::Publisher(publisher);
+    let done = match service::publish(&state, &session.auth, owner, &draft).await {
+        Ok(Published::New(_)) => "published",
+        Ok(Published::Unchanged(_)) => "unchanged",
+        Err(e) if e.status() == StatusCode::BAD_REQUEST => {
+            return Err(page.refused(e.message()).await);
         }
-        Err(e) if e.status() == StatusCode::BAD_REQUEST => page.refused(e.message()).await,
-        Err(e) => failure(e),
-    }
+        Err(e) => return Err(failure(e)),
+    };
+    Ok(Redirect::to(&format!(
+        "/admin/consents?publisher={publisher}&done={done}"
+    ))
+    .into_response())
 }
 
 /// `POST /admin/consents/{name}/archive`.
@@ -185,27 +162,26 @@ pub async fn archive(
     Path(name): Path<String>,
     Query(which): Query<Which>,
     form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
+) -> Result<Response, Response> {
     let given = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if let Err(r) = session.check_csrf(&given) {
-        return r;
-    }
-    let (publisher, _) = match publisher_of(&state, &session, which.publisher.as_deref()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Ok(name) = ConsentName::parse(&name) else {
-        return super::frame::not_found();
-    };
-    let owner = ConsentOwner::Publisher(publisher.id);
-    match service::archive(&state, &session.auth, owner, &name).await {
-        Ok(()) => Redirect::to(&format!(
-            "/admin/consents?publisher={}&done=archived",
-            publisher.id
-        ))
-        .into_response(),
-        Err(e) => error_page(e),
-    }
+    session.check_csrf(&given)?;
+    let publisher = publisher_of(&state, &session, which.publisher.as_deref())
+        .await?
+        .publisher
+        .id;
+    let name = ConsentName::parse(&name).map_err(|_| not_found())?;
+    service::archive(
+        &state,
+        &session.auth,
+        ConsentOwner::Publisher(publisher),
+        &name,
+    )
+    .await
+    .map_err(error_page)?;
+    Ok(Redirect::to(&format!(
+        "/admin/consents?publisher={publisher}&done=archived"
+    ))
+    .into_response())
 }
 
 /// The consents page: current versions, every version, and the publish form.

@@ -9,28 +9,27 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::frame::{
-    Picker, Tab, Which, bad_form, error_page, message_page, not_found, publisher_of,
-    signed_in_page, when,
+    Shown, Tab, Which, bad_form, error_page, message_page, not_found, publisher_of, when,
 };
 use super::session::{CsrfForm, Session};
 use crate::domain::CustomerId;
 use crate::domain::capture::CaptureAnswers;
 use crate::service::customers as service;
 use crate::state::AppState;
-use crate::store::{ConsentHistoryRecord, Customer, Publisher};
+use crate::store::{ConsentHistoryRecord, Customer};
 
 async fn customer_in_scope(
     state: &AppState,
     session: &Session,
     which: Option<&str>,
     path: &str,
-) -> Result<(Publisher, Picker, Customer), Response> {
-    let (publisher, picker) = publisher_of(state, session, which).await?;
+) -> Result<(Shown, Customer), Response> {
+    let shown = publisher_of(state, session, which).await?;
     let id = CustomerId::parse(path).map_err(|_| not_found())?;
-    let customer = service::get(state, publisher.id, id)
+    let customer = service::get(state, shown.publisher.id, id)
         .await
         .map_err(error_page)?;
-    Ok((publisher, picker, customer))
+    Ok((shown, customer))
 }
 
 fn capture_lines(c: &Customer) -> Vec<(String, String)> {
@@ -72,16 +71,11 @@ pub async fn show(
     session: Session,
     Path(path): Path<String>,
     Query(which): Query<Which>,
-) -> Response {
-    let (publisher, picker, c) =
-        match customer_in_scope(&state, &session, which.publisher.as_deref(), &path).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-    let detail = match service::detail_of(&state, publisher.id, c).await {
-        Ok(d) => d,
-        Err(e) => return error_page(e),
-    };
+) -> Result<Response, Response> {
+    let (shown, c) = customer_in_scope(&state, &session, which.publisher.as_deref(), &path).await?;
+    let detail = service::detail_of(&state, shown.publisher.id, c)
+        .await
+        .map_err(error_page)?;
     let lines: Vec<ConsentLine> = detail
         .consents
         .iter()
@@ -96,7 +90,7 @@ pub async fn show(
         })
         .collect();
     let c = &detail.customer;
-    let id = publisher.id.to_string();
+    let id = shown.publisher.id.to_string();
     let content = customer(
         c,
         &capture_lines(c),
@@ -105,14 +99,7 @@ pub async fn show(
         &id,
         &session.csrf,
     );
-    signed_in_page(
-        &session,
-        &picker,
-        &publisher,
-        Tab::Customers,
-        &c.email,
-        content,
-    )
+    Ok(shown.page(&session, StatusCode::OK, Tab::Customers, &c.email, content))
 }
 
 /// `POST /admin/customers/{customer_id}/erase`: erases once the box is ticked.
@@ -122,31 +109,22 @@ pub async fn erase(
     Path(path): Path<String>,
     Query(which): Query<Which>,
     form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return bad_form();
-    };
-    if let Err(r) = session.check_csrf(&form.csrf) {
-        return r;
-    }
-    let (publisher, _, c) =
-        match customer_in_scope(&state, &session, which.publisher.as_deref(), &path).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+) -> Result<Response, Response> {
+    let Form(form) = form.map_err(|_| bad_form())?;
+    session.check_csrf(&form.csrf)?;
+    let (shown, c) = customer_in_scope(&state, &session, which.publisher.as_deref(), &path).await?;
     if form.confirm != "yes" {
-        return message_page(
+        return Err(message_page(
             StatusCode::BAD_REQUEST,
             "Not erased",
             "Tick the box to confirm that the customer is to be erased.",
-        );
+        ));
     }
-    match service::erase(&state, &session.auth, publisher.id, c.id).await {
-        Ok(()) => {
-            Redirect::to(&format!("/admin/customers?publisher={}", publisher.id)).into_response()
-        }
-        Err(e) => error_page(e),
-    }
+    let publisher = shown.publisher.id;
+    service::erase(&state, &session.auth, publisher, c.id)
+        .await
+        .map_err(error_page)?;
+    Ok(Redirect::to(&format!("/admin/customers?publisher={publisher}")).into_response())
 }
 
 /// One current consent with the customer's answer, for the detail page.

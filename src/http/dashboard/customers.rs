@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{Days, chart, days};
-use super::frame::{Tab, error_page, message_page, publisher_of, signed_in_page_with, when};
+use super::frame::{Tab, error_page, message_page, publisher_of, when};
 use super::session::Session;
 use crate::http::admin::customers::CustomerQuery;
 use crate::http::admin::export::csv_download;
@@ -58,19 +58,15 @@ pub async fn list(
     State(state): State<AppState>,
     session: Session,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, Response> {
     let Query(list) = query.unwrap_or_default();
-    let (publisher, picker) = match publisher_of(&state, &session, list.publisher.as_deref()).await
-    {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let id = publisher.id.to_string();
+    let shown = publisher_of(&state, &session, list.publisher.as_deref()).await?;
+    let publisher = shown.publisher.id;
+    let id = publisher.to_string();
     let q = &list.query;
-    let current = match consents::current(&state, publisher.id).await {
-        Ok(c) => c,
-        Err(e) => return error_page(e),
-    };
+    let current = consents::current(&state, publisher)
+        .await
+        .map_err(error_page)?;
     let consent_names: Vec<String> = current.iter().map(|c| c.name.to_string()).collect();
     let mut page = CustomersPage {
         filters: q,
@@ -79,39 +75,31 @@ pub async fn list(
         next: None,
         previous: None,
         export: link("/admin/customers.csv", &id, q, &[]),
-        chart: Default::default(),
+        chart: Days::default(),
         publisher: &id,
         error: None,
     };
-    let render = |status, page: &CustomersPage<'_>| {
-        let content = customers(page);
-        signed_in_page_with(
-            status,
-            &session,
-            &picker,
-            &publisher,
-            Tab::Customers,
-            "Customer Accounts",
-            content,
-        )
-    };
-    let parsed = q.filter().and_then(|f| Ok((f, q.after()?)));
-    let (filter, after) = match parsed {
+    let title = "Customer Accounts";
+    let (filter, after) = match q.filter().and_then(|f| Ok((f, q.after()?))) {
         Ok(v) => v,
         Err(e) => {
             page.error = Some(e.message().to_owned());
-            return render(StatusCode::BAD_REQUEST, &page);
+            let content = customers(&page);
+            return Err(shown.page(
+                &session,
+                StatusCode::BAD_REQUEST,
+                Tab::Customers,
+                title,
+                content,
+            ));
         }
     };
-    let found = match service::page(&state, publisher.id, &filter, after.as_ref(), PAGE).await {
-        Ok(found) => found,
-        Err(e) => return error_page(e),
-    };
-    let standings =
-        match service::standings_of(&state, publisher.id, &current, &found.customers).await {
-            Ok(s) => s,
-            Err(e) => return error_page(e),
-        };
+    let found = service::page(&state, publisher, &filter, after.as_ref(), PAGE)
+        .await
+        .map_err(error_page)?;
+    let standings = service::standings_of(&state, publisher, &current, &found.customers)
+        .await
+        .map_err(error_page)?;
     page.rows = found
         .customers
         .iter()
@@ -137,12 +125,10 @@ pub async fn list(
         .collect();
     (page.previous, page.next) = pager(&id, q, list.back.as_deref(), found.next);
     if after.is_none() {
-        match days(&state, publisher.id).await {
-            Ok(d) => page.chart = d,
-            Err(e) => return error_page(e),
-        }
+        page.chart = days(&state, publisher).await.map_err(error_page)?;
     }
-    render(StatusCode::OK, &page)
+    let content = customers(&page);
+    Ok(shown.page(&session, StatusCode::OK, Tab::Customers, title, content))
 }
 
 /// The links to the previous and the next page. "Previous" walks back through the cursors of
@@ -190,21 +176,21 @@ pub async fn export(
     State(state): State<AppState>,
     session: Session,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, Response> {
     let Query(list) = query.unwrap_or_default();
-    let (publisher, _) = match publisher_of(&state, &session, list.publisher.as_deref()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let filter = match list.query.filter() {
-        Ok(f) => f,
-        Err(e) => return message_page(StatusCode::BAD_REQUEST, "Bad filter", e.message()),
-    };
+    let publisher = publisher_of(&state, &session, list.publisher.as_deref())
+        .await?
+        .publisher
+        .id;
+    let filter = list
+        .query
+        .filter()
+        .map_err(|e| message_page(StatusCode::BAD_REQUEST, "Bad filter", e.message()))?;
     let described = list.query.describe();
-    match service::export(&state, &session.auth, publisher.id, filter, described).await {
-        Ok(batches) => csv_download(publisher.id, batches),
-        Err(e) => error_page(e),
-    }
+    let batches = service::export(&state, &session.auth, publisher, filter, described)
+        .await
+        .map_err(error_page)?;
+    Ok(csv_download(publisher, batches))
 }
 
 /// One row of the Customer Accounts table.

@@ -204,8 +204,36 @@ pub struct Which {
     pub publisher: Option<String>,
 }
 
-/// The publishers an operator may pick: id and name.
-pub type Picker = Vec<(String, String)>;
+/// The publisher a page shows, and the publishers an operator may pick instead (id, name).
+pub struct Shown {
+    /// The publisher shown.
+    pub publisher: Publisher,
+    /// The picker's choices (none for a publisher key).
+    pub picker: Vec<(String, String)>,
+}
+
+impl Shown {
+    /// A signed-in page of the publisher shown, on `tab`.
+    pub fn page(
+        &self,
+        session: &Session,
+        status: StatusCode,
+        tab: Tab,
+        title: &str,
+        content: Markup,
+    ) -> Response {
+        let id = self.publisher.id.to_string();
+        let frame = Frame {
+            actor: &session.auth.actor,
+            operator: session.auth.is_operator(),
+            publishers: &self.picker,
+            publisher: Some((&id, &self.publisher.name)),
+            csrf: &session.csrf,
+            tab,
+        };
+        html(status, page(&frame, title, content))
+    }
+}
 
 /// The publisher a page shows: a publisher key's own (another id is "not found"), or the one
 /// an operator picked (the first one when none is picked).
@@ -213,7 +241,7 @@ pub async fn publisher_of(
     state: &AppState,
     session: &Session,
     which: Option<&str>,
-) -> Result<(Publisher, Picker), Response> {
+) -> Result<Shown, Response> {
     let which = which.map(str::trim).filter(|s| !s.is_empty());
     let wanted = match which {
         Some(text) => Some(PublisherId::parse(text).map_err(|_| not_found())?),
@@ -226,14 +254,17 @@ pub async fn publisher_of(
         if wanted.is_some_and(|w| w != own) {
             return Err(not_found());
         }
-        let own = all.into_iter().next().ok_or_else(not_found)?;
-        return Ok((own, Vec::new()));
+        let publisher = all.into_iter().next().ok_or_else(not_found)?;
+        return Ok(Shown {
+            publisher,
+            picker: Vec::new(),
+        });
     }
     let picker = all
         .iter()
         .map(|p| (p.id.to_string(), p.name.clone()))
         .collect();
-    let chosen = match wanted {
+    let publisher = match wanted {
         Some(id) => all.into_iter().find(|p| p.id == id).ok_or_else(not_found)?,
         None => all.into_iter().next().ok_or_else(|| {
             message_page(
@@ -243,47 +274,5 @@ pub async fn publisher_of(
             )
         })?,
     };
-    Ok((chosen, picker))
-}
-
-/// A signed-in page of `publisher` on `tab`, answered 200.
-pub fn signed_in_page(
-    session: &Session,
-    picker: &[(String, String)],
-    publisher: &Publisher,
-    tab: Tab,
-    title: &str,
-    content: Markup,
-) -> Response {
-    signed_in_page_with(
-        StatusCode::OK,
-        session,
-        picker,
-        publisher,
-        tab,
-        title,
-        content,
-    )
-}
-
-/// [`signed_in_page`] with another status.
-pub fn signed_in_page_with(
-    status: StatusCode,
-    session: &Session,
-    picker: &[(String, String)],
-    publisher: &Publisher,
-    tab: Tab,
-    title: &str,
-    content: Markup,
-) -> Response {
-    let id = publisher.id.to_string();
-    let frame = Frame {
-        actor: &session.auth.actor,
-        operator: session.auth.is_operator(),
-        publishers: picker,
-        publisher: Some((&id, &publisher.name)),
-        csrf: &session.csrf,
-        tab,
-    };
-    html(status, page(&frame, title, content))
+    Ok(Shown { publisher, picker })
 }
