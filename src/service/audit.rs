@@ -78,3 +78,23 @@ pub async fn page(
         .flatten();
     Ok(AuditPage { entries, next })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_dashboard_says_so_in_its_lines() {
+        let mut auth = AdminAuth::cli();
+        let line = auth.audit(None, "key.revoke", json!({"keyId": 3}));
+        assert_eq!(
+            (line.actor.as_str(), line.key_id, &line.detail),
+            ("cli", None, &json!({"keyId": 3}))
+        );
+        auth.via = Via::Dashboard;
+        let line = auth.audit(None, "consent.archive", json!({"name": "terms"}));
+        assert_eq!(line.detail, json!({"name": "terms", "via": "dashboard"}));
+        assert_eq!(line.action, "consent.archive");
+    }
+}

@@ -62,7 +62,11 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Option<Vec<u8>> {
 /// is, with the session). The key is CSRF's own, derived from the server secret under
 /// [`CSRF_KEY_LABEL`] (HKDF-Expand's one-block form), so it is never the key of another use.
 fn csrf_of(state: &AppState, session_token: &str) -> String {
-    let key = hmac(&state.idempotency_secret, &[CSRF_KEY_LABEL, &[1]]);
+    csrf_token(&state.idempotency_secret, session_token)
+}
+
+fn csrf_token(secret: &[u8], session_token: &str) -> String {
+    let key = hmac(secret, &[CSRF_KEY_LABEL, &[1]]);
     key.and_then(|key| hmac(&key, &[session_token.as_bytes()]))
         .map(hex::encode)
         .unwrap_or_default()
@@ -233,4 +237,24 @@ pub async fn sign_out(
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(&state, COOKIE, "", 0));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_tokens_come_from_a_key_of_their_own() {
+        let secret = [7u8; 32];
+        let a = csrf_token(&secret, "session-a");
+        assert_eq!(a, csrf_token(&secret, "session-a"), "stable for a session");
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, csrf_token(&secret, "session-b"));
+        assert_ne!(a, csrf_token(&[8u8; 32], "session-a"));
+        // Neither the secret itself nor the secret with another label makes it.
+        let direct = hmac(&secret, &[b"session-a"]).map(hex::encode);
+        let old = hmac(&secret, &[b"admin-csrf\0", b"session-a"]).map(hex::encode);
+        assert_ne!(Some(a.clone()), direct);
+        assert_ne!(Some(a), old);
+    }
 }
