@@ -381,10 +381,9 @@ async fn publisher(sv: &Services, cmd: PublisherCommand) -> anyhow::Result<()> {
             for assignment in &set {
                 patches.push(set_patch(assignment)?);
             }
-            let patched = p
-                .settings
-                .patched_all(&patches)
-                .map_err(anyhow::Error::msg)?;
+            let change = service::publishers::SettingsChange::MergePatches(&patches);
+            let patched = service::publishers::settings_after(&cli, &p.settings, change)
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             service::publishers::update(sv, &cli, p, name.clone(), patched)
                 .await
                 .map_err(refused)?;

@@ -8,7 +8,6 @@ pub mod customers;
 pub mod export;
 pub mod keys;
 pub mod publishers;
-pub mod settings;
 pub mod views;
 
 use axum::Router;

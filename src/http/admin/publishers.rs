@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::settings::{merged_settings, siteverify_url_change};
 use super::{AdminAuth, publisher_in_scope, time};
 use crate::domain::fields::{Fields, bounded};
 use crate::domain::problem::{FieldError, Reason};
@@ -17,7 +16,7 @@ use crate::domain::{OfferId, PublisherId, PublisherSettings};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
-use crate::service::publishers::{self as service, redacted};
+use crate::service::publishers::{self as service, SettingsChange, redacted};
 use crate::state::AppState;
 use crate::store::Publisher;
 
@@ -117,13 +116,7 @@ pub async fn create(
     let offers = offers(&mut f);
     let settings = match f.raw("settings") {
         None | Some(Value::Null) => Some(PublisherSettings::default()),
-        Some(patch) => match merged_settings(&PublisherSettings::default(), patch) {
-            Ok(s) => Some(s),
-            Err(errors) => {
-                errors.into_iter().for_each(|e| f.problem(e));
-                None
-            }
-        },
+        Some(patch) => settings_after(&auth, &mut f, &PublisherSettings::default(), patch)?,
     };
     let (Some(id), Some(name), Some(settings)) = (id, name, settings) else {
         return Err(ApiError::invalid_body(f.errors));
@@ -150,6 +143,24 @@ fn name(f: &mut Fields<'_>, required: bool) -> Option<String> {
             None
         }
         other => other,
+    }
+}
+
+/// The settings a body's `settings` object makes of `current`: `None` with the problems added
+/// to the body's others (all are answered at once), or the service's refusal (403).
+fn settings_after(
+    auth: &AdminAuth,
+    f: &mut Fields<'_>,
+    current: &PublisherSettings,
+    patch: &Value,
+) -> Result<Option<PublisherSettings>, ApiError> {
+    match service::settings_after(auth, current, SettingsChange::Keys(patch)) {
+        Ok(settings) => Ok(Some(settings)),
+        Err(e) if e.status() == axum::http::StatusCode::BAD_REQUEST => {
+            e.details.into_iter().for_each(|d| f.problem(d));
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -204,21 +215,9 @@ pub async fn update(
     let current = publisher_in_scope(&state, &auth, &text).await?;
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
     let new_name = name(&mut f, false);
-    if !auth.is_operator()
-        && f.raw("settings")
-            .is_some_and(|patch| siteverify_url_change(&current.settings, patch))
-    {
-        return Err(super::operator_only("settings.captcha.siteverify_url"));
-    }
     let settings = match f.raw("settings") {
         None | Some(Value::Null) => Some(current.settings.clone()),
-        Some(patch) => match merged_settings(&current.settings, patch) {
-            Ok(s) => Some(s),
-            Err(errors) => {
-                errors.into_iter().for_each(|e| f.problem(e));
-                None
-            }
-        },
+        Some(patch) => settings_after(&auth, &mut f, &current.settings, patch)?,
     };
     let Some(settings) = settings.filter(|_| f.errors.is_empty()) else {
         return Err(ApiError::invalid_body(f.errors));
