@@ -111,23 +111,30 @@ impl CustomerQuery {
             .transpose()
     }
 
-    /// The filter as the audit trail records it (an export's scope). The search text is left
-    /// out (it is often an email address, which must not outlive an erasure there).
-    pub fn describe(&self) -> Value {
-        let mut out = serde_json::Map::new();
-        if given(&self.q).is_some() {
-            out.insert("search".into(), true.into());
-        }
-        for (name, value) in [
+    /// The filter parameters given (not blank) by their query names, as typed.
+    pub fn given_filters(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("q", &self.q),
             ("country", &self.country),
             ("registeredFrom", &self.registered_from),
             ("registeredTo", &self.registered_to),
             ("consent", &self.consent),
             ("consentState", &self.consent_state),
             ("needsUpdate", &self.needs_update),
-        ] {
-            if let Some(v) = given(value) {
-                out.insert(name.into(), v.into());
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| given(value).map(|_| (name, value.as_deref().unwrap_or(""))))
+    }
+
+    /// The filter as the audit trail records it (an export's scope). The search text is left
+    /// out (it is often an email address, which must not outlive an erasure there).
+    pub fn describe(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for (name, value) in self.given_filters() {
+            if name == "q" {
+                out.insert("search".into(), true.into());
+            } else {
+                out.insert(name.into(), value.trim().into());
             }
         }
         Value::Object(out)

@@ -34,18 +34,8 @@ pub struct ListQuery {
 fn link(path: &str, publisher: &str, q: &CustomerQuery, extra: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     s.append_pair("publisher", publisher);
-    for (name, value) in [
-        ("q", &q.q),
-        ("country", &q.country),
-        ("registeredFrom", &q.registered_from),
-        ("registeredTo", &q.registered_to),
-        ("consent", &q.consent),
-        ("consentState", &q.consent_state),
-        ("needsUpdate", &q.needs_update),
-    ] {
-        if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty()) {
-            s.append_pair(name, v);
-        }
+    for (name, value) in q.given_filters() {
+        s.append_pair(name, value);
     }
     for (name, value) in extra {
         s.append_pair(name, value);
