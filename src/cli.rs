@@ -8,10 +8,14 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{Application, shutdown_signal};
 use crate::config::{DEFAULT_CONFIG, Settings};
+use crate::domain::problem::Reason;
 use crate::domain::{
     ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings,
 };
-use crate::store::{self, NewAdminKey, NewAudit, Published, Store};
+use crate::error::ApiError;
+use crate::service::admin_keys::AdminAuth;
+use crate::service::{self, Services};
+use crate::store::{self, Published};
 
 /// Enroll: customer registration for publishers.
 #[derive(Debug, Parser)]
@@ -198,11 +202,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Publisher(cmd) => publisher(&*open(&settings).await?, cmd).await,
+        Command::Publisher(cmd) => publisher(&services(settings).await?, cmd).await,
         Command::Consent(ConsentCommand::Set(args)) => {
-            consent_set(&*open(&settings).await?, args).await
+            consent_set(&services(settings).await?, args).await
         }
-        Command::Key(cmd) => key(&*open(&settings).await?, cmd).await,
+        Command::Key(cmd) => key(&services(settings).await?, cmd).await,
         Command::Healthcheck => healthcheck(settings.server.addr).await,
     }
 }
@@ -234,31 +238,106 @@ async fn healthcheck(addr: std::net::SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn open(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+/// What the admin operations need, for one command: the store (migrated unless
+/// `database.migrate = false`) and caches of this process. Hashing threads start idle, the
+/// JWT key is a throwaway one (commands issue no tokens) and no worker is started.
+async fn services(settings: Settings) -> anyhow::Result<Services> {
+    use std::sync::Arc;
     let store = store::connect(&settings.database).await?;
     if settings.database.migrate {
         store.migrate().await.context("database migrations")?;
     }
-    Ok(store)
+    let geo = crate::geo::GeoIp::open(&settings.geoip.database)
+        .map_err(|e| anyhow::anyhow!("geoip.database: {e}"))?;
+    let auth = &settings.auth;
+    let hasher = crate::auth::Hasher::start(
+        1,
+        crate::auth::HashParams {
+            memory_kib: auth.argon2_memory_kib,
+            iterations: auth.argon2_iterations,
+            parallelism: auth.argon2_parallelism,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("auth.argon2_*: {e}"))?;
+    let pem = crate::auth::jwt::generate_pem().map_err(anyhow::Error::msg)?;
+    let keys = crate::auth::Keys::from_pems(
+        &[("a key of this command".into(), pem)],
+        &settings.jwt.issuer,
+        settings.jwt.ttl,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
+    let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
+    Ok(Services {
+        catalog: Arc::new(crate::catalog::Catalog::new(
+            store.clone(),
+            settings.cache.ttl,
+        )),
+        settings: Arc::new(settings),
+        store,
+        geo: Arc::new(geo),
+        hasher: Arc::new(hasher),
+        keys: Arc::new(keys),
+        idempotency_secret: Vec::new(),
+        mail_notify: Arc::new(tokio::sync::Notify::new()),
+        captcha,
+        outbound,
+    })
 }
 
-async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<()> {
+/// An operation's refusal as one line: its message and what was wrong with which field.
+fn refused(e: ApiError) -> anyhow::Error {
+    let why: Vec<String> = e
+        .details
+        .iter()
+        .map(|d| {
+            let reason = match d.reason {
+                Reason::AlreadyExists => "already exists",
+                Reason::NotFound => "not found",
+                Reason::Missing => "missing",
+                Reason::TooShort => "too short",
+                Reason::TooLong => "too long",
+                _ => "invalid",
+            };
+            format!("{} {reason}", d.field)
+        })
+        .collect();
+    if why.is_empty() {
+        anyhow::anyhow!("{}", e.message())
+    } else {
+        anyhow::anyhow!("{} ({})", e.message(), why.join(", "))
+    }
+}
+
+/// The publisher `id`, or "no publisher {id}".
+async fn existing(sv: &Services, id: PublisherId) -> anyhow::Result<crate::store::Publisher> {
+    service::publishers::in_scope(sv, &AdminAuth::cli(), id)
+        .await
+        .map_err(|e| match e.status().as_u16() {
+            404 => anyhow::anyhow!("no publisher {id}"),
+            _ => refused(e),
+        })
+}
+
+async fn publisher(sv: &Services, cmd: PublisherCommand) -> anyhow::Result<()> {
+    let cli = AdminAuth::cli();
     match cmd {
         PublisherCommand::Create { id, name, offers } => {
             if name.trim().is_empty() {
                 anyhow::bail!("--name must not be empty");
             }
-            store
-                .create_publisher(id, &name, &PublisherSettings::default(), &offers)
-                .await?;
+            let settings = PublisherSettings::default();
+            service::publishers::create(sv, &cli, id, &name, &settings, &offers)
+                .await
+                .map_err(refused)?;
             println!("created publisher {id} ({name})");
         }
         PublisherCommand::List => {
             println!("{:<10} {:<30} offers", "id", "name");
-            for p in store.publishers().await? {
-                let offers: Vec<String> = store
-                    .offers(p.id)
-                    .await?
+            for p in service::publishers::list(sv, &cli).await.map_err(refused)? {
+                let offers: Vec<String> = service::publishers::offers(sv, p.id)
+                    .await
+                    .map_err(refused)?
                     .iter()
                     .map(ToString::to_string)
                     .collect();
@@ -266,14 +345,11 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
             }
         }
         PublisherCommand::Show { id } => {
-            let p = store
-                .publisher(id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no publisher {id}"))?;
+            let p = existing(sv, id).await?;
             let shown = serde_json::json!({
                 "id": p.id.to_string(),
                 "name": p.name,
-                "settings": crate::http::admin::settings::redacted(&p.settings),
+                "settings": service::publishers::redacted(&p.settings),
             });
             println!("{}", serde_json::to_string_pretty(&shown)?);
         }
@@ -283,11 +359,8 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
             set,
             settings,
         } => {
-            let p = store
-                .publisher(id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no publisher {id}"))?;
-            let name = name.unwrap_or(p.name);
+            let p = existing(sv, id).await?;
+            let name = name.unwrap_or_else(|| p.name.clone());
             if name.trim().is_empty() {
                 anyhow::bail!("--name must not be empty");
             }
@@ -308,31 +381,20 @@ async fn publisher(store: &dyn Store, cmd: PublisherCommand) -> anyhow::Result<(
             for assignment in &set {
                 patches.push(set_patch(assignment)?);
             }
-            let patched = p
-                .settings
-                .patched_all(&patches)
-                .map_err(anyhow::Error::msg)?;
-            store.update_publisher(id, &name, &patched).await?;
+            let change = service::publishers::SettingsChange::MergePatches(&patches);
+            let patched = service::publishers::settings_after(&cli, &p.settings, change)
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            service::publishers::update(sv, &cli, p, name.clone(), patched)
+                .await
+                .map_err(refused)?;
             println!("updated publisher {id} ({name})");
         }
     }
     Ok(())
 }
 
-/// The audit trail's actor for changes made on the command line.
-const CLI_ACTOR: &str = "cli";
-
-fn cli_audit(publisher: Option<PublisherId>, action: &str, detail: serde_json::Value) -> NewAudit {
-    NewAudit {
-        key_id: None,
-        actor: CLI_ACTOR.to_owned(),
-        publisher,
-        action: action.to_owned(),
-        detail,
-    }
-}
-
-async fn key(store: &dyn Store, cmd: KeyCommand) -> anyhow::Result<()> {
+async fn key(sv: &Services, cmd: KeyCommand) -> anyhow::Result<()> {
+    let cli = AdminAuth::cli();
     match cmd {
         KeyCommand::Create {
             publisher, label, ..
@@ -341,27 +403,12 @@ async fn key(store: &dyn Store, cmd: KeyCommand) -> anyhow::Result<()> {
             if label.chars().count() > 100 || label.contains('\0') {
                 anyhow::bail!("--label must be at most 100 characters");
             }
-            let (secret, hash) = crate::auth::admin_key::new_admin_key();
-            let scope = if publisher.is_some() {
-                "publisher"
-            } else {
-                "operator"
-            };
-            let audit = cli_audit(
-                publisher,
-                "key.create",
-                serde_json::json!({"scope": scope, "label": label}),
-            );
-            let stored = store
-                .create_admin_key(
-                    &NewAdminKey {
-                        hash,
-                        publisher,
-                        label,
-                    },
-                    &audit,
-                )
-                .await?;
+            let (secret, stored) = service::admin_keys::create(sv, &cli, publisher, label)
+                .await
+                .map_err(|e| match (e.status().as_u16(), publisher) {
+                    (404, Some(p)) => anyhow::anyhow!("publisher {p} not found"),
+                    _ => refused(e),
+                })?;
             match publisher {
                 Some(p) => println!("created key {} for publisher {p}", stored.id),
                 None => println!("created operator key {}", stored.id),
@@ -374,7 +421,10 @@ async fn key(store: &dyn Store, cmd: KeyCommand) -> anyhow::Result<()> {
                 "{:<6} {:<10} {:<10} {:<21} {:<21} label",
                 "id", "scope", "publisher", "created", "revoked"
             );
-            for k in store.admin_keys(publisher).await? {
+            let keys = service::admin_keys::list(sv, &cli, publisher)
+                .await
+                .map_err(refused)?;
+            for k in keys {
                 let when =
                     |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
                 println!(
@@ -394,18 +444,18 @@ async fn key(store: &dyn Store, cmd: KeyCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        KeyCommand::Revoke { id } => {
-            let audit = cli_audit(None, "key.revoke", serde_json::json!({"keyId": id}));
-            match store.revoke_admin_key(id, &audit).await? {
-                Some(_) => println!("revoked key {id}"),
-                None => anyhow::bail!("key {id} not found (see `enroll key list`)"),
+        KeyCommand::Revoke { id } => match service::admin_keys::revoke(sv, &cli, id).await {
+            Ok(_) => println!("revoked key {id}"),
+            Err(e) if e.status().as_u16() == 404 => {
+                anyhow::bail!("key {id} not found (see `enroll key list`)")
             }
-        }
+            Err(e) => return Err(refused(e)),
+        },
     }
     Ok(())
 }
 
-async fn consent_set(store: &dyn Store, args: ConsentSet) -> anyhow::Result<()> {
+async fn consent_set(sv: &Services, args: ConsentSet) -> anyhow::Result<()> {
     let draft = ConsentDraft {
         name: args.name,
         label: args.label,
@@ -415,7 +465,10 @@ async fn consent_set(store: &dyn Store, args: ConsentSet) -> anyhow::Result<()> 
         placeholder: args.placeholder,
     };
     draft.check().map_err(anyhow::Error::msg)?;
-    match store.publish_consent(args.publisher, &draft).await? {
+    let published = service::consents::publish(sv, &AdminAuth::cli(), args.publisher, &draft)
+        .await
+        .map_err(refused)?;
+    match published {
         Published::New(v) => {
             println!(
                 "published {} version {v} for {}",

@@ -176,13 +176,6 @@ pub async fn delete_customer(
     Path(path): Path<String>,
 ) -> Result<Data<Erased>, ApiError> {
     let id = CustomerId::parse(&path).map_err(|_| ApiError::invalid_path("customerId"))?;
-    let publisher = match auth.scope {
-        Scope::Publisher(own) => own,
-        Scope::Operator => state
-            .store
-            .customer_publisher(id)
-            .await?
-            .ok_or_else(|| ApiError::unknown("customerId"))?,
-    };
+    let publisher = crate::service::customers::publisher_of(&state, &auth, id).await?;
     Ok(Data(erase_customer(&state, &auth, publisher, id).await?))
 }

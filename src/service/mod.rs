@@ -39,3 +39,9 @@ pub struct Services {
     /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
     pub outbound: crate::outbound::Outbound,
 }
+
+pub mod admin_keys;
+pub mod audit;
+pub mod consents;
+pub mod customers;
+pub mod publishers;

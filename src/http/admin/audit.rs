@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 
 use super::views::AuditView;
-use super::{AdminAuth, Scope, page_limit, query_rejected};
+use super::{AdminAuth, page_limit, query_rejected};
 use crate::domain::PublisherId;
 use crate::http::Data;
 use crate::http::error::ApiError;
@@ -57,27 +57,14 @@ pub async fn list(
         }
         None => None,
     };
-    let publisher = match (auth.scope, asked) {
-        (Scope::Operator, asked) => asked,
-        (Scope::Publisher(own), None) => Some(own),
-        (Scope::Publisher(_), Some(id)) => {
-            auth.check_publisher(id)?;
-            Some(id)
-        }
-    };
     let limit = page_limit(query.limit.as_deref(), 50, 500)?;
     let before = match query.cursor.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(AuditCursor::decode(c).ok_or_else(|| ApiError::invalid_query("cursor"))?),
         None => None,
     };
-    let mut entries = state.store.audit_page(publisher, before, limit + 1).await?;
-    let more = entries.len() > limit as usize;
-    entries.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| entries.last().map(|e| AuditCursor(e.id).encode()))
-        .flatten();
+    let page = crate::service::audit::page(&state, &auth, asked, before, limit).await?;
     Ok(Data(AuditPage {
-        entries: entries.into_iter().map(AuditView::from).collect(),
-        next_cursor,
+        entries: page.entries.into_iter().map(AuditView::from).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
     }))
 }

@@ -4,7 +4,7 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{AdminAuth, publisher_in_scope, time};
 use crate::domain::fields::Fields;
@@ -13,8 +13,9 @@ use crate::domain::{ConsentDraft, ConsentName, ConsentOwner};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
+use crate::service::consents as service;
 use crate::state::AppState;
-use crate::store::{ConsentVersion, Published, StoreError};
+use crate::store::{ConsentVersion, Published};
 
 /// One version of a consent.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -100,10 +101,7 @@ pub async fn list(
 ) -> Result<Data<ConsentList>, ApiError> {
     let Path(text) = path.map_err(|_| ApiError::invalid_path("publisherId"))?;
     let publisher = publisher_in_scope(&state, &auth, &text).await?;
-    let versions = state
-        .store
-        .consent_versions(ConsentOwner::Publisher(publisher.id))
-        .await?;
+    let versions = service::versions(&state, publisher.id).await?;
     Ok(Data(ConsentList {
         consents: group(versions),
     }))
@@ -193,25 +191,8 @@ pub async fn publish(
     if !f.errors.is_empty() {
         return Err(ApiError::invalid_body(f.errors));
     }
-    let audit = auth.audit(
-        Some(publisher.id),
-        "consent.publish",
-        json!({"name": draft.name, "label": draft.label, "value": draft.value,
-               "required": draft.required, "enabledByDefault": draft.enabled_by_default}),
-    );
-    let published = state
-        .store
-        .admin_publish_consent(ConsentOwner::Publisher(publisher.id), &draft, &audit)
-        .await
-        .map_err(|e| match e {
-            StoreError::Invalid(why) => ApiError::invalid_body(vec![FieldError::with_message(
-                "name",
-                Reason::AlreadyExists,
-                format!("Invalid param name: {why}"),
-            )]),
-            other => other.into(),
-        })?;
-    state.catalog.invalidate(publisher.id);
+    let published =
+        service::publish(&state, &auth, ConsentOwner::Publisher(publisher.id), &draft).await?;
     Ok(Data(PublishedView {
         name: draft.name.to_string(),
         version: published.version().to_string(),
@@ -241,19 +222,13 @@ pub async fn archive(
     let publisher = publisher_in_scope(&state, &auth, &text).await?;
     let unknown = || ApiError::unknown_consent(&name, "name");
     let consent = ConsentName::parse(&name).map_err(|_| unknown())?;
-    let audit = auth.audit(
-        Some(publisher.id),
-        "consent.archive",
-        json!({"name": consent}),
-    );
-    let archived = state
-        .store
-        .admin_archive_consent(ConsentOwner::Publisher(publisher.id), &consent, &audit)
-        .await?;
-    if !archived {
-        return Err(unknown());
-    }
-    state.catalog.invalidate(publisher.id);
+    service::archive(
+        &state,
+        &auth,
+        ConsentOwner::Publisher(publisher.id),
+        &consent,
+    )
+    .await?;
     Ok(Data(ArchivedView {
         name: consent.to_string(),
         archived: true,

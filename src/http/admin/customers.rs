@@ -12,8 +12,9 @@ use super::{AdminAuth, page_limit, publisher_in_scope, query_rejected, time};
 use crate::domain::{ConsentName, ConsentState, Country, CustomerId};
 use crate::http::Data;
 use crate::http::error::ApiError;
+use crate::service::customers as service;
 use crate::state::AppState;
-use crate::store::{Customer, CustomerCursor, CustomerFilter, CustomerSearch, Publisher};
+use crate::store::{CustomerCursor, CustomerFilter, CustomerSearch, Publisher};
 
 /// The list's page size when `limit` is not given, and its largest.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -110,34 +111,33 @@ impl CustomerQuery {
             .transpose()
     }
 
-    /// The filter as the audit trail records it (an export's scope). The search text is left
-    /// out (it is often an email address, which must not outlive an erasure there).
-    pub fn describe(&self) -> Value {
-        let mut out = serde_json::Map::new();
-        if given(&self.q).is_some() {
-            out.insert("search".into(), true.into());
-        }
-        for (name, value) in [
+    /// The filter parameters given (not blank) by their query names, as typed.
+    pub fn given_filters(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("q", &self.q),
             ("country", &self.country),
             ("registeredFrom", &self.registered_from),
             ("registeredTo", &self.registered_to),
             ("consent", &self.consent),
             ("consentState", &self.consent_state),
             ("needsUpdate", &self.needs_update),
-        ] {
-            if let Some(v) = given(value) {
-                out.insert(name.into(), v.into());
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| given(value).map(|_| (name, value.as_deref().unwrap_or(""))))
+    }
+
+    /// The filter as the audit trail records it (an export's scope). The search text is left
+    /// out (it is often an email address, which must not outlive an erasure there).
+    pub fn describe(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for (name, value) in self.given_filters() {
+            if name == "q" {
+                out.insert("search".into(), true.into());
+            } else {
+                out.insert(name.into(), value.trim().into());
             }
         }
         Value::Object(out)
-    }
-}
-
-/// Where a customer ends a page.
-pub fn cursor_of(c: &Customer) -> CustomerCursor {
-    CustomerCursor {
-        created_at: c.created_at,
-        id: c.id,
     }
 }
 
@@ -169,18 +169,10 @@ pub async fn list(
     let filter = query.filter()?;
     let limit = page_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = query.after()?;
-    let mut rows = state
-        .store
-        .customer_page(publisher.id, &filter, after.as_ref(), limit + 1)
-        .await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| rows.last().map(|c| cursor_of(c).encode()))
-        .flatten();
+    let page = service::page(&state, publisher.id, &filter, after.as_ref(), limit).await?;
     Ok(Data(CustomerPage {
-        customers: rows.iter().map(AdminCustomer::from).collect(),
-        next_cursor,
+        customers: page.customers.iter().map(AdminCustomer::from).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
     }))
 }
 
@@ -243,37 +235,31 @@ pub async fn read(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Data<CustomerDetail>, ApiError> {
     let (publisher, id) = customer_in(&state, &auth, path).await?;
-    let customer = state
-        .store
-        .customer(publisher.id, id)
-        .await?
-        .ok_or_else(|| ApiError::unknown("customerId"))?;
-    let current = state.store.current_consents(publisher.id).await?;
-    let answers = state.store.consent_answers(publisher.id, id).await?;
-    let history = state.store.consent_history(publisher.id, id).await?;
-    let consents = current
+    let detail = service::detail(&state, publisher.id, id).await?;
+    let consents = detail
+        .consents
         .iter()
-        .map(|c| {
-            let answer = answers
-                .iter()
-                .find(|a| a.owner == c.owner && a.name == c.name);
-            CurrentConsent {
-                broadcaster_id: c.owner.get(),
-                name: c.name.to_string(),
-                required: c.required,
-                state: answer.map_or("declined", |a| a.state.as_str()),
-                version: answer.map(|a| a.version.to_string()).unwrap_or_default(),
-                newest_version: c.version.to_string(),
-                needs_update: answer.is_none_or(|a| a.version < c.version),
-                answered_at: answer.map(|a| time(a.at)),
-            }
+        .map(|s| CurrentConsent {
+            broadcaster_id: s.consent.owner.get(),
+            name: s.consent.name.to_string(),
+            required: s.consent.required,
+            state: s.answer.as_ref().map_or("declined", |a| a.state.as_str()),
+            version: s
+                .answer
+                .as_ref()
+                .map(|a| a.version.to_string())
+                .unwrap_or_default(),
+            newest_version: s.consent.version.to_string(),
+            needs_update: s.needs_update(),
+            answered_at: s.answer.as_ref().map(|a| time(a.at)),
         })
         .collect();
+    let customer = detail.customer;
     Ok(Data(CustomerDetail {
         external_data: customer.external_data.clone().unwrap_or_else(|| json!({})),
         customer: AdminCustomer::from(&customer),
         consents,
-        history: history.into_iter().map(HistoryView::from).collect(),
+        history: detail.history.into_iter().map(HistoryView::from).collect(),
     }))
 }
 
@@ -302,23 +288,15 @@ pub async fn erase(
 }
 
 /// Erases one customer of `publisher` for `auth` (the admin API and Cleeng's
-/// `DELETE /3.1/customers/{customerId}` alike), with its audit line; 404 REQ0003 when there is
-/// no such (unerased) customer.
+/// `DELETE /3.1/customers/{customerId}` alike); 404 REQ0003 when there is no such (unerased)
+/// customer.
 pub async fn erase_customer(
     state: &AppState,
     auth: &AdminAuth,
     publisher: crate::domain::PublisherId,
-    id: crate::domain::CustomerId,
+    id: CustomerId,
 ) -> Result<Erased, ApiError> {
-    let audit = auth.audit(
-        Some(publisher),
-        "customer.erase",
-        json!({"customerId": id.to_string()}),
-    );
-    if !state.store.erase_customer(publisher, id, &audit).await? {
-        return Err(ApiError::unknown("customerId"));
-    }
-    tracing::info!(customer_id = %id, publisher_id = %publisher, "customer erased by an admin");
+    service::erase(state, auth, publisher, id).await?;
     Ok(Erased {
         id: id.to_string(),
         erased: true,

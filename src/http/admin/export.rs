@@ -3,7 +3,6 @@
 //! batch. Cells that a spreadsheet would run as a formula are neutralized.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -12,16 +11,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::customers::{CustomerQuery, cursor_of};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+
+use super::customers::CustomerQuery;
 use super::views::AdminCustomer;
 use super::{AdminAuth, publisher_in_scope, query_rejected};
 use crate::domain::PublisherId;
 use crate::http::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Customer, CustomerCursor, CustomerFilter, Store};
-
-/// Customers fetched (and written) at a time.
-pub const BATCH: u32 = 1000;
+use crate::store::{Customer, StoreError};
 
 /// The header row.
 pub const COLUMNS: [&str; 23] = [
@@ -111,39 +109,6 @@ pub fn csv_chunk(header: bool, rows: &[Customer]) -> Result<Vec<u8>, std::io::Er
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-struct Export {
-    store: Arc<dyn Store>,
-    publisher: PublisherId,
-    filter: Arc<CustomerFilter>,
-    after: Option<CustomerCursor>,
-    first: bool,
-    last: bool,
-}
-
-/// The next batch as CSV; `None` once the list is done.
-async fn next_chunk(mut x: Export) -> Result<Option<(Bytes, Export)>, std::io::Error> {
-    if x.last {
-        return Ok(None);
-    }
-    let rows = x
-        .store
-        .customer_page(x.publisher, &x.filter, x.after.as_ref(), BATCH)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, publisher_id = %x.publisher, "customer export failed mid-stream");
-            std::io::Error::other(e)
-        })?;
-    let chunk = csv_chunk(x.first, &rows)?;
-    x.first = false;
-    // A short batch is the last: no query after it.
-    x.last = rows.len() < BATCH as usize;
-    x.after = rows.last().map(cursor_of);
-    if chunk.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some((Bytes::from(chunk), x)))
-}
-
 /// The filtered list as a CSV download, streamed; recorded in the audit trail.
 #[utoipa::path(get, path = "/admin/api/publishers/{publisherId}/customers.csv", tag = "admin",
     security(("adminKey" = [])), params(("publisherId" = String, Path), CustomerQuery),
@@ -159,29 +124,29 @@ pub async fn export(
     let publisher = publisher_in_scope(&state, &auth, &text).await?;
     let Query(query) = query.map_err(query_rejected)?;
     let filter = query.filter()?;
-    state
-        .store
-        .record_audit(&auth.audit(
-            Some(publisher.id),
-            "customer.export",
-            serde_json::json!({"filter": query.describe()}),
-        ))
-        .await?;
-    Ok(csv_download(&state, publisher.id, filter))
+    let batches =
+        crate::service::customers::export(&state, &auth, publisher.id, filter, query.describe())
+            .await?;
+    Ok(csv_download(publisher.id, batches))
 }
 
-/// The customers a filter selects, as a streamed CSV download (the admin API and the
+/// Batches of customers as a streamed CSV download, a header row first (the admin API and the
 /// dashboard serve the same file).
-pub fn csv_download(state: &AppState, publisher: PublisherId, filter: CustomerFilter) -> Response {
-    let start = Export {
-        store: state.store.clone(),
-        publisher,
-        filter: Arc::new(filter),
-        after: None,
-        first: true,
-        last: false,
-    };
-    let stream = futures_util::stream::try_unfold(start, next_chunk);
+pub fn csv_download(
+    publisher: PublisherId,
+    batches: impl Stream<Item = Result<Vec<Customer>, StoreError>> + Send + 'static,
+) -> Response {
+    let mut first = true;
+    let stream = batches
+        .map(move |batch| {
+            let rows = batch.map_err(|e| {
+                tracing::error!(error = %e, publisher_id = %publisher, "customer export failed mid-stream");
+                std::io::Error::other(e)
+            })?;
+            let chunk = csv_chunk(std::mem::take(&mut first), &rows)?;
+            Ok::<_, std::io::Error>(Bytes::from(chunk))
+        })
+        .try_filter(|chunk| std::future::ready(!chunk.is_empty()));
     let disposition = format!("attachment; filename=\"customers-{publisher}.csv\"");
     (
         [

@@ -3,18 +3,17 @@
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::views::KeyView;
 use super::{AdminAuth, Scope, query_rejected};
-use crate::auth::admin_key::new_admin_key;
 use crate::domain::PublisherId;
 use crate::domain::fields::{Fields, bounded};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
+use crate::service::admin_keys as service;
 use crate::state::AppState;
-use crate::store::{NewAdminKey, StoreError};
 
 /// Who the key is.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,7 +77,7 @@ pub async fn list(
         }
         None => None,
     };
-    let keys = state.store.admin_keys(publisher).await?;
+    let keys = service::list(&state, &auth, publisher).await?;
     Ok(Data(Keys {
         keys: keys.into_iter().map(KeyView::from).collect(),
     }))
@@ -131,27 +130,7 @@ pub async fn create(
     if !f.errors.is_empty() {
         return Err(ApiError::invalid_body(f.errors));
     }
-    let (key, hash) = new_admin_key();
-    let audit = auth.audit(
-        publisher,
-        "key.create",
-        json!({"scope": if publisher.is_some() { "publisher" } else { "operator" }, "label": label}),
-    );
-    let stored = state
-        .store
-        .create_admin_key(
-            &NewAdminKey {
-                hash,
-                publisher,
-                label,
-            },
-            &audit,
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => ApiError::unknown("publisherId"),
-            other => other.into(),
-        })?;
+    let (key, stored) = service::create(&state, &auth, publisher, label).await?;
     Ok(Data(CreatedKey {
         key,
         info: stored.into(),
@@ -175,11 +154,6 @@ pub async fn revoke(
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| ApiError::invalid_path("keyId"))?;
-    let audit = auth.audit(None, "key.revoke", json!({"keyId": id}));
-    let key = state
-        .store
-        .revoke_admin_key(id, &audit)
-        .await?
-        .ok_or_else(|| ApiError::unknown("keyId"))?;
+    let key = service::revoke(&state, &auth, id).await?;
     Ok(Data(key.into()))
 }

@@ -7,29 +7,18 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::settings::{
-    changes, merged_settings, redacted, siteverify_url_change, siteverify_url_changed,
-};
-use super::{AdminAuth, Scope, publisher_in_scope, time};
+use super::{AdminAuth, publisher_in_scope, time};
 use crate::domain::fields::{Fields, bounded};
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{OfferId, PublisherId, PublisherSettings};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
+use crate::service::publishers::{self as service, SettingsChange, redacted};
 use crate::state::AppState;
-use crate::store::{Publisher, StoreError};
-
-/// Settings only an operator may change: they decide where browsers may call from and where
-/// emailed links (reset and confirmation links carry tokens) may point.
-pub const OPERATOR_SETTINGS: [&str; 4] = [
-    "cors_origins",
-    "reset_url_origins",
-    "reset_url_default",
-    "confirm_url_default",
-];
+use crate::store::Publisher;
 
 /// A publisher as the admin API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -56,7 +45,7 @@ pub struct Publishers {
 }
 
 async fn view(state: &AppState, p: Publisher) -> Result<AdminPublisher, ApiError> {
-    let offers = state.store.offers(p.id).await?;
+    let offers = service::offers(state, p.id).await?;
     Ok(AdminPublisher {
         id: u32::try_from(p.id.get()).unwrap_or_default(),
         name: p.name,
@@ -73,10 +62,7 @@ pub async fn list(
     State(state): State<AppState>,
     auth: AdminAuth,
 ) -> Result<Data<Publishers>, ApiError> {
-    let publishers = match auth.scope {
-        Scope::Operator => state.store.publishers().await?,
-        Scope::Publisher(own) => state.store.publisher(own).await?.into_iter().collect(),
-    };
+    let publishers = service::list(&state, &auth).await?;
     let mut views = Vec::with_capacity(publishers.len());
     for p in publishers {
         views.push(view(&state, p).await?);
@@ -130,13 +116,7 @@ pub async fn create(
     let offers = offers(&mut f);
     let settings = match f.raw("settings") {
         None | Some(Value::Null) => Some(PublisherSettings::default()),
-        Some(patch) => match merged_settings(&PublisherSettings::default(), patch) {
-            Ok(s) => Some(s),
-            Err(errors) => {
-                errors.into_iter().for_each(|e| f.problem(e));
-                None
-            }
-        },
+        Some(patch) => settings_after(&auth, &mut f, &PublisherSettings::default(), patch)?,
     };
     let (Some(id), Some(name), Some(settings)) = (id, name, settings) else {
         return Err(ApiError::invalid_body(f.errors));
@@ -144,32 +124,7 @@ pub async fn create(
     if !f.errors.is_empty() {
         return Err(ApiError::invalid_body(f.errors));
     }
-    let audit = auth.audit(
-        Some(id),
-        "publisher.create",
-        json!({"id": id, "name": name, "offers": offers, "settings": redacted(&settings)}),
-    );
-    let created = state
-        .store
-        .admin_create_publisher(id, &name, &settings, &offers, &audit)
-        .await
-        .map_err(|e| match e {
-            StoreError::AlreadyExists(what) if what.starts_with("publisher") => {
-                ApiError::invalid_body(vec![FieldError::invalid("id", Reason::AlreadyExists)])
-            }
-            StoreError::AlreadyExists(_) => {
-                ApiError::invalid_body(vec![FieldError::invalid("offers", Reason::AlreadyExists)])
-            }
-            StoreError::Invalid(_) => {
-                ApiError::invalid_body(vec![FieldError::invalid("offers", Reason::InvalidValue)])
-            }
-            other => other.into(),
-        })?;
-    state.catalog.invalidate(id);
-    state.catalog.invalidate_offers(&offers);
-    if !settings.cors_origins.is_empty() {
-        refresh_origins(&state).await;
-    }
+    let created = service::create(&state, &auth, id, &name, &settings, &offers).await?;
     Ok(Data(view(&state, created).await?))
 }
 
@@ -191,6 +146,24 @@ fn name(f: &mut Fields<'_>, required: bool) -> Option<String> {
     }
 }
 
+/// The settings a body's `settings` object makes of `current`: `None` with the problems added
+/// to the body's others (all are answered at once), or the service's refusal (403).
+fn settings_after(
+    auth: &AdminAuth,
+    f: &mut Fields<'_>,
+    current: &PublisherSettings,
+    patch: &Value,
+) -> Result<Option<PublisherSettings>, ApiError> {
+    match service::settings_after(auth, current, SettingsChange::Keys(patch)) {
+        Ok(settings) => Ok(Some(settings)),
+        Err(e) if e.status() == axum::http::StatusCode::BAD_REQUEST => {
+            e.details.into_iter().for_each(|d| f.problem(d));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn offers(f: &mut Fields<'_>) -> Vec<OfferId> {
     match f.raw("offers") {
         None | Some(Value::Null) => Vec::new(),
@@ -208,12 +181,6 @@ fn offers(f: &mut Fields<'_>) -> Vec<OfferId> {
             f.problem(FieldError::invalid("offers", Reason::InvalidValue));
             Vec::new()
         }
-    }
-}
-
-async fn refresh_origins(state: &AppState) {
-    if let Err(e) = state.catalog.refresh_origins().await {
-        tracing::warn!(error = %e, "could not reload CORS origins after an admin change; the periodic reload will");
     }
 }
 
@@ -248,53 +215,14 @@ pub async fn update(
     let current = publisher_in_scope(&state, &auth, &text).await?;
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
     let new_name = name(&mut f, false);
-    if !auth.is_operator()
-        && f.raw("settings")
-            .is_some_and(|patch| siteverify_url_change(&current.settings, patch))
-    {
-        return Err(super::operator_only("settings.captcha.siteverify_url"));
-    }
     let settings = match f.raw("settings") {
         None | Some(Value::Null) => Some(current.settings.clone()),
-        Some(patch) => match merged_settings(&current.settings, patch) {
-            Ok(s) => Some(s),
-            Err(errors) => {
-                errors.into_iter().for_each(|e| f.problem(e));
-                None
-            }
-        },
+        Some(patch) => settings_after(&auth, &mut f, &current.settings, patch)?,
     };
     let Some(settings) = settings.filter(|_| f.errors.is_empty()) else {
         return Err(ApiError::invalid_body(f.errors));
     };
-    let changed = changes(&current.settings, &settings);
-    if !auth.is_operator()
-        && let Some(key) = OPERATOR_SETTINGS.iter().find(|k| changed.contains_key(**k))
-    {
-        return Err(super::operator_only(&format!("settings.{key}")));
-    }
-    if !auth.is_operator() && siteverify_url_changed(&current.settings, &settings) {
-        return Err(super::operator_only("settings.captcha.siteverify_url"));
-    }
     let name = new_name.unwrap_or_else(|| current.name.clone());
-    if name == current.name && changed.is_empty() {
-        return Ok(Data(view(&state, current).await?));
-    }
-    let mut detail = json!({});
-    if name != current.name {
-        detail["name"] = name.clone().into();
-    }
-    if !changed.is_empty() {
-        detail["settings"] = Value::Object(changed.clone());
-    }
-    let audit = auth.audit(Some(current.id), "publisher.update", detail);
-    let updated = state
-        .store
-        .admin_update_publisher(current.id, &name, &settings, &audit)
-        .await?;
-    state.catalog.invalidate(current.id);
-    if changed.contains_key("cors_origins") {
-        refresh_origins(&state).await;
-    }
+    let updated = service::update(&state, &auth, current, name, settings).await?;
     Ok(Data(view(&state, updated).await?))
 }
