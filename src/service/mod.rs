@@ -39,3 +39,11 @@ pub struct Services {
     /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
     pub outbound: crate::outbound::Outbound,
 }
+
+pub mod consent_answers;
+pub mod passwords;
+pub mod profile;
+pub mod registration;
+pub mod sessions;
+pub mod tenants;
+pub mod verification;
