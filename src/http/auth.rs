@@ -1,13 +1,16 @@
-//! The customer-JWT extractor and the rule that a token only reaches its own customer.
+//! The customer-JWT extractor, the rule that a token only reaches its own customer, and the
+//! token pairs as customers receive them.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use serde::Serialize;
 
 use super::error::ApiError;
 use crate::auth::{Keys, TokenError};
 use crate::domain::{CustomerId, PublisherId};
 use crate::service::profile;
+use crate::service::sessions::Tokens;
 use crate::state::AppState;
 use crate::store::Customer;
 
@@ -107,5 +110,46 @@ impl CustomerAuth {
     pub async fn load(&self, state: &AppState, path: &str) -> Result<Customer, ApiError> {
         self.check_path(path)?;
         profile::load(state, self).await
+    }
+}
+
+/// A signed-in customer: tokens and id.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// EdDSA JWT, 15 minutes.
+    pub jwt: String,
+    /// Opaque, single use, rotating.
+    pub refresh_token: String,
+    /// The customer (a number).
+    pub customer_id: i64,
+}
+
+impl From<Tokens> for Session {
+    fn from(t: Tokens) -> Self {
+        Session {
+            jwt: t.jwt,
+            refresh_token: t.refresh_token,
+            customer_id: t.customer.get(),
+        }
+    }
+}
+
+/// A new token pair.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Refreshed {
+    /// EdDSA JWT.
+    pub jwt: String,
+    /// The next refresh token (the one presented is now used).
+    pub refresh_token: String,
+}
+
+impl From<Tokens> for Refreshed {
+    fn from(t: Tokens) -> Self {
+        Refreshed {
+            jwt: t.jwt,
+            refresh_token: t.refresh_token,
+        }
     }
 }

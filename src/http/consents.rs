@@ -7,9 +7,9 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::limit::RequestTenant;
 use super::{Data, json_response};
 use crate::catalog::PublisherView;
-use super::limit::RequestTenant;
 use crate::domain::{PublisherId, TenantRef};
 use crate::state::AppState;
 use crate::store::ConsentVersion;

@@ -10,10 +10,10 @@ use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::{Data, UserAgent};
+use crate::domain::CustomerId;
 use crate::domain::customer::consent_answers;
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
-use crate::domain::CustomerId;
 use crate::service::consent_answers::{self as service, Answered};
 use crate::state::AppState;
 
@@ -53,24 +53,30 @@ pub struct CustomerConsents {
 fn render(id: CustomerId, answered: Vec<Answered>) -> CustomerConsents {
     let consents = answered
         .into_iter()
-        .map(|Answered { consent: c, answer, needs_update }| CustomerConsent {
-            customer_id: id.to_string(),
-            name: c.name.to_string(),
-            required: c.required,
-            state: answer
-                .as_ref()
-                .map_or("declined", |a| a.state.as_str())
-                .to_owned(),
-            version: answer
-                .as_ref()
-                .map(|a| a.version.to_string())
-                .unwrap_or_default(),
-            newest_version: c.version.to_string(),
-            needs_update,
-            label: c.label,
-            value: c.value,
-            date: answer.map(|a| a.at.timestamp()),
-        })
+        .map(
+            |Answered {
+                 consent: c,
+                 answer,
+                 needs_update,
+             }| CustomerConsent {
+                customer_id: id.to_string(),
+                name: c.name.to_string(),
+                required: c.required,
+                state: answer
+                    .as_ref()
+                    .map_or("declined", |a| a.state.as_str())
+                    .to_owned(),
+                version: answer
+                    .as_ref()
+                    .map(|a| a.version.to_string())
+                    .unwrap_or_default(),
+                newest_version: c.version.to_string(),
+                needs_update,
+                label: c.label,
+                value: c.value,
+                date: answer.map(|a| a.at.timestamp()),
+            },
+        )
         .collect();
     CustomerConsents { consents }
 }

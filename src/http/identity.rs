@@ -12,12 +12,11 @@ use serde_json::{Map, Value};
 use super::Data;
 use super::admin::customers::{Erased, erase_customer};
 use super::admin::{AdminAuth, Scope};
-use super::auth::{CustomerAuth, bearer_token};
+use super::auth::{CustomerAuth, Refreshed, bearer_token};
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::limit::RequestTenant;
-use super::login::Refreshed;
 use crate::domain::customer::{customer_ip, tenant};
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
@@ -124,7 +123,9 @@ pub async fn sso_auth(
     let (Some(email), true) = (email, f.errors.is_empty()) else {
         return Err(ApiError::invalid_body(f.errors));
     };
-    Ok(Data(sessions::sso(&state, publisher, &email, ip).await?.into()))
+    Ok(Data(
+        sessions::sso(&state, publisher, &email, ip).await?.into(),
+    ))
 }
 
 /// Cleeng's API 3.1 erasure: the same as the admin API's `DELETE

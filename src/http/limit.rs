@@ -279,7 +279,10 @@ async fn find(state: &AppState, parts: &mut Parts, tenant: TenantRef) -> Option<
 
 /// An unmatched path: under `/admin` it is the admin API's (no customer limit, like its
 /// routes), anywhere else the default class's, without a tenant. 404 REQ0003.
-pub async fn unrouted(axum::extract::State(state): axum::extract::State<AppState>, req: Request) -> Response {
+pub async fn unrouted(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+) -> Response {
     let class = if req.uri().path() == "/admin" || req.uri().path().starts_with("/admin/") {
         RouteClass::Admin
     } else {

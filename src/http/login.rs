@@ -2,20 +2,19 @@
 
 use axum::Extension;
 use axum::extract::State;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::Data;
+use super::auth::{Refreshed, Session};
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::json::AppJson;
 use super::limit::RequestTenant;
-use super::registration::Session;
 use crate::captcha::CaptchaRoute;
 use crate::domain::customer::{customer_ip, tenant};
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
-use crate::service::sessions::{self, Tokens};
+use crate::service::sessions;
 use crate::state::AppState;
 
 /// Sign in with email and password.
@@ -47,25 +46,6 @@ pub async fn login(
     super::guard::captcha(&state, &view, CaptchaRoute::Login, &body, &headers, ip).await?;
     let tokens = sessions::login(&state, &view, &email, &password, ip).await?;
     Ok(Data(tokens.into()))
-}
-
-/// A new token pair.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Refreshed {
-    /// EdDSA JWT.
-    pub jwt: String,
-    /// The next refresh token (the one presented is now used).
-    pub refresh_token: String,
-}
-
-impl From<Tokens> for Refreshed {
-    fn from(t: Tokens) -> Self {
-        Refreshed {
-            jwt: t.jwt,
-            refresh_token: t.refresh_token,
-        }
-    }
 }
 
 /// Trade a refresh token for a new pair (single use, rotating).

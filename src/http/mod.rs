@@ -29,9 +29,9 @@ pub mod verification;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::handler::Handler;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::handler::Handler;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -220,7 +220,10 @@ pub fn router(
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/openapi.json", get(ops::openapi))
-        .merge(waiting(&state, Router::new().route("/readyz", get(ops::readyz))));
+        .merge(waiting(
+            &state,
+            Router::new().route("/readyz", get(ops::readyz)),
+        ));
     if settings.server.metrics_addr.is_none() {
         ops = ops.route("/metrics", get(ops::metrics));
     }

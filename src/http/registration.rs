@@ -4,9 +4,9 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::Value;
 
+use super::auth::Session;
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::json::AppJson;
@@ -16,30 +16,7 @@ use crate::captcha::CaptchaRoute;
 use crate::domain::Registration;
 use crate::domain::problem::{FieldError, Reason};
 use crate::service::registration::{self as service, Registered, SignUp};
-use crate::service::sessions::Tokens;
 use crate::state::AppState;
-
-/// A signed-in customer: tokens and id.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Session {
-    /// EdDSA JWT, 15 minutes.
-    pub jwt: String,
-    /// Opaque, single use, rotating.
-    pub refresh_token: String,
-    /// The customer (a number).
-    pub customer_id: i64,
-}
-
-impl From<Tokens> for Session {
-    fn from(t: Tokens) -> Self {
-        Session {
-            jwt: t.jwt,
-            refresh_token: t.refresh_token,
-            customer_id: t.customer.get(),
-        }
-    }
-}
 
 /// Register a customer.
 #[utoipa::path(post, path = "/customers", tag = "customers",
@@ -73,7 +50,8 @@ pub async fn register(
     .await?;
     service::check_password_policy(&view, &reg)?;
     let capture = service::capture_answers(&view, &reg, &body)?;
-    let idempotency = idempotency_key(&headers)?.map(|key| (key, service::fingerprint(&state, &body)));
+    let idempotency =
+        idempotency_key(&headers)?.map(|key| (key, service::fingerprint(&state, &body)));
     let sign_up = SignUp {
         registration: reg,
         capture,

@@ -16,7 +16,7 @@ use super::json::AppJson;
 use super::limit::RequestTenant;
 use crate::domain::customer::{EMAIL_MESSAGE, tenant};
 use crate::domain::fields::{Fields, Given};
-use crate::domain::problem::{FieldError, Reason};
+use crate::domain::problem::Reason;
 use crate::domain::{Email, Locale};
 use crate::mail::templates::Lang;
 use crate::service::verification;
@@ -101,11 +101,7 @@ pub async fn confirm(
         Some(customer) => Ok(Data(
             json!({"customerId": customer.to_string(), "emailVerified": true}),
         )),
-        None => Err(ApiError::invalid_body(vec![FieldError::with_message(
-            "token",
-            Reason::InvalidValue,
-            "Invalid param token. The link is not valid (used, expired, or for another address)",
-        )])),
+        None => Err(ApiError::confirmation_link_invalid()),
     }
 }
 

@@ -3,9 +3,9 @@
 
 use super::Services;
 use super::sessions::{SignedIn, check_password};
+use crate::domain::CustomerPatch;
 use crate::domain::capture::{CaptureAnswers, CaptureInput, CaptureSettings, Profile, missing};
 use crate::domain::fields::Given;
-use crate::domain::CustomerPatch;
 use crate::error::ApiError;
 use crate::store::{Customer, CustomerChanges, StoreError};
 

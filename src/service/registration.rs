@@ -134,7 +134,9 @@ pub async fn register(
 ) -> Result<Registered, ApiError> {
     let publisher = view.publisher.id;
     let Some((key, hmac)) = &sign_up.idempotency else {
-        return Ok(Registered::Session(create(services, view, sign_up, None).await?));
+        return Ok(Registered::Session(
+            create(services, view, sign_up, None).await?,
+        ));
     };
     let key = IdempotencyRef {
         route: ROUTE.into(),
@@ -287,7 +289,13 @@ async fn create(
         .await
         .map_err(already_exists)?;
     tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer registered");
-    issue(services, customer.id, publisher, customer.session_epoch, token)
+    issue(
+        services,
+        customer.id,
+        publisher,
+        customer.session_epoch,
+        token,
+    )
 }
 
 /// A unique-rule violation as the client sees it (422 USER0002 / USER0004).

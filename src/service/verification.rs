@@ -188,7 +188,10 @@ pub async fn request_confirmation(
 /// Confirms an address with the token from the link: the customer whose address it proved,
 /// or `None` when the link is not valid (used, expired, or for an address changed since).
 pub async fn confirm(services: &Services, token: &str) -> Result<Option<CustomerId>, ApiError> {
-    let confirmed = services.store.confirm_email(&token_hash(token.trim())).await?;
+    let confirmed = services
+        .store
+        .confirm_email(&token_hash(token.trim()))
+        .await?;
     if let Some((_, customer)) = &confirmed {
         tracing::info!(customer_id = %customer, "email address confirmed");
     }
