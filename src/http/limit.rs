@@ -5,14 +5,17 @@
 //! and the verified customer token), and tags the response with its class for the metrics.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, Either};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service, ServiceExt};
 
 use super::auth::VerifiedToken;
@@ -149,7 +152,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = Tagged<Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -166,30 +169,29 @@ where
             RouteClass::Ops | RouteClass::Admin => None,
         };
         let Some((limited, limiter)) = limited else {
-            let response = self.inner.call(req);
-            return Box::pin(async move {
-                let Ok(response) = response.await;
-                Ok(tagged(response, class))
-            });
+            return Tagged {
+                inner: Either::Left(self.inner.call(req)),
+                class,
+            };
         };
         // The limiter decides before the route runs: it takes the service that is ready.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
+        let limiting = async move {
             let ip = req
                 .extensions()
                 .get::<ClientIp>()
                 .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0);
             let (req, publisher) = match publisher_of(&state, tenant, req).await {
                 Ok(found) => found,
-                Err(response) => return Ok(tagged(response, class)),
+                Err(response) => return Ok(response),
             };
             let key = Key {
                 class: limited,
                 publisher,
                 ip,
             };
-            let response = match limiter.check(key).await {
+            Ok(match limiter.check(key).await {
                 Verdict::Allowed(permit) => {
                     let Ok(response) = ready.oneshot(req).await;
                     drop(permit);
@@ -198,16 +200,37 @@ where
                 Verdict::Rejected { retry_after, .. } => ApiError::too_many_requests()
                     .with_retry_after(retry_after)
                     .into_response(),
-            };
-            Ok(tagged(response, class))
-        })
+            })
+        };
+        Tagged {
+            inner: Either::Right(Box::pin(limiting)),
+            class,
+        }
     }
 }
 
-/// The response, marked with the class its request was counted in (read by the metrics).
-fn tagged(mut response: Response, class: RouteClass) -> Response {
-    response.extensions_mut().insert(class);
-    response
+pin_project! {
+    /// A response on its way, marked with the class its request was counted in when it is
+    /// ready (the metrics read it).
+    pub struct Tagged<F> {
+        #[pin]
+        inner: F,
+        class: RouteClass,
+    }
+}
+
+impl<F> Future for Tagged<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = ready!(this.inner.poll(cx));
+        response.extensions_mut().insert(*this.class);
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// The publisher a request counts against: only an existing one, named where its route's

@@ -136,101 +136,7 @@ pub fn router(
     + 'static,
 > {
     let settings = &state.settings;
-    let customer_api = Router::new()
-        .merge(
-            ClassRoutes::new(&state, RouteClass::Limited(Class::Registration))
-                .waiting("/customers", Body, post(registration::register))
-                .router,
-        )
-        .merge(
-            ClassRoutes::new(&state, RouteClass::Limited(Class::Login))
-                .waiting("/auths", Body, post(login::login))
-                // SSO hands out a session like a login does.
-                .waiting("/sso/auths", Body, post(identity::sso_auth))
-                .router,
-        )
-        .merge(
-            ClassRoutes::new(&state, RouteClass::Limited(Class::PasswordReset))
-                .waiting(
-                    "/customers/passwords",
-                    Body,
-                    put(passwords::request_reset).patch(passwords::reset),
-                )
-                // They send email, like a reset request.
-                .waiting(
-                    "/customers/verification",
-                    Body,
-                    post(verification::send_code),
-                )
-                .waiting(
-                    "/customers/{customer_id}/email/confirmation",
-                    Token,
-                    post(verification::request_confirmation),
-                )
-                .router,
-        )
-        .merge(
-            ClassRoutes::new(&state, RouteClass::DEFAULT)
-                .instant("/locales", Nowhere, get(locales::get_locales))
-                .waiting(
-                    "/publishers/{publisher_id}/consents",
-                    Path,
-                    get(consents::publisher_consents),
-                )
-                .waiting("/auths/refresh_token", Nowhere, post(login::refresh))
-                .waiting(
-                    "/customers/{customer_id}",
-                    Token,
-                    get(customers::get_customer).patch(customers::patch_customer),
-                )
-                .waiting(
-                    "/customers/{customer_id}/consents",
-                    Token,
-                    get(customer_consents::get_consents).put(customer_consents::put_consents),
-                )
-                .waiting(
-                    "/customers/{customer_id}/capture/status",
-                    Token,
-                    get(capture::capture_status),
-                )
-                .waiting(
-                    "/customers/{customer_id}/capture",
-                    Token,
-                    put(capture::put_capture),
-                )
-                .waiting(
-                    "/customers/email/confirmation",
-                    Nowhere,
-                    post(verification::confirm).get(verification::confirm_page),
-                )
-                .waiting(
-                    "/refresh_tokens",
-                    Token,
-                    delete(identity::revoke_refresh_tokens),
-                )
-                // Authenticated by the publisher's token, not a customer JWT.
-                .waiting(
-                    "/3.1/customers/{customer_id}",
-                    Nowhere,
-                    delete(identity::delete_customer),
-                )
-                .router,
-        );
-    let mut ops = Router::new()
-        .route("/.well-known/jwks.json", get(ops::jwks))
-        .route("/healthz", get(ops::healthz))
-        .route("/openapi.json", get(ops::openapi))
-        .merge(waiting(
-            &state,
-            Router::new().route("/readyz", get(ops::readyz)),
-        ));
-    if settings.server.metrics_addr.is_none() {
-        ops = ops.route("/metrics", get(ops::metrics));
-    }
-    let admin = waiting(&state, admin::routes().merge(dashboard::routes()));
-    let routes = customer_api
-        .merge(unlimited(&state, RouteClass::Ops, ops))
-        .merge(unlimited(&state, RouteClass::Admin, admin));
+    let routes = routes(&state);
     let catalog = state.catalog.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
@@ -281,6 +187,104 @@ pub fn router(
     middleware::MakeEdge::new(stack, proxies, access::AccessLog::new(&settings.log))
 }
 
+/// Every route, grouped by limit class: each names where its handler takes its tenant from.
+fn routes(state: &AppState) -> Router<AppState> {
+    let customer_api = Router::new()
+        .merge(
+            ClassRoutes::new(state, RouteClass::Limited(Class::Registration)).waiting(
+                "/customers",
+                Body,
+                post(registration::register),
+            ),
+        )
+        .merge(
+            ClassRoutes::new(state, RouteClass::Limited(Class::Login))
+                .waiting("/auths", Body, post(login::login))
+                // SSO hands out a session like a login does.
+                .waiting("/sso/auths", Body, post(identity::sso_auth)),
+        )
+        .merge(
+            ClassRoutes::new(state, RouteClass::Limited(Class::PasswordReset))
+                .waiting(
+                    "/customers/passwords",
+                    Body,
+                    put(passwords::request_reset).patch(passwords::reset),
+                )
+                // They send email, like a reset request.
+                .waiting(
+                    "/customers/verification",
+                    Body,
+                    post(verification::send_code),
+                )
+                .waiting(
+                    "/customers/{customer_id}/email/confirmation",
+                    Token,
+                    post(verification::request_confirmation),
+                ),
+        )
+        .merge(
+            ClassRoutes::new(state, RouteClass::DEFAULT)
+                .instant("/locales", Nowhere, get(locales::get_locales))
+                .waiting(
+                    "/publishers/{publisher_id}/consents",
+                    Path,
+                    get(consents::publisher_consents),
+                )
+                .waiting("/auths/refresh_token", Nowhere, post(login::refresh))
+                .waiting(
+                    "/customers/{customer_id}",
+                    Token,
+                    get(customers::get_customer).patch(customers::patch_customer),
+                )
+                .waiting(
+                    "/customers/{customer_id}/consents",
+                    Token,
+                    get(customer_consents::get_consents).put(customer_consents::put_consents),
+                )
+                .waiting(
+                    "/customers/{customer_id}/capture/status",
+                    Token,
+                    get(capture::capture_status),
+                )
+                .waiting(
+                    "/customers/{customer_id}/capture",
+                    Token,
+                    put(capture::put_capture),
+                )
+                .waiting(
+                    "/customers/email/confirmation",
+                    Nowhere,
+                    post(verification::confirm).get(verification::confirm_page),
+                )
+                .waiting(
+                    "/refresh_tokens",
+                    Token,
+                    delete(identity::revoke_refresh_tokens),
+                )
+                // Authenticated by the publisher's token, not a customer JWT.
+                .waiting(
+                    "/3.1/customers/{customer_id}",
+                    Nowhere,
+                    delete(identity::delete_customer),
+                ),
+        );
+    let mut ops = Router::new()
+        .route("/.well-known/jwks.json", get(ops::jwks))
+        .route("/healthz", get(ops::healthz))
+        .route("/openapi.json", get(ops::openapi))
+        .merge(waiting(
+            state,
+            Router::new().route("/readyz", get(ops::readyz)),
+        ));
+    if state.settings.server.metrics_addr.is_none() {
+        ops = ops.route("/metrics", get(ops::metrics));
+    }
+    let admin = waiting(state, admin::routes().merge(dashboard::routes()));
+    customer_api
+        .merge(unlimited(state, RouteClass::Ops, ops))
+        .merge(unlimited(state, RouteClass::Admin, admin))
+}
+
 /// The routes of one limit class, each named with where its handler takes its tenant from.
 struct ClassRoutes<'a> {
     state: &'a AppState,
@@ -312,6 +316,12 @@ impl<'a> ClassRoutes<'a> {
         let layer = ClassLayer::new(self.state, self.class, tenant);
         self.router = self.router.merge(one.route_layer(layer));
         self
+    }
+}
+
+impl From<ClassRoutes<'_>> for Router<AppState> {
+    fn from(class: ClassRoutes<'_>) -> Self {
+        class.router
     }
 }
 
