@@ -435,3 +435,16 @@ impl ApiError {
         .with_detail("captchaValue", Reason::InvalidValue)
     }
 }
+
+// — customer API
+impl ApiError {
+    /// 400 REQ0001 on `token`: an email-confirmation link that is used, expired, or for an
+    /// address changed since.
+    pub fn confirmation_link_invalid() -> Self {
+        Self::invalid_body(vec![FieldError::with_message(
+            "token",
+            Reason::InvalidValue,
+            "Invalid param token. The link is not valid (used, expired, or for another address)",
+        )])
+    }
+}

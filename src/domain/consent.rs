@@ -130,6 +130,12 @@ impl ConsentDraft {
     }
 }
 
+/// Whether a customer must be asked again: they never answered the consent, or answered a
+/// version older than the newest (`answered` is the version of their current answer).
+pub fn needs_update(answered: Option<i32>, newest: i32) -> bool {
+    answered.is_none_or(|version| version < newest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +153,13 @@ mod tests {
         assert_eq!(ConsentOwner::from_i64(0), Ok(ConsentOwner::Platform));
         let p = ConsentOwner::from_i64(100000001).unwrap();
         assert_eq!(p.get(), 100000001);
+    }
+
+    #[test]
+    fn an_older_or_missing_answer_needs_an_update() {
+        assert!(needs_update(None, 1));
+        assert!(needs_update(Some(1), 2));
+        assert!(!needs_update(Some(2), 2));
+        assert!(!needs_update(Some(3), 2));
     }
 }

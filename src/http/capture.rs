@@ -6,15 +6,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Data;
-use super::auth::{CustomerAuth, access_denied};
-use super::customer_consents::publisher_view;
-use super::customers::load;
+use super::auth::CustomerAuth;
 use super::error::ApiError;
 use super::json::AppJson;
-use crate::domain::capture::{CaptureAnswers, CaptureInput, Profile, missing};
+use crate::catalog::PublisherView;
+use crate::domain::capture::CaptureInput;
 use crate::domain::fields::Fields;
+use crate::service::{profile, tenants};
 use crate::state::AppState;
-use crate::store::{Customer, CustomerChanges, StoreError};
+use crate::store::Customer;
 
 /// The capture form as the publisher configured it, with the customer's answers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -29,32 +29,21 @@ pub struct CaptureStatus {
     pub settings: Vec<Value>,
 }
 
-/// A stored customer's capture profile.
-pub fn profile(customer: &Customer) -> Profile {
-    Profile {
-        first_name: customer.first_name.clone(),
-        last_name: customer.last_name.clone(),
-        answers: CaptureAnswers::from_stored(customer.capture.as_ref()),
-    }
-}
-
-async fn status(state: &AppState, customer: &Customer) -> Result<CaptureStatus, ApiError> {
-    let view = publisher_view(state, customer.publisher).await?;
+fn status(view: &PublisherView, customer: &Customer) -> CaptureStatus {
     let settings = &view.publisher.settings.capture;
-    let profile = profile(customer);
-    Ok(if settings.enabled() {
-        CaptureStatus {
-            is_capture_enabled: true,
-            should_capture_be_displayed: profile.should_display(settings),
-            settings: profile.status_settings(settings),
-        }
-    } else {
-        CaptureStatus {
+    if !settings.enabled() {
+        return CaptureStatus {
             is_capture_enabled: false,
             should_capture_be_displayed: false,
             settings: Vec::new(),
-        }
-    })
+        };
+    }
+    let profile = profile::capture_profile(customer);
+    CaptureStatus {
+        is_capture_enabled: true,
+        should_capture_be_displayed: profile.should_display(settings),
+        settings: profile.status_settings(settings),
+    }
 }
 
 /// Clients call this after every sign-up and login.
@@ -66,8 +55,9 @@ pub async fn capture_status(
     auth: CustomerAuth,
     Path(path): Path<String>,
 ) -> Result<Data<CaptureStatus>, ApiError> {
-    let customer = load(&state, &auth, &path).await?;
-    Ok(Data(status(&state, &customer).await?))
+    let customer = auth.load(&state, &path).await?;
+    let view = tenants::of_token(&state, auth.publisher).await?;
+    Ok(Data(status(&view, &customer)))
 }
 
 /// Stores the capture form's answers: `firstName`, `lastName`, `birthDate`, `companyName`,
@@ -84,33 +74,15 @@ pub async fn put_capture(
     Path(path): Path<String>,
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<CaptureStatus>, ApiError> {
-    let customer = load(&state, &auth, &path).await?;
-    let view = publisher_view(&state, auth.publisher).await?;
+    let customer = auth.load(&state, &path).await?;
+    let view = tenants::of_token(&state, auth.publisher).await?;
     let settings = &view.publisher.settings.capture;
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
     let input = CaptureInput::parse(&mut f, settings, true, chrono::Utc::now().date_naive());
     if !f.errors.is_empty() {
         return Err(ApiError::invalid_body(f.errors));
     }
-    let mut after = input.apply(&profile(&customer));
-    let problems = missing(&after, settings);
-    if !problems.is_empty() {
-        return Err(ApiError::invalid_body(problems));
-    }
-    after.answers.submitted_at = Some(chrono::Utc::now());
-    let changes = CustomerChanges {
-        first_name: input.first_name.clone(),
-        last_name: input.last_name.clone(),
-        capture: Some(Some(after.answers.to_stored())),
-        ..CustomerChanges::default()
-    };
-    let updated = state
-        .store
-        .update_customer(auth.publisher, customer.id, &changes)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => access_denied(),
-            e => ApiError::from(e),
-        })?;
-    Ok(Data(status(&state, &updated).await?))
+    let updated = profile::put_capture(&state, &customer, settings, input).await?;
+    // The view of before the write: capture settings are not changed by it.
+    Ok(Data(status(&view, &updated)))
 }

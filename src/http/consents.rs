@@ -7,9 +7,10 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::limit::RequestTenant;
 use super::{Data, json_response};
 use crate::catalog::PublisherView;
-use crate::domain::PublisherId;
+use crate::domain::{PublisherId, TenantRef};
 use crate::state::AppState;
 use crate::store::ConsentVersion;
 
@@ -87,14 +88,11 @@ fn render(view: &PublisherView) -> Bytes {
 )]
 pub async fn publisher_consents(
     State(state): State<AppState>,
+    found: RequestTenant,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = publisher_path(path)?;
-    let view = state
-        .catalog
-        .publisher(id)
-        .await?
-        .ok_or_else(|| ApiError::unknown("publisherId"))?;
+    let view = found.resolve(&state, &TenantRef::Publisher(id)).await?;
     let body = view.rendered.get_or_init(|| render(&view)).clone();
     Ok(json_response(body))
 }

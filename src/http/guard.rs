@@ -1,4 +1,5 @@
-//! Per-publisher guards of the sign-up and sign-in routes: captcha and password strength.
+//! The per-publisher captcha of the sign-up, sign-in and reset routes (the token comes in the
+//! body or a header; the password policy is the operations', in `service::passwords`).
 
 use std::net::IpAddr;
 
@@ -8,8 +9,6 @@ use serde_json::Value;
 use super::error::ApiError;
 use crate::captcha::CaptchaRoute;
 use crate::catalog::PublisherView;
-use crate::domain::problem::{FieldError, Reason};
-use crate::domain::strength::user_inputs;
 use crate::state::AppState;
 
 /// When the publisher wants a captcha on this route: the token from `captchaValue` (or the
@@ -51,39 +50,4 @@ pub async fn captcha(
     } else {
         Err(ApiError::captcha_failed())
     }
-}
-
-/// The publisher's password policy (zxcvbn score with the customer's email and names as
-/// inputs, the common-passwords list): 400 `Invalid param <field>` with reason Weak and a hint.
-pub fn strong_password(
-    view: &PublisherView,
-    field: &str,
-    password: &str,
-    email: &str,
-    names: &[Option<&str>],
-) -> Result<(), ApiError> {
-    policy_hint(view, password, email, names).map_err(|hint| {
-        ApiError::invalid_body(vec![FieldError::with_message(
-            field,
-            Reason::Weak,
-            format!("Invalid param password. {hint}"),
-        )])
-    })
-}
-
-/// The publisher's password policy alone: the hint (zxcvbn's feedback) when it refuses.
-pub fn policy_hint(
-    view: &PublisherView,
-    password: &str,
-    email: &str,
-    names: &[Option<&str>],
-) -> Result<(), String> {
-    let policy = &view.publisher.settings.password_policy;
-    if !policy.is_active() {
-        return Ok(());
-    }
-    let names: Vec<&str> = names.iter().flatten().copied().collect();
-    let inputs = user_inputs(email, &names);
-    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    policy.check(password, &inputs)
 }

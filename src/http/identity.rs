@@ -12,20 +12,17 @@ use serde_json::{Map, Value};
 use super::Data;
 use super::admin::customers::{Erased, erase_customer};
 use super::admin::{AdminAuth, Scope};
-use super::auth::{CustomerAuth, access_denied, bearer_token};
+use super::auth::{CustomerAuth, Refreshed, bearer_token};
 use super::client_ip::ClientIp;
-use super::customers::load;
 use super::error::ApiError;
 use super::json::AppJson;
-use super::login::Refreshed;
-use super::registration::{refresh_token, resolve_publisher};
+use super::limit::RequestTenant;
 use crate::domain::customer::{customer_ip, tenant};
-use crate::domain::email::email_key;
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{CustomerId, PublisherId};
+use crate::service::sessions;
 use crate::state::AppState;
-use crate::store::StoreError;
 
 /// The header Cleeng's API 3.1 and its SSO login take the publisher's token in.
 pub const PUBLISHER_TOKEN: &str = "x-publisher-token";
@@ -58,16 +55,7 @@ pub async fn revoke_refresh_tokens(
     State(state): State<AppState>,
     auth: CustomerAuth,
 ) -> Result<Data<Map<String, Value>>, ApiError> {
-    // A token of an already ended session may not end the newer ones (401, as elsewhere).
-    let customer = load(&state, &auth, &auth.customer.to_string()).await?;
-    if !state
-        .store
-        .end_sessions(auth.publisher, customer.id)
-        .await?
-    {
-        return Err(access_denied());
-    }
-    tracing::info!(customer_id = %customer.id, "every session ended by the customer");
+    sessions::end_all(&state, &auth).await?;
     Ok(Data(Map::new()))
 }
 
@@ -76,6 +64,7 @@ pub async fn revoke_refresh_tokens(
 async fn sso_publisher(
     state: &AppState,
     auth: &AdminAuth,
+    found: RequestTenant,
     f: &mut Fields<'_>,
 ) -> Result<PublisherId, ApiError> {
     let named = ["publisherId", "offerId"].iter().any(|k| {
@@ -93,10 +82,10 @@ async fn sso_publisher(
     match (auth.scope, tenant) {
         (Scope::Publisher(own), None) => Ok(own),
         (scope, Some(tenant)) => {
-            let publisher = resolve_publisher(state, &tenant).await?.publisher.id;
+            let publisher = found.resolve(state, &tenant).await?.publisher.id;
             match scope {
                 Scope::Publisher(own) if own != publisher => {
-                    Err(access_denied().with_detail("publisherId", Reason::InvalidValue))
+                    Err(ApiError::access_denied().with_detail("publisherId", Reason::InvalidValue))
                 }
                 _ => Ok(publisher),
             }
@@ -124,39 +113,19 @@ pub async fn sso_auth(
     State(state): State<AppState>,
     Extension(ClientIp(client)): Extension<ClientIp>,
     PublisherToken(auth): PublisherToken,
+    found: RequestTenant,
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Refreshed>, ApiError> {
     let mut f = Fields::new(&body).map_err(|e| ApiError::invalid_body(vec![e]))?;
     let email = f.required_text("email");
     let ip = customer_ip(&mut f).unwrap_or(client);
-    let publisher = sso_publisher(&state, &auth, &mut f).await?;
+    let publisher = sso_publisher(&state, &auth, found, &mut f).await?;
     let (Some(email), true) = (email, f.errors.is_empty()) else {
         return Err(ApiError::invalid_body(f.errors));
     };
-    let customer = state
-        .store
-        .customer_by_email(publisher, &email_key(&email))
-        .await?
-        .ok_or_else(|| ApiError::unknown("email"))?;
-    let (token, stored) = refresh_token(&state);
-    let epoch = customer.session_epoch;
-    match state
-        .store
-        .record_login(publisher, customer.id, &ip.to_string(), &stored, epoch)
-        .await
-    {
-        // Its sessions were ended (or it was erased) since the lookup: as for an unknown one.
-        Err(StoreError::NotFound(_)) => return Err(ApiError::unknown("email")),
-        other => other?,
-    }
-    tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer signed in by SSO");
-    Ok(Data(Refreshed {
-        jwt: state
-            .keys
-            .issue(customer.id, publisher, epoch)
-            .map_err(ApiError::internal)?,
-        refresh_token: token,
-    }))
+    Ok(Data(
+        sessions::sso(&state, publisher, &email, ip).await?.into(),
+    ))
 }
 
 /// Cleeng's API 3.1 erasure: the same as the admin API's `DELETE

@@ -2,26 +2,20 @@
 
 use axum::Extension;
 use axum::extract::State;
-use serde::Serialize;
 use serde_json::Value;
 
 use super::Data;
+use super::auth::{Refreshed, Session};
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::json::AppJson;
-use super::registration::{Session, refresh_token, resolve_publisher, session};
-use crate::auth::tokens::{new_token, token_hash};
+use super::limit::RequestTenant;
 use crate::captcha::CaptchaRoute;
 use crate::domain::customer::{customer_ip, tenant};
-use crate::domain::email::email_key;
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
+use crate::service::sessions;
 use crate::state::AppState;
-use crate::store::{Rotation, StoreError};
-
-fn wrong_credentials() -> ApiError {
-    ApiError::wrong_credentials()
-}
 
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/auths", tag = "customers",
@@ -33,6 +27,7 @@ fn wrong_credentials() -> ApiError {
 pub async fn login(
     State(state): State<AppState>,
     Extension(ClientIp(client)): Extension<ClientIp>,
+    found: RequestTenant,
     headers: axum::http::HeaderMap,
     AppJson(body): AppJson<Value>,
 ) -> Result<Data<Session>, ApiError> {
@@ -47,61 +42,10 @@ pub async fn login(
     if !f.errors.is_empty() {
         return Err(ApiError::invalid_body(f.errors));
     }
-    let view = resolve_publisher(&state, &tenant).await?;
-    let publisher = view.publisher.id;
+    let view = found.resolve(&state, &tenant).await?;
     super::guard::captcha(&state, &view, CaptchaRoute::Login, &body, &headers, ip).await?;
-    let key = email_key(&email);
-    let customer = state.store.customer_by_email(publisher, &key).await?;
-    // Counted per (publisher, email) whether or not the account exists.
-    let ok = super::password_check::check(
-        &state,
-        publisher,
-        &key,
-        &password,
-        customer.as_ref().map(|c| c.password_hash.as_str()),
-    )
-    .await?;
-    let Some(customer) = customer.filter(|_| ok) else {
-        return Err(wrong_credentials());
-    };
-    let (token, stored) = refresh_token(&state);
-    match state
-        .store
-        .record_login(
-            publisher,
-            customer.id,
-            &ip.to_string(),
-            &stored,
-            customer.session_epoch,
-        )
-        .await
-    {
-        // The password checked was reset (or the account erased) meanwhile.
-        Err(StoreError::NotFound(_)) => return Err(wrong_credentials()),
-        other => other?,
-    }
-    tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer logged in");
-    Ok(Data(session(
-        &state,
-        customer.id,
-        publisher,
-        customer.session_epoch,
-        token,
-    )?))
-}
-
-/// A new token pair.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Refreshed {
-    /// EdDSA JWT.
-    pub jwt: String,
-    /// The next refresh token (the one presented is now used).
-    pub refresh_token: String,
-}
-
-fn refresh_refused() -> ApiError {
-    ApiError::refresh_refused()
+    let tokens = sessions::login(&state, &view, &email, &password, ip).await?;
+    Ok(Data(tokens.into()))
 }
 
 /// Trade a refresh token for a new pair (single use, rotating).
@@ -122,34 +66,5 @@ pub async fn refresh(
             Reason::Missing,
         )]));
     };
-    let (next, next_hash) = new_token();
-    let auth = &state.settings.auth;
-    let rotation = state
-        .store
-        .rotate_refresh_token(
-            &token_hash(&presented),
-            &next_hash,
-            auth.refresh_token_ttl,
-            auth.refresh_reuse_grace,
-        )
-        .await?;
-    match rotation {
-        Rotation::Rotated {
-            customer,
-            publisher,
-            epoch,
-        } => Ok(Data(Refreshed {
-            jwt: state
-                .keys
-                .issue(customer, publisher, epoch)
-                .map_err(ApiError::internal)?,
-            refresh_token: next,
-        })),
-        Rotation::FamilyRevoked => {
-            metrics::counter!("refresh_token_reuse_total").increment(1);
-            tracing::warn!("a used refresh token was presented again: its family is revoked");
-            Err(refresh_refused())
-        }
-        Rotation::Refused => Err(refresh_refused()),
-    }
+    Ok(Data(sessions::refresh(&state, &presented).await?.into()))
 }

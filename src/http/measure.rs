@@ -1,4 +1,4 @@
-//! The per-route layer: route-class limits, then request metrics by route template.
+//! The per-route layer: request metrics by route class and route template.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -12,56 +12,23 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
 use axum::response::Response;
 use dashmap::DashMap;
-use futures_util::future::{BoxFuture, Either};
 use metrics::{Counter, Histogram};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::limits::Class;
-use crate::state::AppState;
+use super::limit::RouteClass;
 
-/// The limiter class of a route, also the `class` label of the request metrics.
-pub fn route_class(method: &Method, path: &str) -> &'static str {
-    match (method.as_str(), path) {
-        ("POST", "/customers") => "registration",
-        // SSO hands out a session like a login does.
-        ("POST", "/auths" | "/sso/auths") => "login",
-        ("PUT" | "PATCH", "/customers/passwords") => "password_reset",
-        // They send email, like a reset request.
-        ("POST", "/customers/verification" | "/customers/{customer_id}/email/confirmation") => {
-            "password_reset"
-        }
-        (_, "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/.well-known/jwks.json") => {
-            "ops"
-        }
-        (_, p) if p == "/admin" || p.starts_with("/admin/") => "admin",
-        _ => "default",
-    }
-}
-
-/// Per route (inside the router, so it sees the route template): applies the route-class
-/// limits, then counts requests and their latency by route class, route template and status
-/// (429s included).
-#[derive(Clone)]
-pub struct MeasureLayer {
-    state: AppState,
-}
-
-impl MeasureLayer {
-    /// Limits from `state.limiter`.
-    pub fn new(state: AppState) -> Self {
-        MeasureLayer { state }
-    }
-}
+/// Per route (inside the router, so it sees the route template): counts requests and their
+/// latency by route class (as the route's [`RouteClass`] layer tagged the response), route
+/// template and status (429s included).
+#[derive(Clone, Copy, Default)]
+pub struct MeasureLayer;
 
 impl<S> Layer<S> for MeasureLayer {
     type Service = Measure<S>;
 
     fn layer(&self, inner: S) -> Measure<S> {
-        Measure {
-            inner,
-            state: self.state.clone(),
-        }
+        Measure { inner }
     }
 }
 
@@ -69,7 +36,6 @@ impl<S> Layer<S> for MeasureLayer {
 #[derive(Clone)]
 pub struct Measure<S> {
     inner: S,
-    state: AppState,
 }
 
 impl<S> Service<Request> for Measure<S>
@@ -88,41 +54,15 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let started = Instant::now();
         // Route templates are few (bounded labels); anything else is "unmatched".
-        let (metrics, class) = match req.extensions().get::<MatchedPath>() {
-            // Classes are decided on the template (`/customers/{customer_id}/…`), not the path.
-            Some(m) => {
-                let metrics = RouteMetrics::of(m.as_str(), metric_method(req.method()), || {
-                    route_class(req.method(), m.as_str())
-                });
-                let class = metrics.class;
-                (metrics, class)
-            }
-            None => {
-                let class = route_class(req.method(), req.uri().path());
-                (
-                    RouteMetrics::of("unmatched", metric_method(req.method()), || class),
-                    class,
-                )
-            }
-        };
-        let inner = match (&self.state.limiter, Class::of(class)) {
-            (Some(limiter), Some(limited)) => {
-                // The limiter decides before the route runs: it takes the service that is ready.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                let (state, limiter) = (self.state.clone(), limiter.clone());
-                let route = metrics.route.clone();
-                Either::Right(Box::pin(async move {
-                    Ok(super::limit::limit(&state, &limiter, limited, &route, req, ready).await)
-                }) as BoxFuture<'static, _>)
-            }
-            _ => Either::Left(self.inner.call(req)),
-        };
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str);
+        let metrics = RouteMetrics::of(route, metric_method(req.method()));
         MeasureFuture {
-            inner,
+            inner: self.inner.call(req),
             started,
             metrics,
-            class,
         }
     }
 }
@@ -131,10 +71,9 @@ pin_project! {
     /// The response of [`Measure`], counted when it is ready.
     pub struct MeasureFuture<F> {
         #[pin]
-        inner: Either<F, BoxFuture<'static, Result<Response, Infallible>>>,
+        inner: F,
         started: Instant,
         metrics: Arc<RouteMetrics>,
-        class: &'static str,
     }
 }
 
@@ -147,8 +86,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Ok(response) = ready!(this.inner.poll(cx));
+        // Every route and fallback is in a class; "default" is the customer API's catch-all.
+        let class = response
+            .extensions()
+            .get::<RouteClass>()
+            .map_or(RouteClass::DEFAULT, |c| *c);
         this.metrics
-            .record(this.class, *this.started, response.status().as_u16());
+            .record(class.name(), *this.started, response.status().as_u16());
         super::access::note_route(&this.metrics.route);
         Poll::Ready(Ok(response))
     }
@@ -185,15 +129,13 @@ thread_local! {
 struct RouteMetrics {
     route: Arc<str>,
     method: Method,
-    /// The class of the first request that made it: of every request for a matched route.
-    class: &'static str,
     /// Made by the first answer (a series appears in `/metrics` once something was counted).
     latency: OnceLock<Histogram>,
     requests: Mutex<Vec<(u16, Counter)>>,
 }
 
 impl RouteMetrics {
-    fn of(route: &str, method: &Method, class: impl FnOnce() -> &'static str) -> Arc<Self> {
+    fn of(route: &str, method: &Method) -> Arc<Self> {
         ROUTES.with(|routes| {
             let mut routes = routes.borrow_mut();
             if let Some(found) = routes
@@ -202,12 +144,10 @@ impl RouteMetrics {
             {
                 return found.clone();
             }
-            let class = class();
             let route = Arc::from(route);
             let made = Arc::new(RouteMetrics {
                 route,
                 method: method.clone(),
-                class,
                 latency: OnceLock::new(),
                 requests: Mutex::default(),
             });
@@ -285,43 +225,5 @@ impl MetricHandles {
         let c = metrics::counter!("http_requests_total", &labels);
         self.requests.insert(key, c.clone());
         c
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classes() {
-        assert_eq!(route_class(&Method::POST, "/customers"), "registration");
-        assert_eq!(route_class(&Method::GET, "/customers/123"), "default");
-        assert_eq!(route_class(&Method::POST, "/sso/auths"), "login");
-        assert_eq!(route_class(&Method::DELETE, "/refresh_tokens"), "default");
-        assert_eq!(
-            route_class(&Method::DELETE, "/3.1/customers/{customer_id}"),
-            "default"
-        );
-        assert_eq!(
-            route_class(&Method::PATCH, "/customers/passwords"),
-            "password_reset"
-        );
-        assert_eq!(route_class(&Method::GET, "/healthz"), "ops");
-        // Emails are sent from these: the reset class limits them.
-        assert_eq!(
-            route_class(&Method::POST, "/customers/verification"),
-            "password_reset"
-        );
-        assert_eq!(
-            route_class(&Method::POST, "/customers/{customer_id}/email/confirmation"),
-            "password_reset"
-        );
-        // The admin API is in no customer rate-limit class (API.md, Rate limits).
-        for path in ["/admin", "/admin/api/publishers/100000001/customers"] {
-            let class = route_class(&Method::GET, path);
-            assert_eq!(class, "admin");
-            assert!(crate::limits::Class::of(class).is_none());
-        }
-        assert_eq!(route_class(&Method::POST, "/admin/api/keys"), "admin");
     }
 }

@@ -21,7 +21,6 @@ pub mod measure;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
-pub mod password_check;
 pub mod passwords;
 pub mod registration;
 pub mod serve;
@@ -30,18 +29,22 @@ pub mod verification;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::handler::Handler;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::limits::Class;
 use crate::state::AppState;
 use client_ip::TrustedProxies;
 use error::ApiError;
+use limit::TenantFrom::{Body, Nowhere, Path, Token};
+use limit::{ClassLayer, RouteClass, TenantFrom};
 
 /// A success: `{"responseData": …, "errors": []}`.
 pub struct Data<T>(pub T);
@@ -72,6 +75,41 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
+/// The client's `User-Agent`, when it is text (kept with consent answers).
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let agent = parts.headers.get(header::USER_AGENT);
+        Ok(UserAgent(
+            agent.and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ))
+    }
+}
+
+/// Runs `operation` after the answer has gone out, so its timing tells the client nothing
+/// (whether an account exists, whether an email was sent); a failure is logged as `what`
+/// could not be queued.
+pub fn after_answer<F>(what: &'static str, operation: F)
+where
+    F: std::future::Future<Output = Result<(), ApiError>> + Send + 'static,
+{
+    use tracing::Instrument;
+    tokio::spawn(
+        async move {
+            if let Err(e) = operation.await {
+                tracing::warn!(error = %e, "{what} could not be queued");
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
+}
+
 /// A 200 with a JSON body made elsewhere (cached bodies).
 pub fn json_response(body: bytes::Bytes) -> Response {
     (
@@ -98,71 +136,7 @@ pub fn router(
     + 'static,
 > {
     let settings = &state.settings;
-    // Routes that wait on the database or on hashing run under `server.request_timeout`;
-    // the ones answered from memory do not pay for a timer.
-    let waiting = Router::new()
-        .route(
-            "/publishers/{publisher_id}/consents",
-            get(consents::publisher_consents),
-        )
-        .route("/customers", post(registration::register))
-        .route("/auths", post(login::login))
-        .route("/auths/refresh_token", post(login::refresh))
-        .route(
-            "/customers/passwords",
-            axum::routing::put(passwords::request_reset).patch(passwords::reset),
-        )
-        .route(
-            "/customers/{customer_id}",
-            get(customers::get_customer).patch(customers::patch_customer),
-        )
-        .route(
-            "/customers/{customer_id}/consents",
-            get(customer_consents::get_consents).put(customer_consents::put_consents),
-        )
-        .route(
-            "/customers/{customer_id}/capture/status",
-            get(capture::capture_status),
-        )
-        .route(
-            "/customers/{customer_id}/capture",
-            axum::routing::put(capture::put_capture),
-        )
-        .route("/customers/verification", post(verification::send_code))
-        .route(
-            "/customers/{customer_id}/email/confirmation",
-            post(verification::request_confirmation),
-        )
-        .route(
-            "/customers/email/confirmation",
-            post(verification::confirm).get(verification::confirm_page),
-        )
-        .route(
-            "/refresh_tokens",
-            axum::routing::delete(identity::revoke_refresh_tokens),
-        )
-        .route("/sso/auths", post(identity::sso_auth))
-        .route(
-            "/3.1/customers/{customer_id}",
-            axum::routing::delete(identity::delete_customer),
-        )
-        .route("/readyz", get(ops::readyz))
-        .merge(admin::routes())
-        .merge(dashboard::routes())
-        .route_layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            settings.server.request_timeout,
-        ))
-        .route_layer(db_gate::DbGateLayer(state.db_health.clone()));
-    let mut routes = Router::new()
-        .route("/locales", get(locales::get_locales))
-        .route("/.well-known/jwks.json", get(ops::jwks))
-        .route("/healthz", get(ops::healthz))
-        .route("/openapi.json", get(ops::openapi))
-        .merge(waiting);
-    if settings.server.metrics_addr.is_none() {
-        routes = routes.route("/metrics", get(ops::metrics));
-    }
+    let routes = routes(&state);
     let catalog = state.catalog.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
@@ -190,10 +164,15 @@ pub fn router(
     let proxies = TrustedProxies(Arc::new(settings.server.trusted_proxies.clone()));
 
     let inner = routes
-        .fallback(|| async { ApiError::route_not_found() })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .fallback(limit::unrouted)
+        // A method a route does not serve: the default class's, without a tenant.
+        .method_not_allowed_fallback(method_not_allowed.layer(ClassLayer::new(
+            &state,
+            RouteClass::DEFAULT,
+            Nowhere,
+        )))
         // Per route, so it sees the route template.
-        .layer(measure::MeasureLayer::new(state.clone()))
+        .layer(measure::MeasureLayer)
         .with_state(state.clone());
     // One stack around the whole router (not per route): outermost first.
     // (map_response: CORS builds responses of its own, with axum's body.)
@@ -206,4 +185,165 @@ pub fn router(
         .service(inner);
     // The access record is the edge's (one line per request, off the request path).
     middleware::MakeEdge::new(stack, proxies, access::AccessLog::new(&settings.log))
+}
+
+/// Every route, grouped by limit class: each names where its handler takes its tenant from.
+fn routes(state: &AppState) -> Router<AppState> {
+    let customer_api = Router::new()
+        .merge(
+            ClassRoutes::new(state, RouteClass::Limited(Class::Registration)).waiting(
+                "/customers",
+                Body,
+                post(registration::register),
+            ),
+        )
+        .merge(
+            ClassRoutes::new(state, RouteClass::Limited(Class::Login))
+                .waiting("/auths", Body, post(login::login))
+                // SSO hands out a session like a login does.
+                .waiting("/sso/auths", Body, post(identity::sso_auth)),
+        )
+        .merge(
+            ClassRoutes::new(state, RouteClass::Limited(Class::PasswordReset))
+                .waiting(
+                    "/customers/passwords",
+                    Body,
+                    put(passwords::request_reset).patch(passwords::reset),
+                )
+                // They send email, like a reset request.
+                .waiting(
+                    "/customers/verification",
+                    Body,
+                    post(verification::send_code),
+                )
+                .waiting(
+                    "/customers/{customer_id}/email/confirmation",
+                    Token,
+                    post(verification::request_confirmation),
+                ),
+        )
+        .merge(
+            ClassRoutes::new(state, RouteClass::DEFAULT)
+                .instant("/locales", Nowhere, get(locales::get_locales))
+                .waiting(
+                    "/publishers/{publisher_id}/consents",
+                    Path,
+                    get(consents::publisher_consents),
+                )
+                .waiting("/auths/refresh_token", Nowhere, post(login::refresh))
+                .waiting(
+                    "/customers/{customer_id}",
+                    Token,
+                    get(customers::get_customer).patch(customers::patch_customer),
+                )
+                .waiting(
+                    "/customers/{customer_id}/consents",
+                    Token,
+                    get(customer_consents::get_consents).put(customer_consents::put_consents),
+                )
+                .waiting(
+                    "/customers/{customer_id}/capture/status",
+                    Token,
+                    get(capture::capture_status),
+                )
+                .waiting(
+                    "/customers/{customer_id}/capture",
+                    Token,
+                    put(capture::put_capture),
+                )
+                .waiting(
+                    "/customers/email/confirmation",
+                    Nowhere,
+                    post(verification::confirm).get(verification::confirm_page),
+                )
+                .waiting(
+                    "/refresh_tokens",
+                    Token,
+                    delete(identity::revoke_refresh_tokens),
+                )
+                // Authenticated by the publisher's token, not a customer JWT.
+                .waiting(
+                    "/3.1/customers/{customer_id}",
+                    Nowhere,
+                    delete(identity::delete_customer),
+                ),
+        );
+    let mut ops = Router::new()
+        .route("/.well-known/jwks.json", get(ops::jwks))
+        .route("/healthz", get(ops::healthz))
+        .route("/openapi.json", get(ops::openapi))
+        .merge(waiting(
+            state,
+            Router::new().route("/readyz", get(ops::readyz)),
+        ));
+    if state.settings.server.metrics_addr.is_none() {
+        ops = ops.route("/metrics", get(ops::metrics));
+    }
+    let admin = waiting(state, admin::routes().merge(dashboard::routes()));
+    customer_api
+        .merge(unlimited(state, RouteClass::Ops, ops))
+        .merge(unlimited(state, RouteClass::Admin, admin))
+}
+
+/// The routes of one limit class, each named with where its handler takes its tenant from.
+struct ClassRoutes<'a> {
+    state: &'a AppState,
+    class: RouteClass,
+    router: Router<AppState>,
+}
+
+impl<'a> ClassRoutes<'a> {
+    fn new(state: &'a AppState, class: RouteClass) -> Self {
+        ClassRoutes {
+            state,
+            class,
+            router: Router::new(),
+        }
+    }
+
+    /// A route answered from memory.
+    fn instant(self, path: &str, tenant: TenantFrom, route: MethodRouter<AppState>) -> Self {
+        self.add(Router::new().route(path, route), tenant)
+    }
+
+    /// A route that waits on the database or on hashing (see [`waiting`]).
+    fn waiting(self, path: &str, tenant: TenantFrom, route: MethodRouter<AppState>) -> Self {
+        let one = waiting(self.state, Router::new().route(path, route));
+        self.add(one, tenant)
+    }
+
+    fn add(mut self, one: Router<AppState>, tenant: TenantFrom) -> Self {
+        let layer = ClassLayer::new(self.state, self.class, tenant);
+        self.router = self.router.merge(one.route_layer(layer));
+        self
+    }
+}
+
+impl From<ClassRoutes<'_>> for Router<AppState> {
+    fn from(class: ClassRoutes<'_>) -> Self {
+        class.router
+    }
+}
+
+/// Routes that wait on the database or on hashing run under `server.request_timeout` and
+/// are answered 503 at once while the database is down; the ones answered from memory do not
+/// pay for a timer.
+fn waiting(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    routes
+        .route_layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.settings.server.request_timeout,
+        ))
+        .route_layer(db_gate::DbGateLayer(state.db_health.clone()))
+}
+
+/// Routes in a class without limits, with their answers to methods they do not serve.
+fn unlimited(state: &AppState, class: RouteClass, routes: Router<AppState>) -> Router<AppState> {
+    routes
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(ClassLayer::new(state, class, Nowhere))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
 }

@@ -64,9 +64,10 @@ pub struct Standing {
 impl Standing {
     /// The newest version is unanswered.
     pub fn needs_update(&self) -> bool {
-        self.answer
-            .as_ref()
-            .is_none_or(|a| a.version < self.consent.version)
+        crate::domain::consent::needs_update(
+            self.answer.as_ref().map(|a| a.version),
+            self.consent.version,
+        )
     }
 
     /// Required, and not accepted (never answered counts as declined).

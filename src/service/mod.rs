@@ -42,6 +42,13 @@ pub struct Services {
 
 pub mod admin_keys;
 pub mod audit;
+pub mod consent_answers;
 pub mod consents;
 pub mod customers;
+pub mod passwords;
+pub mod profile;
 pub mod publishers;
+pub mod registration;
+pub mod sessions;
+pub mod tenants;
+pub mod verification;

@@ -58,6 +58,81 @@ async fn metrics_count_requests_by_class_and_status() {
 }
 
 #[tokio::test]
+async fn every_route_is_counted_in_its_class() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // (method, path sent, route template, class)
+    let routes = [
+        ("POST", "/customers", "/customers", "registration"),
+        ("POST", "/auths", "/auths", "login"),
+        // SSO hands out a session like a login does.
+        ("POST", "/sso/auths", "/sso/auths", "login"),
+        (
+            "PATCH",
+            "/customers/passwords",
+            "/customers/passwords",
+            "password_reset",
+        ),
+        // Emails are sent from these: the reset class limits them.
+        (
+            "POST",
+            "/customers/verification",
+            "/customers/verification",
+            "password_reset",
+        ),
+        (
+            "POST",
+            "/customers/123/email/confirmation",
+            "/customers/{customer_id}/email/confirmation",
+            "password_reset",
+        ),
+        (
+            "GET",
+            "/customers/123",
+            "/customers/{customer_id}",
+            "default",
+        ),
+        ("DELETE", "/refresh_tokens", "/refresh_tokens", "default"),
+        (
+            "DELETE",
+            "/3.1/customers/123",
+            "/3.1/customers/{customer_id}",
+            "default",
+        ),
+        ("GET", "/healthz", "/healthz", "ops"),
+        ("POST", "/healthz", "/healthz", "ops"),
+        // The admin API is in no customer rate-limit class (API.md, Rate limits).
+        ("GET", "/admin/api/keys", "/admin/api/keys", "admin"),
+        ("PUT", "/admin/api/keys", "/admin/api/keys", "admin"),
+        // A method a customer route does not serve is the default class's.
+        (
+            "GET",
+            "/customers/verification",
+            "/customers/verification",
+            "default",
+        ),
+    ];
+    for (method, path, _, _) in routes {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        app.client
+            .request(method, app.url(path))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for (method, _, route, class) in routes {
+        let counted = text
+            .lines()
+            .filter(|l| l.starts_with("http_requests_total{"))
+            .filter(|l| l.contains(&format!("route=\"{route}\"")))
+            .filter(|l| l.contains(&format!("method=\"{method}\"")))
+            .find_map(|l| l.split("class=\"").nth(1)?.split('"').next());
+        assert_eq!(counted, Some(class), "{method} {route}: {text}");
+    }
+}
+
+#[tokio::test]
 async fn metrics_can_move_to_their_own_listener() {
     let app = TestApp::spawn_with(Backend::Sqlite, |f| {
         f.merge(("server.metrics_addr", "127.0.0.1:0"))

@@ -1,0 +1,253 @@
+//! Sessions: login, refresh-token rotation, single sign-on, ending every session, and the
+//! password check every one of them (and an email change) goes through.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::Services;
+use crate::auth::tokens::{new_token, token_hash};
+use crate::catalog::PublisherView;
+use crate::domain::email::email_key;
+use crate::domain::{CustomerId, PublisherId};
+use crate::error::ApiError;
+use crate::store::{NewRefreshToken, Rotation, StoreError};
+
+/// A customer signed in by a verified token: who, of which publisher, in which session epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The customer the token was issued to.
+    pub customer: CustomerId,
+    /// Their publisher.
+    pub publisher: PublisherId,
+    /// The session epoch the token was issued in (checked where the customer is loaded).
+    pub epoch: i64,
+}
+
+/// A token pair handed to a customer.
+#[derive(Debug)]
+pub struct Tokens {
+    /// Whose.
+    pub customer: CustomerId,
+    /// EdDSA JWT carrying the session epoch.
+    pub jwt: String,
+    /// Opaque, single use, rotating.
+    pub refresh_token: String,
+}
+
+/// The session epoch of a new customer; a registration's replay works only while the
+/// customer is still in it.
+pub const FIRST_EPOCH: i64 = 0;
+
+/// A new refresh token (a new family) to store, and the token to hand out.
+pub fn new_refresh_token(services: &Services) -> (String, NewRefreshToken) {
+    let (token, hash) = new_token();
+    let auth = &services.settings.auth;
+    let now = chrono::Utc::now();
+    let after =
+        |d: Duration| now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365));
+    let stored = NewRefreshToken {
+        hash,
+        family: uuid::Uuid::new_v4().simple().to_string(),
+        expires_at: after(auth.refresh_token_ttl),
+        family_expires_at: after(auth.refresh_family_ttl),
+    };
+    (token, stored)
+}
+
+/// A JWT for the customer in its session epoch, with the given refresh token.
+pub fn issue(
+    services: &Services,
+    customer: CustomerId,
+    publisher: PublisherId,
+    epoch: i64,
+    refresh_token: String,
+) -> Result<Tokens, ApiError> {
+    Ok(Tokens {
+        customer,
+        jwt: services
+            .keys
+            .issue(customer, publisher, epoch)
+            .map_err(ApiError::internal)?,
+        refresh_token,
+    })
+}
+
+/// Sign in with email and password: 401 USER0001 alike for an unknown email and a wrong
+/// password; the check is counted against the hourly failure budget (429 RATE0001).
+pub async fn login(
+    services: &Services,
+    view: &PublisherView,
+    email: &str,
+    password: &str,
+    ip: IpAddr,
+) -> Result<Tokens, ApiError> {
+    let publisher = view.publisher.id;
+    let key = email_key(email);
+    let customer = services.store.customer_by_email(publisher, &key).await?;
+    // Counted per (publisher, email) whether or not the account exists.
+    let ok = check_password(
+        services,
+        publisher,
+        &key,
+        password,
+        customer.as_ref().map(|c| c.password_hash.as_str()),
+    )
+    .await?;
+    let Some(customer) = customer.filter(|_| ok) else {
+        return Err(ApiError::wrong_credentials());
+    };
+    let epoch = customer.session_epoch;
+    // The password checked was reset (or the account erased) meanwhile: as a wrong one.
+    let tokens = start(services, publisher, customer.id, ip, epoch)
+        .await?
+        .ok_or_else(ApiError::wrong_credentials)?;
+    tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer logged in");
+    Ok(tokens)
+}
+
+/// Single sign-on: a token pair for an existing customer of `publisher` signed in by the
+/// publisher's own identity provider (404 REQ0003 on `email` for an unknown one).
+pub async fn sso(
+    services: &Services,
+    publisher: PublisherId,
+    email: &str,
+    ip: IpAddr,
+) -> Result<Tokens, ApiError> {
+    let unknown = || ApiError::unknown("email");
+    let customer = services
+        .store
+        .customer_by_email(publisher, &email_key(email))
+        .await?
+        .ok_or_else(unknown)?;
+    // Its sessions were ended (or it was erased) since the lookup: as for an unknown one.
+    let tokens = start(services, publisher, customer.id, ip, customer.session_epoch)
+        .await?
+        .ok_or_else(unknown)?;
+    tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer signed in by SSO");
+    Ok(tokens)
+}
+
+/// Records a login (time, address, a new refresh family) in the customer's session `epoch`
+/// and issues the pair; `None` when that epoch has ended meanwhile (or the customer is gone).
+async fn start(
+    services: &Services,
+    publisher: PublisherId,
+    customer: CustomerId,
+    ip: IpAddr,
+    epoch: i64,
+) -> Result<Option<Tokens>, ApiError> {
+    let (token, stored) = new_refresh_token(services);
+    match services
+        .store
+        .record_login(publisher, customer, &ip.to_string(), &stored, epoch)
+        .await
+    {
+        Err(StoreError::NotFound(_)) => return Ok(None),
+        other => other?,
+    }
+    issue(services, customer, publisher, epoch, token).map(Some)
+}
+
+/// Trades a refresh token for a new pair (single use, rotating); a token used long ago
+/// revokes its family. 401 AUTH0005 when refused.
+pub async fn refresh(services: &Services, presented: &str) -> Result<Tokens, ApiError> {
+    let (next, next_hash) = new_token();
+    let auth = &services.settings.auth;
+    let rotation = services
+        .store
+        .rotate_refresh_token(
+            &token_hash(presented),
+            &next_hash,
+            auth.refresh_token_ttl,
+            auth.refresh_reuse_grace,
+        )
+        .await?;
+    match rotation {
+        Rotation::Rotated {
+            customer,
+            publisher,
+            epoch,
+        } => issue(services, customer, publisher, epoch, next),
+        Rotation::FamilyRevoked => {
+            metrics::counter!("refresh_token_reuse_total").increment(1);
+            tracing::warn!("a used refresh token was presented again: its family is revoked");
+            Err(ApiError::refresh_refused())
+        }
+        Rotation::Refused => Err(ApiError::refresh_refused()),
+    }
+}
+
+/// "Log out of all devices": every refresh token of the customer is revoked and every JWT
+/// issued before (the presenting one too) stops working.
+pub async fn end_all(services: &Services, auth: &SignedIn) -> Result<(), ApiError> {
+    // A token of an already ended session may not end the newer ones (401, as elsewhere).
+    let customer = super::profile::load(services, auth).await?;
+    if !services
+        .store
+        .end_sessions(auth.publisher, customer.id)
+        .await?
+    {
+        return Err(ApiError::access_denied());
+    }
+    tracing::info!(customer_id = %customer.id, "every session ended by the customer");
+    Ok(())
+}
+
+/// The password budget's key: a hash of the email key (the address itself is never stored).
+fn budget_key(email_key: &str) -> String {
+    hex::encode(Sha256::digest(email_key.as_bytes()))
+}
+
+/// Every check of a customer's password (login, `confirmationPassword`, …): whether
+/// `password` matches `hash` (`None`: an unknown account, checked against a dummy hash so it
+/// takes as long and always fails). It spends one of the hourly failure budget of (publisher,
+/// `email_key`) BEFORE the argon2 work, atomically in the database, so no burst on any number
+/// of replicas gets more than `auth.login_failures_per_hour` guesses evaluated; a right
+/// password gives its reservation back. Past the limit: 429 RATE0001 with `Retry-After`
+/// (until the hour ends) and no argon2 work.
+pub async fn check_password(
+    services: &Services,
+    publisher: PublisherId,
+    email_key: &str,
+    password: &str,
+    hash: Option<&str>,
+) -> Result<bool, ApiError> {
+    let key_hash = budget_key(email_key);
+    let now = chrono::Utc::now().timestamp();
+    let hour = now / 3600;
+    let limit = i64::from(services.settings.auth.login_failures_per_hour);
+    let Some(_) = services
+        .store
+        .reserve_password_check(publisher, &key_hash, hour, limit)
+        .await?
+    else {
+        metrics::counter!("login_throttled_total").increment(1);
+        let retry_after = u64::try_from((hour + 1) * 3600 - now).unwrap_or(3600);
+        return Err(ApiError::too_many_requests().with_retry_after(retry_after));
+    };
+    // The same work either way: an unknown account verifies against a dummy hash.
+    let hasher = &services.hasher;
+    let verified = match hasher.prepare_dummy().await {
+        Ok(_) => match hash {
+            Some(hash) => hasher.verify(password, hash).await,
+            None => hasher.verify_dummy(password).await,
+        },
+        Err(e) => Err(e),
+    };
+    match verified {
+        Ok(false) => {
+            metrics::counter!("login_failures_total").increment(1);
+            Ok(false)
+        }
+        // Right, or never evaluated (hashing busy or failing): not a failure.
+        outcome => {
+            services
+                .store
+                .release_password_check(publisher, &key_hash, hour)
+                .await?;
+            Ok(outcome?)
+        }
+    }
+}
