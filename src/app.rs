@@ -279,3 +279,56 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
+
+/// Applies pending migrations (`enroll migrate`).
+pub async fn migrate(database: &crate::config::DatabaseSettings) -> anyhow::Result<()> {
+    let store = store::connect(database).await?;
+    store.migrate().await?;
+    Ok(())
+}
+
+/// What the admin operations need, for one command: the store (migrated unless
+/// `database.migrate = false`) and caches of this process. Hashing threads start idle, the
+/// JWT key is a throwaway one (commands issue no tokens) and no worker is started.
+pub async fn command_services(settings: Settings) -> anyhow::Result<Services> {
+    let store = store::connect(&settings.database).await?;
+    if settings.database.migrate {
+        store.migrate().await.context("database migrations")?;
+    }
+    let geo = crate::geo::GeoIp::open(&settings.geoip.database)
+        .map_err(|e| anyhow::anyhow!("geoip.database: {e}"))?;
+    let auth = &settings.auth;
+    let hasher = crate::auth::Hasher::start(
+        1,
+        crate::auth::HashParams {
+            memory_kib: auth.argon2_memory_kib,
+            iterations: auth.argon2_iterations,
+            parallelism: auth.argon2_parallelism,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("auth.argon2_*: {e}"))?;
+    let pem = crate::auth::jwt::generate_pem().map_err(anyhow::Error::msg)?;
+    let keys = crate::auth::Keys::from_pems(
+        &[("a key of this command".into(), pem)],
+        &settings.jwt.issuer,
+        settings.jwt.ttl,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
+    let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
+    Ok(Services {
+        catalog: Arc::new(crate::catalog::Catalog::new(
+            store.clone(),
+            settings.cache.ttl,
+        )),
+        settings: Arc::new(settings),
+        store,
+        geo: Arc::new(geo),
+        hasher: Arc::new(hasher),
+        keys: Arc::new(keys),
+        idempotency_secret: Vec::new(),
+        mail_notify: Arc::new(tokio::sync::Notify::new()),
+        captcha,
+        outbound,
+    })
+}

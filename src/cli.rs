@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{Application, shutdown_signal};
-use crate::config::{DEFAULT_CONFIG, Settings};
-use crate::domain::problem::Reason;
-use crate::domain::{
+use enroll::app::{Application, command_services, shutdown_signal};
+use enroll::config::{DEFAULT_CONFIG, Settings};
+use enroll::domain::problem::Reason;
+use enroll::domain::{
     ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings,
 };
-use crate::error::ApiError;
-use crate::service::admin_keys::AdminAuth;
-use crate::service::{self, Services};
-use crate::store::{self, Published};
+use enroll::error::ApiError;
+use enroll::service::admin_keys::AdminAuth;
+use enroll::service::{self, Services};
+use enroll::store::Published;
 
 /// Enroll: customer registration for publishers.
 #[derive(Debug, Parser)]
@@ -185,7 +185,7 @@ fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
 /// Runs the command; errors are printed by `main` as one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&cli.config).map_err(anyhow::Error::msg)?;
-    crate::telemetry::init_logs(&settings.log);
+    enroll::telemetry::init_logs(&settings.log);
     let ignored = Settings::ignored_env();
     if !ignored.is_empty() {
         tracing::debug!(names = ?ignored, "ignored ENROLL_ variables without `__` (not settings)");
@@ -197,16 +197,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate => {
-            let store = store::connect(&settings.database).await?;
-            store.migrate().await?;
+            enroll::app::migrate(&settings.database).await?;
             println!("migrations applied");
             Ok(())
         }
-        Command::Publisher(cmd) => publisher(&services(settings).await?, cmd).await,
+        Command::Publisher(cmd) => publisher(&command_services(settings).await?, cmd).await,
         Command::Consent(ConsentCommand::Set(args)) => {
-            consent_set(&services(settings).await?, args).await
+            consent_set(&command_services(settings).await?, args).await
         }
-        Command::Key(cmd) => key(&services(settings).await?, cmd).await,
+        Command::Key(cmd) => key(&command_services(settings).await?, cmd).await,
         Command::Healthcheck => healthcheck(settings.server.addr).await,
     }
 }
@@ -238,57 +237,10 @@ async fn healthcheck(addr: std::net::SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the admin operations need, for one command: the store (migrated unless
-/// `database.migrate = false`) and caches of this process. Hashing threads start idle, the
-/// JWT key is a throwaway one (commands issue no tokens) and no worker is started.
-async fn services(settings: Settings) -> anyhow::Result<Services> {
-    use std::sync::Arc;
-    let store = store::connect(&settings.database).await?;
-    if settings.database.migrate {
-        store.migrate().await.context("database migrations")?;
-    }
-    let geo = crate::geo::GeoIp::open(&settings.geoip.database)
-        .map_err(|e| anyhow::anyhow!("geoip.database: {e}"))?;
-    let auth = &settings.auth;
-    let hasher = crate::auth::Hasher::start(
-        1,
-        crate::auth::HashParams {
-            memory_kib: auth.argon2_memory_kib,
-            iterations: auth.argon2_iterations,
-            parallelism: auth.argon2_parallelism,
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("auth.argon2_*: {e}"))?;
-    let pem = crate::auth::jwt::generate_pem().map_err(anyhow::Error::msg)?;
-    let keys = crate::auth::Keys::from_pems(
-        &[("a key of this command".into(), pem)],
-        &settings.jwt.issuer,
-        settings.jwt.ttl,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
-    let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
-    Ok(Services {
-        catalog: Arc::new(crate::catalog::Catalog::new(
-            store.clone(),
-            settings.cache.ttl,
-        )),
-        settings: Arc::new(settings),
-        store,
-        geo: Arc::new(geo),
-        hasher: Arc::new(hasher),
-        keys: Arc::new(keys),
-        idempotency_secret: Vec::new(),
-        mail_notify: Arc::new(tokio::sync::Notify::new()),
-        captcha,
-        outbound,
-    })
-}
-
 /// An operation's refusal as one line: its message and what was wrong with which field.
 fn refused(e: ApiError) -> anyhow::Error {
     let why: Vec<String> = e
-        .details
+        .details()
         .iter()
         .map(|d| {
             let reason = match d.reason {
@@ -310,7 +262,7 @@ fn refused(e: ApiError) -> anyhow::Error {
 }
 
 /// The publisher `id`, or "no publisher {id}".
-async fn existing(sv: &Services, id: PublisherId) -> anyhow::Result<crate::store::Publisher> {
+async fn existing(sv: &Services, id: PublisherId) -> anyhow::Result<enroll::store::Publisher> {
     service::publishers::in_scope(sv, &AdminAuth::cli(), id)
         .await
         .map_err(|e| match e.status().as_u16() {

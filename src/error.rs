@@ -178,6 +178,11 @@ impl ApiError {
         self.status
     }
 
+    /// Every field problem.
+    pub fn details(&self) -> &[FieldError] {
+        &self.details
+    }
+
     /// The first message (what `errors[0]` says).
     pub fn message(&self) -> &str {
         self.errors.first().map_or("", String::as_str)

@@ -4,7 +4,6 @@ pub mod app;
 pub mod auth;
 pub mod captcha;
 pub mod catalog;
-pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;

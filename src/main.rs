@@ -1,9 +1,13 @@
+//! The `enroll` command: its command line (`cli`) over the library.
+
+mod cli;
+
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = enroll::cli::Cli::parse();
-    let result = enroll::cli::run(cli).await;
+    let cli = cli::Cli::parse();
+    let result = cli::run(cli).await;
     // Logs are written by a thread of their own: what still waits goes out before exit.
     enroll::telemetry::flush_logs();
     match result {
