@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use maxminddb::Reader;
 use serde::Deserialize;
 
-use super::tables::static_country;
+use crate::domain::tables::static_country;
 use super::verify;
 
 /// Why a GeoIP database could not be opened.

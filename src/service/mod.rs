@@ -39,3 +39,4 @@ pub struct Services {
     /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
     pub outbound: crate::outbound::Outbound,
 }
+pub mod health;

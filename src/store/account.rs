@@ -1,7 +1,7 @@
 //! What sign-in, refresh-token rotation, password resets and the email outbox store.
 
 use crate::domain::{CustomerId, PublisherId};
-use crate::mail::templates::Message;
+use serde::{Deserialize, Serialize};
 
 /// What presenting a refresh token did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct NewMail {
     /// About whom (for logs, never the address).
     pub customer: Option<CustomerId>,
     /// The rendered message.
-    pub message: Message,
+    pub message: MailMessage,
 }
 
 /// Email not sent yet (for metrics).
@@ -66,5 +66,18 @@ pub struct OutboxMail {
     /// Tries so far.
     pub attempts: i32,
     /// The message.
-    pub message: Message,
+    pub message: MailMessage,
+}
+
+/// A rendered email as the outbox keeps it until it is sent (`mail::templates` renders it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailMessage {
+    /// Recipient address (the one stored on the customer).
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
 }

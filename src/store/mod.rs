@@ -28,7 +28,7 @@ use crate::domain::{
     PublisherSettings,
 };
 
-pub use account::{NewMail, OutboxBacklog, OutboxMail, PoolStats, Rotation};
+pub use account::{MailMessage, NewMail, OutboxBacklog, OutboxMail, PoolStats, Rotation};
 pub use admin::{
     AdminKey, AdminSession, AuditCursor, AuditEntry, ConsentHistoryRecord, CustomerCursor,
     CustomerFilter, CustomerSearch, NewAdminKey, NewAdminSession, NewAudit,

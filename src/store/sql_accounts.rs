@@ -2,8 +2,7 @@
 
 use sqlx::types::Json;
 
-use super::OutboxMail;
-use crate::mail::templates::Message;
+use super::{MailMessage, OutboxMail};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct RefreshRow {
@@ -22,7 +21,7 @@ pub(super) struct OutboxRow {
     kind: String,
     customer_id: Option<i64>,
     attempts: i32,
-    payload: Option<Json<Message>>,
+    payload: Option<Json<MailMessage>>,
 }
 
 impl TryFrom<OutboxRow> for OutboxMail {
