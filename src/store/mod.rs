@@ -1,8 +1,10 @@
-//! Persistence: one `Store` trait, two implementations (`postgres`, `sqlite`) that share their
-//! SQL through `sql::impl_store!`, each with its own `migrations/<backend>/`.
+//! Persistence: one `Store` trait, two implementations (`postgres`, `sqlite`), each with its own
+//! `migrations/<backend>/`. They differ only in what the `backend::Backend` trait asks of them;
+//! the SQL is written once (`sql*.rs`) against it.
 //! Every function takes the tenant first.
 
 mod account;
+mod backend;
 mod admin;
 mod customer;
 mod error;

@@ -1,5 +1,9 @@
-//! The SQL both backends share. Each backend defines its pool, migrations and
-//! `begin_locked` (the provisioning lock); `impl_store!` writes the `Store` impl over them.
+//! The SQL both backends share, written once against the [`Backend`](super::backend::Backend)
+//! trait: `impl_store!(PgStore)` writes every store trait for a type that implements it. The
+//! statements are the same for both; what differs (locking, `BEGIN IMMEDIATE`, collation,
+//! migrations, error codes) is asked of the trait. The impls stay in macros only because
+//! sqlx's executor and codec bounds cannot be named once for a generic database: each
+//! expansion is checked against one concrete driver.
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -73,14 +77,25 @@ where
     rows.into_iter().map(T::try_from).collect()
 }
 
-/// Writes `impl Store for $store` for a backend struct with a `pool: sqlx::Pool<$db>`, an
-/// inherent `async fn begin_locked(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error>`
-/// and `async fn run_migrations(&self) -> Result<(), StoreError>`.
+/// Writes `impl Store for $store` (every store trait) for a type that implements
+/// [`Backend`](super::backend::Backend).
 macro_rules! impl_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
+        $crate::store::sql::impl_publisher_store!($store);
+        $crate::store::sql_customers::impl_customer_store!($store);
+        $crate::store::sql_accounts::impl_account_store!($store);
+        $crate::store::sql_verification::impl_verification_store!($store);
+        $crate::store::sql_admin::impl_admin_store!($store);
+    };
+}
+
+/// Writes `impl PublisherStore for $store`, and the publication helpers (`publish_in`,
+/// `archive_in`, `insert_offer`) the admin impl uses too.
+macro_rules! impl_publisher_store {
+    ($store:ty) => {
         impl $store {
             async fn publish_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 owner: $crate::domain::ConsentOwner,
                 draft: &$crate::domain::ConsentDraft,
             ) -> Result<$crate::store::Published, $crate::store::StoreError> {
@@ -147,7 +162,7 @@ macro_rules! impl_store {
             }
 
             async fn archive_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 owner: $crate::domain::ConsentOwner,
                 name: &$crate::domain::ConsentName,
             ) -> Result<bool, $crate::store::StoreError> {
@@ -160,7 +175,7 @@ macro_rules! impl_store {
             }
 
             async fn upsert_publisher_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 p: &$crate::domain::PublisherDeclaration,
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::StoreError;
@@ -198,20 +213,16 @@ macro_rules! impl_store {
         #[async_trait::async_trait]
         impl $crate::store::PublisherStore for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
-                self.run_migrations().await
+                $crate::store::backend::Backend::run_migrations(self).await
             }
 
             async fn ping(&self) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                sqlx::query("SELECT 1").execute($crate::store::backend::Backend::pool(self)).await?;
                 Ok(())
             }
 
             fn pool_stats(&self) -> $crate::store::PoolStats {
-                $crate::store::PoolStats {
-                    open: self.pool.size(),
-                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-                    max: self.pool.options().get_max_connections(),
-                }
+                $crate::store::backend::pool_stats($crate::store::backend::Backend::pool(self))
             }
 
             async fn create_publisher(
@@ -221,7 +232,7 @@ macro_rules! impl_store {
                 settings: &$crate::domain::PublisherSettings,
                 offers: &[$crate::domain::OfferId],
             ) -> Result<$crate::store::Publisher, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = $crate::store::backend::Backend::pool(self).begin().await?;
                 let sql = format!(
                     "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {}",
                     $crate::store::sql::PUBLISHER_COLUMNS
@@ -259,7 +270,7 @@ macro_rules! impl_store {
                     .bind(name)
                     .bind(sqlx::types::Json(settings))
                     .bind(chrono::Utc::now())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::backend::Backend::pool(self))
                     .await?;
                 row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("publisher {id}")))?
                     .try_into()
@@ -271,13 +282,13 @@ macro_rules! impl_store {
             ) -> Result<Option<$crate::store::Publisher>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM publishers WHERE id = $1", $crate::store::sql::PUBLISHER_COLUMNS);
                 let row: Option<$crate::store::sql::PublisherRow> =
-                    sqlx::query_as(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(id.get()).fetch_optional($crate::store::backend::Backend::pool(self)).await?;
                 row.map(TryInto::try_into).transpose()
             }
 
             async fn publishers(&self) -> Result<Vec<$crate::store::Publisher>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM publishers ORDER BY id", $crate::store::sql::PUBLISHER_COLUMNS);
-                let rows: Vec<$crate::store::sql::PublisherRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+                let rows: Vec<$crate::store::sql::PublisherRow> = sqlx::query_as(&sql).fetch_all($crate::store::backend::Backend::pool(self)).await?;
                 $crate::store::sql::rows_into(rows)
             }
 
@@ -286,7 +297,7 @@ macro_rules! impl_store {
                 publisher: $crate::domain::PublisherId,
                 offer: &$crate::domain::OfferId,
             ) -> Result<(), $crate::store::StoreError> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = $crate::store::backend::Backend::pool(self).acquire().await?;
                 Self::insert_offer(&mut *conn, publisher, offer).await
             }
 
@@ -296,7 +307,7 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::domain::OfferId>, $crate::store::StoreError> {
                 let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM offers WHERE publisher_id = $1 ORDER BY id")
                     .bind(publisher.get())
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::backend::Backend::pool(self))
                     .await?;
                 ids.into_iter().map($crate::store::sql::offer_from_row).collect()
             }
@@ -307,7 +318,7 @@ macro_rules! impl_store {
             ) -> Result<Option<$crate::domain::PublisherId>, $crate::store::StoreError> {
                 let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
                     .bind(offer.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::backend::Backend::pool(self))
                     .await?;
                 id.map(|id| $crate::domain::PublisherId::from_i64(id).map_err($crate::store::StoreError::Corrupt))
                     .transpose()
@@ -318,7 +329,7 @@ macro_rules! impl_store {
                 owner: $crate::domain::ConsentOwner,
                 draft: &$crate::domain::ConsentDraft,
             ) -> Result<$crate::store::Published, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
+                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
                 let published = Self::publish_in(&mut *tx, owner, draft).await?;
                 tx.commit().await?;
                 Ok(published)
@@ -329,7 +340,7 @@ macro_rules! impl_store {
                 owner: $crate::domain::ConsentOwner,
                 name: &$crate::domain::ConsentName,
             ) -> Result<bool, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
+                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
                 let archived = Self::archive_in(&mut *tx, owner, name).await?;
                 tx.commit().await?;
                 Ok(archived)
@@ -346,7 +357,7 @@ macro_rules! impl_store {
                     $crate::store::sql::CONSENT_COLUMNS
                 );
                 let rows: Vec<$crate::store::sql::ConsentRow> =
-                    sqlx::query_as(&sql).bind(publisher.get()).fetch_all(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(publisher.get()).fetch_all($crate::store::backend::Backend::pool(self)).await?;
                 $crate::store::sql::rows_into(rows)
             }
 
@@ -359,7 +370,7 @@ macro_rules! impl_store {
                     $crate::store::sql::CONSENT_COLUMNS
                 );
                 let rows: Vec<$crate::store::sql::ConsentRow> =
-                    sqlx::query_as(&sql).bind(owner.get()).fetch_all(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(owner.get()).fetch_all($crate::store::backend::Backend::pool(self)).await?;
                 $crate::store::sql::rows_into(rows)
             }
 
@@ -369,7 +380,7 @@ macro_rules! impl_store {
             ) -> Result<$crate::store::ApplyReport, $crate::store::StoreError> {
                 use $crate::domain::provisioning::{parse_consent_key, DeclaredPart};
                 use $crate::store::{ApplyReport, Published};
-                let mut tx = self.begin_locked().await?;
+                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
                 let known: Vec<(String, String)> = sqlx::query_as("SELECT item, fingerprint FROM config_state")
                     .fetch_all(&mut *tx)
                     .await?;
@@ -419,7 +430,7 @@ macro_rules! impl_store {
 
         impl $store {
             async fn insert_offer(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 publisher: $crate::domain::PublisherId,
                 offer: &$crate::domain::OfferId,
             ) -> Result<(), $crate::store::StoreError> {
@@ -446,4 +457,4 @@ macro_rules! impl_store {
     };
 }
 
-pub(super) use impl_store;
+pub(super) use {impl_publisher_store, impl_store};

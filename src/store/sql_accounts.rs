@@ -44,9 +44,10 @@ pub(super) fn later(d: std::time::Duration) -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(3650))
 }
 
-/// Writes `impl AccountStore for $store`; needs `pool`, `begin_write()` and `FOR_UPDATE`.
+/// Writes `impl AccountStore for $store` (a [`Backend`](super::backend::Backend)), and the
+/// outbox helper `enqueue`; uses the session helpers of `impl_customer_store!`.
 macro_rules! impl_account_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::AccountStore for $store {
             async fn customer_by_email(
@@ -59,7 +60,7 @@ macro_rules! impl_account_store {
                     $crate::store::sql_customers::CUSTOMER_COLUMNS
                 );
                 let row: Option<$crate::store::sql_customers::CustomerRow> =
-                    sqlx::query_as(&sql).bind(publisher.get()).bind(email_key).fetch_optional(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(publisher.get()).bind(email_key).fetch_optional($crate::store::backend::Backend::pool(self)).await?;
                 row.map(TryInto::try_into).transpose()
             }
 
@@ -72,7 +73,7 @@ macro_rules! impl_account_store {
                 epoch: i64,
             ) -> Result<(), $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 // The update locks the row: a reset that committed meanwhile bumped the epoch.
                 let done = sqlx::query("UPDATE customers SET last_login_at = $3, last_ip = $4 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL AND session_epoch = $5")
                     .bind(customer.get())
@@ -112,7 +113,7 @@ macro_rules! impl_account_store {
                 .bind(key_hash)
                 .bind(hour)
                 .bind(i32::try_from(limit).unwrap_or(i32::MAX))
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::backend::Backend::pool(self))
                 .await?;
                 Ok(n.map(i64::from))
             }
@@ -127,7 +128,7 @@ macro_rules! impl_account_store {
                     .bind(publisher.get())
                     .bind(key_hash)
                     .bind(hour)
-                    .execute(&self.pool)
+                    .execute($crate::store::backend::Backend::pool(self))
                     .await?;
                 Ok(())
             }
@@ -137,7 +138,7 @@ macro_rules! impl_account_store {
                 publisher: $crate::domain::PublisherId,
                 customer: $crate::domain::CustomerId,
             ) -> Result<bool, $crate::store::StoreError> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 match Self::lock_session(&mut *tx, publisher, customer, None).await {
                     Ok(_) => {}
                     Err($crate::store::StoreError::NotFound(_)) => return Ok(false),
@@ -157,7 +158,7 @@ macro_rules! impl_account_store {
             ) -> Result<$crate::store::Rotation, $crate::store::StoreError> {
                 use $crate::store::{Rotation, StoreError};
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let row: Option<$crate::store::sql_accounts::RefreshRow> = sqlx::query_as(
                     "SELECT r.family, r.customer_id, c.publisher_id, r.expires_at, r.family_expires_at, r.used_at, r.revoked_at \
                      FROM refresh_tokens r JOIN customers c ON c.id = r.customer_id AND c.erased_at IS NULL WHERE r.hash = $1",
@@ -223,9 +224,9 @@ macro_rules! impl_account_store {
                 mail: &$crate::store::NewMail,
             ) -> Result<bool, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 // The customer row is the lock that makes "at most per_hour" exact.
-                let sql = format!("SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}", Self::FOR_UPDATE);
+                let sql = format!("SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}", <Self as $crate::store::backend::Backend>::FOR_UPDATE);
                 let found: Option<i64> = sqlx::query_scalar(&sql).bind(customer.get()).bind(publisher.get()).fetch_optional(&mut *tx).await?;
                 if found.is_none() {
                     return Ok(false);
@@ -267,7 +268,7 @@ macro_rules! impl_account_store {
                     .bind(publisher.get())
                     .bind(email_key)
                     .bind(chrono::Utc::now())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::backend::Backend::pool(self))
                     .await?;
                 row.map(TryInto::try_into).transpose()
             }
@@ -281,7 +282,7 @@ macro_rules! impl_account_store {
                 mail: &$crate::store::NewMail,
             ) -> Result<bool, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let used = sqlx::query(
                     "UPDATE password_resets SET used_at = $3 WHERE hash = $1 AND customer_id = $2 AND used_at IS NULL AND expires_at > $3",
                 )
@@ -334,7 +335,7 @@ macro_rules! impl_account_store {
                 .bind($crate::store::sql_accounts::later(lease))
                 .bind(now)
                 .bind(max_attempts)
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::backend::Backend::pool(self))
                 .await?;
                 row.map(TryInto::try_into).transpose()
             }
@@ -344,13 +345,13 @@ macro_rules! impl_account_store {
                     "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL AND attempts < $1",
                 )
                 .bind(max_attempts)
-                .fetch_one(&self.pool)
+                .fetch_one($crate::store::backend::Backend::pool(self))
                 .await?;
                 let given_up: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND attempts >= $1",
                 )
                 .bind(max_attempts)
-                .fetch_one(&self.pool)
+                .fetch_one($crate::store::backend::Backend::pool(self))
                 .await?;
                 Ok($crate::store::OutboxBacklog { pending, given_up, oldest })
             }
@@ -359,7 +360,7 @@ macro_rules! impl_account_store {
                 sqlx::query("UPDATE outbox SET sent_at = $2, payload = NULL, last_error = NULL WHERE id = $1")
                     .bind(id)
                     .bind(chrono::Utc::now())
-                    .execute(&self.pool)
+                    .execute($crate::store::backend::Backend::pool(self))
                     .await?;
                 Ok(())
             }
@@ -369,7 +370,7 @@ macro_rules! impl_account_store {
                     .bind(id)
                     .bind(error.chars().take(500).collect::<String>())
                     .bind($crate::store::sql_accounts::later(retry_in))
-                    .execute(&self.pool)
+                    .execute($crate::store::backend::Backend::pool(self))
                     .await?;
                 Ok(())
             }
@@ -380,17 +381,17 @@ macro_rules! impl_account_store {
             ) -> Result<Option<$crate::domain::PublisherId>, $crate::store::StoreError> {
                 let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM customers WHERE id = $1 AND erased_at IS NULL")
                     .bind(customer.get())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::backend::Backend::pool(self))
                     .await?;
                 id.map(|id| $crate::domain::PublisherId::from_i64(id).map_err($crate::store::StoreError::Corrupt))
                     .transpose()
             }
 
             async fn purge(&self, hour: i64, idempotency_ttl: std::time::Duration) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("DELETE FROM login_failures WHERE hour < $1").bind(hour).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM login_failures WHERE hour < $1").bind(hour).execute($crate::store::backend::Backend::pool(self)).await?;
                 sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
                     .bind($crate::store::sql_customers::before_now(idempotency_ttl))
-                    .execute(&self.pool)
+                    .execute($crate::store::backend::Backend::pool(self))
                     .await?;
                 Ok(())
             }
@@ -398,7 +399,7 @@ macro_rules! impl_account_store {
 
         impl $store {
             async fn enqueue(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 mail: &$crate::store::NewMail,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::store::StoreError> {

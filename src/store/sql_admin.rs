@@ -1,14 +1,15 @@
 //! The admin SQL both backends share (see `sql.rs` for the pattern): keys, changes written
 //! with their audit line, the keyset customer list, erasure, the audit trail and sessions.
 
-/// Writes `impl AdminStore for $store`; needs what `impl_store!` and `impl_customer_store!`
-/// need, and uses their helpers (`publish_in`, `archive_in`, `insert_offer`). `$byte_order`
-/// makes text compare byte-wise (see `sql_admin_parts::customer_page_sql`).
+/// Writes `impl AdminStore for $store` (a [`Backend`](super::backend::Backend)); uses the
+/// helpers of `impl_publisher_store!` and `impl_customer_store!` (`publish_in`, `archive_in`,
+/// `insert_offer`). Prefix searches compare with [`Backend::BYTE_ORDER`](super::backend::Backend::BYTE_ORDER)
+/// (see `sql_admin_parts::customer_page_sql`).
 macro_rules! impl_admin_store {
-    ($store:ty, $db:ty, $byte_order:expr, $utc_day:expr) => {
+    ($store:ty) => {
         impl $store {
             async fn insert_audit(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 audit: &$crate::store::NewAudit,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::store::StoreError> {
@@ -28,7 +29,7 @@ macro_rules! impl_admin_store {
             }
 
             async fn admin_key_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 id: i64,
             ) -> Result<Option<$crate::store::AdminKey>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM admin_keys WHERE id = $1", $crate::store::sql_admin_parts::KEY_COLUMNS);
@@ -47,7 +48,7 @@ macro_rules! impl_admin_store {
             ) -> Result<$crate::store::AdminKey, $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 if let Some(p) = key.publisher {
                     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
                         .bind(p.get())
@@ -86,11 +87,11 @@ macro_rules! impl_admin_store {
                 let rows: Vec<$crate::store::sql_admin_parts::AdminKeyRow> = match publisher {
                     Some(p) => {
                         let sql = format!("SELECT {columns} FROM admin_keys WHERE publisher_id = $1 ORDER BY id");
-                        sqlx::query_as(&sql).bind(p.get()).fetch_all(&self.pool).await?
+                        sqlx::query_as(&sql).bind(p.get()).fetch_all($crate::store::backend::Backend::pool(self)).await?
                     }
                     None => {
                         let sql = format!("SELECT {columns} FROM admin_keys ORDER BY id");
-                        sqlx::query_as(&sql).fetch_all(&self.pool).await?
+                        sqlx::query_as(&sql).fetch_all($crate::store::backend::Backend::pool(self)).await?
                     }
                 };
                 $crate::store::sql::rows_into(rows)
@@ -102,7 +103,7 @@ macro_rules! impl_admin_store {
             ) -> Result<Option<$crate::store::AdminKey>, $crate::store::StoreError> {
                 let sql = format!("SELECT {} FROM admin_keys WHERE hash = $1", $crate::store::sql_admin_parts::KEY_COLUMNS);
                 let row: Option<$crate::store::sql_admin_parts::AdminKeyRow> =
-                    sqlx::query_as(&sql).bind(hash).fetch_optional(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(hash).fetch_optional($crate::store::backend::Backend::pool(self)).await?;
                 row.map(TryInto::try_into).transpose()
             }
 
@@ -112,7 +113,7 @@ macro_rules! impl_admin_store {
                 audit: &$crate::store::NewAudit,
             ) -> Result<Option<$crate::store::AdminKey>, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let Some(key) = Self::admin_key_in(&mut *tx, id).await? else { return Ok(None) };
                 let revoked = sqlx::query("UPDATE admin_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                     .bind(id)
@@ -139,7 +140,7 @@ macro_rules! impl_admin_store {
             ) -> Result<$crate::store::Publisher, $crate::store::StoreError> {
                 use $crate::store::StoreError;
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let sql = format!(
                     "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {}",
                     $crate::store::sql::PUBLISHER_COLUMNS
@@ -171,7 +172,7 @@ macro_rules! impl_admin_store {
                 audit: &$crate::store::NewAudit,
             ) -> Result<$crate::store::Publisher, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let sql = format!(
                     "UPDATE publishers SET name = $2, settings = $3, updated_at = $4 WHERE id = $1 RETURNING {}",
                     $crate::store::sql::PUBLISHER_COLUMNS
@@ -197,7 +198,7 @@ macro_rules! impl_admin_store {
                 draft: &$crate::domain::ConsentDraft,
                 audit: &$crate::store::NewAudit,
             ) -> Result<$crate::store::Published, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
+                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
                 let published = Self::publish_in(&mut *tx, owner, draft).await?;
                 if let $crate::store::Published::New(version) = published {
                     let audit = $crate::store::NewAudit {
@@ -216,7 +217,7 @@ macro_rules! impl_admin_store {
                 name: &$crate::domain::ConsentName,
                 audit: &$crate::store::NewAudit,
             ) -> Result<bool, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
+                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
                 // Archiving an archived consent answers the same and records nothing.
                 let live: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM consent_versions WHERE owner = $1 AND name = $2 AND NOT archived",
@@ -241,7 +242,7 @@ macro_rules! impl_admin_store {
                 limit: u32,
             ) -> Result<Vec<$crate::store::Customer>, $crate::store::StoreError> {
                 use $crate::store::sql_admin_parts::Bind;
-                let (sql, binds) = $crate::store::sql_admin_parts::customer_page_sql(publisher, filter, after, limit, $byte_order);
+                let (sql, binds) = $crate::store::sql_admin_parts::customer_page_sql(publisher, filter, after, limit, <Self as $crate::store::backend::Backend>::BYTE_ORDER);
                 let mut query = sqlx::query_as::<_, $crate::store::sql_customers::CustomerRow>(&sql);
                 for value in binds {
                     query = match value {
@@ -250,7 +251,7 @@ macro_rules! impl_admin_store {
                         Bind::Time(v) => query.bind(v),
                     };
                 }
-                let rows = query.fetch_all(&self.pool).await?;
+                let rows = query.fetch_all($crate::store::backend::Backend::pool(self)).await?;
                 $crate::store::sql::rows_into(rows)
             }
 
@@ -266,7 +267,7 @@ macro_rules! impl_admin_store {
                 )
                 .bind(customer.get())
                 .bind(publisher.get())
-                .fetch_all(&self.pool)
+                .fetch_all($crate::store::backend::Backend::pool(self))
                 .await?;
                 $crate::store::sql::rows_into(rows)
             }
@@ -279,10 +280,10 @@ macro_rules! impl_admin_store {
             ) -> Result<bool, $crate::store::StoreError> {
                 use sha2::Digest;
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let sql = format!(
                     "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                    Self::FOR_UPDATE
+                    <Self as $crate::store::backend::Backend>::FOR_UPDATE
                 );
                 let found: Option<Option<String>> = sqlx::query_scalar(&sql)
                     .bind(customer.get())
@@ -341,7 +342,7 @@ macro_rules! impl_admin_store {
             }
 
             async fn record_audit(&self, audit: &$crate::store::NewAudit) -> Result<(), $crate::store::StoreError> {
-                let mut conn = self.pool.acquire().await?;
+                let mut conn = $crate::store::backend::Backend::pool(self).acquire().await?;
                 Self::insert_audit(&mut *conn, audit, chrono::Utc::now()).await
             }
 
@@ -369,7 +370,7 @@ macro_rules! impl_admin_store {
                 if let Some(c) = before {
                     query = query.bind(c.0);
                 }
-                let rows = query.fetch_all(&self.pool).await?;
+                let rows = query.fetch_all($crate::store::backend::Backend::pool(self)).await?;
                 $crate::store::sql::rows_into(rows)
             }
 
@@ -377,7 +378,7 @@ macro_rules! impl_admin_store {
                 &self,
                 session: &$crate::store::NewAdminSession,
             ) -> Result<(), $crate::store::StoreError> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 match (session.key_id, &session.operator_key_hash) {
                     (Some(id), None) => {
                         if Self::admin_key_in(&mut *tx, id).await?.is_none() {
@@ -419,13 +420,13 @@ macro_rules! impl_admin_store {
                 )
                 .bind(hash)
                 .bind(chrono::Utc::now())
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::backend::Backend::pool(self))
                 .await?;
                 row.map(TryInto::try_into).transpose()
             }
 
             async fn delete_admin_session(&self, hash: &str) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query("DELETE FROM admin_sessions WHERE hash = $1").bind(hash).execute(&self.pool).await?;
+                let done = sqlx::query("DELETE FROM admin_sessions WHERE hash = $1").bind(hash).execute($crate::store::backend::Backend::pool(self)).await?;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -450,7 +451,7 @@ macro_rules! impl_admin_store {
                     query = query.bind(c.get());
                 }
                 query
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::backend::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(|r| {
@@ -470,12 +471,12 @@ macro_rules! impl_admin_store {
                 let sql = format!(
                     "SELECT {day} AS day, COUNT(*) AS n FROM customers \
                      WHERE publisher_id = $1 AND created_at >= $2 AND erased_at IS NULL GROUP BY {day} ORDER BY day",
-                    day = $utc_day
+                    day = <Self as $crate::store::backend::Backend>::UTC_DAY
                 );
                 let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
                     .bind(publisher.get())
                     .bind(since)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::backend::Backend::pool(self))
                     .await?;
                 rows.into_iter()
                     .map(|(day, n)| {
@@ -489,7 +490,7 @@ macro_rules! impl_admin_store {
             async fn purge_admin_sessions(&self) -> Result<u64, $crate::store::StoreError> {
                 let done = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
                     .bind(chrono::Utc::now())
-                    .execute(&self.pool)
+                    .execute($crate::store::backend::Backend::pool(self))
                     .await?;
                 Ok(done.rows_affected())
             }

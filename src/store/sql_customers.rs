@@ -113,9 +113,10 @@ pub(super) fn before_now(d: std::time::Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// Writes `impl CustomerStore for $store`; needs `pool` and `begin_write()` like `impl_store!`.
+/// Writes `impl CustomerStore for $store` (a [`Backend`](super::backend::Backend)), and the
+/// session and history helpers (`lock_session`, `end_sessions_in`, `insert_consents`, …).
 macro_rules! impl_customer_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::CustomerStore for $store {
             async fn create_customer(
@@ -127,7 +128,7 @@ macro_rules! impl_customer_store {
                 let now = chrono::Utc::now();
                 for _ in 0..5 {
                     let id = $crate::domain::CustomerId::random();
-                    let mut tx = self.begin_write().await?;
+                    let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                     let sql = format!(
                         "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, last_name, \
                          locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, \
@@ -206,7 +207,7 @@ macro_rules! impl_customer_store {
                     $crate::store::sql_customers::CUSTOMER_COLUMNS
                 );
                 let row: Option<$crate::store::sql_customers::CustomerRow> =
-                    sqlx::query_as(&sql).bind(id.get()).bind(publisher.get()).fetch_optional(&self.pool).await?;
+                    sqlx::query_as(&sql).bind(id.get()).bind(publisher.get()).fetch_optional($crate::store::backend::Backend::pool(self)).await?;
                 row.map(TryInto::try_into).transpose()
             }
 
@@ -233,11 +234,11 @@ macro_rules! impl_customer_store {
                     $crate::store::sql_customers::CUSTOMER_COLUMNS
                 );
                 let (email, key) = c.email.clone().unzip();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 // A new email key moves the account: every session of the old one ends.
                 let sql_key = format!(
                     "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                    Self::FOR_UPDATE
+                    <Self as $crate::store::backend::Backend>::FOR_UPDATE
                 );
                 let current: Option<Option<String>> = sqlx::query_scalar(&sql_key)
                     .bind(id.get())
@@ -290,7 +291,7 @@ macro_rules! impl_customer_store {
                 )
                 .bind(customer.get())
                 .bind(publisher.get())
-                .fetch_all(&self.pool)
+                .fetch_all($crate::store::backend::Backend::pool(self))
                 .await?;
                 $crate::store::sql::rows_into(rows)
             }
@@ -301,7 +302,7 @@ macro_rules! impl_customer_store {
                 customer: $crate::domain::CustomerId,
                 records: &[$crate::store::NewConsentRecord],
             ) -> Result<(), $crate::store::StoreError> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 Self::customer_exists(&mut *tx, publisher, customer).await?;
                 Self::insert_consents(&mut *tx, customer, records, chrono::Utc::now()).await?;
                 tx.commit().await?;
@@ -315,7 +316,7 @@ macro_rules! impl_customer_store {
                 token: &$crate::store::NewRefreshToken,
                 epoch: i64,
             ) -> Result<(), $crate::store::StoreError> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 Self::lock_session(&mut *tx, publisher, customer, Some(epoch)).await?;
                 Self::insert_refresh(&mut *tx, customer, token, chrono::Utc::now()).await?;
                 tx.commit().await?;
@@ -342,7 +343,7 @@ macro_rules! impl_customer_store {
                 .bind(&key.key)
                 .bind(body_hmac)
                 .bind(now)
-                .execute(&self.pool)
+                .execute($crate::store::backend::Backend::pool(self))
                 .await?;
                 if inserted.rows_affected() == 1 {
                     return Ok(Idempotency::Started);
@@ -360,7 +361,7 @@ macro_rules! impl_customer_store {
                 .bind(now)
                 .bind(before_now(ttl))
                 .bind(before_now(stale))
-                .execute(&self.pool)
+                .execute($crate::store::backend::Backend::pool(self))
                 .await?;
                 if taken.rows_affected() == 1 {
                     return Ok(Idempotency::Started);
@@ -372,7 +373,7 @@ macro_rules! impl_customer_store {
                 .bind(publisher.get())
                 .bind(&key.route)
                 .bind(&key.key)
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::backend::Backend::pool(self))
                 .await?;
                 let Some(row) = row else { return Ok(Idempotency::InProgress) };
                 Ok(if row.body_hmac != body_hmac {
@@ -404,7 +405,7 @@ macro_rules! impl_customer_store {
                 .bind(&key.key)
                 .bind(i32::from(status))
                 .bind(sqlx::types::Json(response))
-                .execute(&self.pool)
+                .execute($crate::store::backend::Backend::pool(self))
                 .await?;
                 Ok(())
             }
@@ -418,7 +419,7 @@ macro_rules! impl_customer_store {
                     .bind(publisher.get())
                     .bind(&key.route)
                     .bind(&key.key)
-                    .execute(&self.pool)
+                    .execute($crate::store::backend::Backend::pool(self))
                     .await?;
                 Ok(())
             }
@@ -428,7 +429,7 @@ macro_rules! impl_customer_store {
                 kid: &str,
                 candidate_pem: &str,
             ) -> Result<Vec<String>, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
+                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
                 let existing: Vec<String> = sqlx::query_scalar("SELECT private_key FROM signing_keys ORDER BY created_at, kid")
                     .fetch_all(&mut *tx)
                     .await?;
@@ -450,11 +451,11 @@ macro_rules! impl_customer_store {
                     .bind(name)
                     .bind(candidate)
                     .bind(chrono::Utc::now())
-                    .execute(&self.pool)
+                    .execute($crate::store::backend::Backend::pool(self))
                     .await?;
                 let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
                     .bind(name)
-                    .fetch_one(&self.pool)
+                    .fetch_one($crate::store::backend::Backend::pool(self))
                     .await?;
                 Ok(value)
             }
@@ -465,14 +466,14 @@ macro_rules! impl_customer_store {
             /// epoch that a concurrent transaction is ending) and returns its session epoch.
             /// `NotFound` unless the publisher has this (not erased) customer, at `epoch` if given.
             async fn lock_session(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 publisher: $crate::domain::PublisherId,
                 customer: $crate::domain::CustomerId,
                 epoch: Option<i64>,
             ) -> Result<i64, $crate::store::StoreError> {
                 let sql = format!(
                     "SELECT session_epoch FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                    Self::FOR_UPDATE
+                    <Self as $crate::store::backend::Backend>::FOR_UPDATE
                 );
                 let found: Option<i64> = sqlx::query_scalar(&sql)
                     .bind(customer.get())
@@ -489,7 +490,7 @@ macro_rules! impl_customer_store {
             /// updated: bumps the epoch, revokes the refresh tokens, forgets registration
             /// replays and outstanding reset links. Returns the new epoch.
             async fn end_sessions_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 customer: $crate::domain::CustomerId,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<i64, $crate::store::StoreError> {
@@ -518,7 +519,7 @@ macro_rules! impl_customer_store {
 
             /// `NotFound` unless the publisher has this (not erased) customer.
             async fn customer_exists(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 publisher: $crate::domain::PublisherId,
                 customer: $crate::domain::CustomerId,
             ) -> Result<(), $crate::store::StoreError> {
@@ -533,7 +534,7 @@ macro_rules! impl_customer_store {
             }
 
             async fn insert_consents(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 customer: $crate::domain::CustomerId,
                 records: &[$crate::store::NewConsentRecord],
                 at: chrono::DateTime<chrono::Utc>,
@@ -558,7 +559,7 @@ macro_rules! impl_customer_store {
             }
 
             async fn insert_refresh(
-                conn: &mut <$db as sqlx::Database>::Connection,
+                conn: &mut $crate::store::backend::Conn<Self>,
                 customer: $crate::domain::CustomerId,
                 t: &$crate::store::NewRefreshToken,
                 at: chrono::DateTime<chrono::Utc>,

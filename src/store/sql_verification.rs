@@ -1,9 +1,9 @@
 //! Email verification SQL both backends share (see `sql.rs` for the pattern).
 
-/// Writes `impl VerificationStore for $store`; needs `pool`, `begin_write()`, `FOR_UPDATE`
-/// and the outbox's `enqueue` (from `impl_account_store!`).
+/// Writes `impl VerificationStore for $store` (a [`Backend`](super::backend::Backend)); uses
+/// the outbox's `enqueue` (from `impl_account_store!`).
 macro_rules! impl_verification_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::VerificationStore for $store {
             async fn store_email_code(
@@ -18,10 +18,10 @@ macro_rules! impl_verification_store {
                 let now = chrono::Utc::now();
                 let hour_ago = now - chrono::Duration::hours(1);
                 let expires = $crate::store::sql_accounts::later(ttl);
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let sql = format!(
                     "SELECT window_start, sends FROM email_codes WHERE publisher_id = $1 AND email_key = $2{}",
-                    Self::FOR_UPDATE
+                    <Self as $crate::store::backend::Backend>::FOR_UPDATE
                 );
                 let existing: Option<(chrono::DateTime<chrono::Utc>, i32)> = sqlx::query_as(&sql)
                     .bind(publisher.get())
@@ -83,11 +83,11 @@ macro_rules! impl_verification_store {
                 use $crate::store::CodeCheck;
                 use subtle::ConstantTimeEq;
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let sql = format!(
                     "SELECT code_hash, attempts, expires_at, used_at FROM email_codes \
                      WHERE publisher_id = $1 AND email_key = $2{}",
-                    Self::FOR_UPDATE
+                    <Self as $crate::store::backend::Backend>::FOR_UPDATE
                 );
                 type Row = (String, i32, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
                 let row: Option<Row> = sqlx::query_as(&sql)
@@ -129,11 +129,11 @@ macro_rules! impl_verification_store {
                 mail: &$crate::store::NewMail,
             ) -> Result<bool, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 // The customer row is the lock that makes "at most per_hour" exact.
                 let sql = format!(
                     "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                    Self::FOR_UPDATE
+                    <Self as $crate::store::backend::Backend>::FOR_UPDATE
                 );
                 let key: Option<Option<String>> = sqlx::query_scalar(&sql)
                     .bind(customer.get())
@@ -174,7 +174,7 @@ macro_rules! impl_verification_store {
                 token_hash: &str,
             ) -> Result<Option<($crate::domain::PublisherId, $crate::domain::CustomerId)>, $crate::store::StoreError> {
                 let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
+                let mut tx = $crate::store::backend::Backend::begin_write(self).await?;
                 let used: Option<(i64, String)> = sqlx::query_as(
                     "UPDATE email_confirmations SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 \
                      RETURNING customer_id, email_key",

@@ -1,0 +1,86 @@
+//! The backend contract: everything in which Postgres and SQLite differ, as one trait. The SQL
+//! both share (`sql*.rs`) is written once against it; [`PgStore`](super::PgStore) and
+//! [`SqliteStore`](super::SqliteStore) implement it, and nothing else about them differs.
+//!
+//! Where the dialects agree nothing is said here: both take `$1` placeholders, `RETURNING`,
+//! `ON CONFLICT … DO UPDATE SET x = excluded.x` and `IS DISTINCT FROM`.
+
+use std::future::Future;
+
+use sqlx::error::DatabaseError;
+use sqlx::{Database, Pool, Transaction};
+
+use super::{PoolStats, StoreError};
+
+/// One database engine as the shared SQL needs it.
+pub trait Backend: Send + Sync + 'static {
+    /// The sqlx driver.
+    type Db: Database;
+
+    /// Appended to a `SELECT` that decides a write, to lock its rows until the transaction
+    /// ends (Postgres `FOR UPDATE`; nothing on SQLite, whose write transaction locks already).
+    const FOR_UPDATE: &'static str;
+
+    /// Appended to a text column so comparisons go byte by byte (Postgres `COLLATE "C"`,
+    /// whatever the database's collation; SQLite compares bytes already), which makes a
+    /// prefix search an index range.
+    const BYTE_ORDER: &'static str;
+
+    /// The UTC day (`YYYY-MM-DD` text) of the `created_at` column.
+    const UTC_DAY: &'static str;
+
+    /// The connection pool.
+    fn pool(&self) -> &Pool<Self::Db>;
+
+    /// Begins a transaction that writes. SQLite takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so concurrent writers queue behind the busy timeout instead of failing
+    /// with SQLITE_BUSY when they upgrade; Postgres begins as usual.
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+
+    /// Begins a write transaction holding the provisioning lock, which serializes consent
+    /// publication and provisioning across every replica (Postgres: a transaction advisory
+    /// lock; SQLite: the write lock, there is one writer at a time).
+    fn begin_locked(
+        &self,
+    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+
+    /// Applies this backend's own `migrations/<backend>/`, one process at a time.
+    fn run_migrations(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What a unique violation names, for [`StoreError::AlreadyExists`] and
+    /// [`conflict_field`](super::conflict_field): Postgres names the constraint, SQLite only
+    /// says it in the message (`UNIQUE constraint failed: customers.email_key`).
+    fn unique_conflict(error: &dyn DatabaseError) -> String;
+
+    /// Whether an error code means "cannot reach or use the database now; retry later".
+    fn is_transient(code: &str) -> bool;
+}
+
+/// The pool's counts, at once (no query).
+pub(super) fn pool_stats<DB: Database>(pool: &Pool<DB>) -> PoolStats {
+    PoolStats {
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
+/// A database error classified by its backend's rules: a unique violation, a transient
+/// failure, or anything else.
+pub(super) fn classify<B: Backend>(error: sqlx::Error) -> StoreError {
+    let sqlx::Error::Database(db) = &error else {
+        return StoreError::Database(error);
+    };
+    if db.is_unique_violation() {
+        return StoreError::AlreadyExists(B::unique_conflict(db.as_ref()));
+    }
+    if db.code().is_some_and(|c| B::is_transient(&c)) {
+        return StoreError::Unavailable(error);
+    }
+    StoreError::Database(error)
+}
+
+/// A connection of backend `B` (what the shared helpers run their statements on).
+pub(super) type Conn<B> = <<B as Backend>::Db as Database>::Connection;
