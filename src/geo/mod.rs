@@ -12,7 +12,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use reader::{GeoError, GeoIp};
 pub use crate::domain::tables::{
     currency_for, is_country, is_currency, is_known_locale, locale_for,
 };
+pub use reader::{GeoError, GeoIp};

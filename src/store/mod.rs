@@ -4,8 +4,8 @@
 //! Every function takes the tenant first.
 
 mod account;
-mod backend;
 mod admin;
+mod backend;
 mod customer;
 mod error;
 mod health;

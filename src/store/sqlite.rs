@@ -3,10 +3,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::error::DatabaseError;
 use sqlx::{Pool, Sqlite, Transaction};
 
 use super::StoreError;
