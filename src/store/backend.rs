@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use sqlx::error::DatabaseError;
-use sqlx::{Database, Pool, Transaction};
+use sqlx::{Database, Decode, Encode, Pool, Transaction, Type};
 
 use super::{PoolStats, StoreError};
 
@@ -56,6 +56,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Whether an error code means "cannot reach or use the database now; retry later".
     fn is_transient(code: &str) -> bool;
+
+    /// How many rows a statement changed (or, for an `UPDATE`, matched).
+    fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
 }
 
 /// The pool's counts, at once (no query).
@@ -84,3 +87,79 @@ pub(super) fn classify<B: Backend>(error: sqlx::Error) -> StoreError {
 
 /// A connection of backend `B` (what the shared helpers run their statements on).
 pub(super) type Conn<B> = <<B as Backend>::Db as Database>::Connection;
+
+/// A value that goes into and comes out of `DB` as it is.
+pub(super) trait Codec<DB: Database>:
+    for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
+{
+}
+
+impl<DB: Database, T> Codec<DB> for T where
+    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
+{
+}
+
+/// A value that goes into `DB` as it is.
+pub(super) trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> {}
+
+impl<DB: Database, T> Bind<DB> for T where T: for<'q> Encode<'q, DB> + Type<DB> {}
+
+/// Writes `impl<B> $trait for B` (with `#[async_trait]`) for every [`Backend`] whose driver
+/// runs the shared SQL: its executors, arguments, row indexes and the codecs of the values the
+/// SQL binds and reads. Rust cannot name those sqlx bounds once for a generic database (only
+/// supertraits are implied), so this macro writes them on each shared impl; the code inside
+/// is ordinary generic code, checked once against the trait, not once per backend.
+macro_rules! shared_sql {
+    (impl $trait_:ident for B { $($body:tt)* }) => {
+        #[async_trait::async_trait]
+        impl<B> $trait_ for B
+        where
+            B: $crate::store::backend::Backend,
+            for<'c> &'c mut $crate::store::backend::Conn<B>:
+                sqlx::Executor<'c, Database = <B as $crate::store::backend::Backend>::Db>,
+            for<'q> <<B as $crate::store::backend::Backend>::Db as sqlx::Database>::Arguments<'q>:
+                sqlx::IntoArguments<'q, <B as $crate::store::backend::Backend>::Db>,
+            for<'r> &'r str: sqlx::ColumnIndex<$crate::store::backend::Row<B>>,
+            usize: sqlx::ColumnIndex<$crate::store::backend::Row<B>>,
+            for<'q> &'q str: sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
+                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+            bool: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            i32: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            i64: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            String: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            chrono::DateTime<chrono::Utc>:
+                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            sqlx::types::Json<serde_json::Value>:
+                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            sqlx::types::Json<$crate::domain::PublisherSettings>:
+                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            sqlx::types::Json<$crate::store::MailMessage>:
+                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            Option<String>: $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
+            Option<i64>: $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
+            Option<chrono::DateTime<chrono::Utc>>:
+                $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
+            Option<sqlx::types::Json<serde_json::Value>>:
+                $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
+            for<'q> sqlx::types::Json<&'q serde_json::Value>:
+                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
+                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+            for<'q> Option<sqlx::types::Json<&'q serde_json::Value>>:
+                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
+                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+            for<'q> sqlx::types::Json<&'q $crate::domain::PublisherSettings>:
+                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
+                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+            for<'q> sqlx::types::Json<&'q $crate::store::MailMessage>:
+                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
+                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+        {
+            $($body)*
+        }
+    };
+}
+
+pub(super) use shared_sql;
+
+/// A row of backend `B`.
+pub(super) type Row<B> = <<B as Backend>::Db as Database>::Row;

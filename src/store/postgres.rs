@@ -9,6 +9,8 @@ use sqlx::{Pool, Postgres, Transaction};
 use super::StoreError;
 use super::backend::Backend;
 use super::sql::impl_store;
+#[allow(unused_imports)]
+use super::sql_customers::Sessions as _;
 use crate::config::{DatabaseSettings, redact_url};
 
 /// Serializes provisioning and consent publication across every replica.
@@ -90,6 +92,10 @@ impl Backend for PgStore {
             .iter()
             .any(|class| code.starts_with(class))
             || matches!(code, "55000" | "3D000")
+    }
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 

@@ -82,9 +82,7 @@ where
 macro_rules! impl_store {
     ($store:ty) => {
         $crate::store::sql::impl_publisher_store!($store);
-        $crate::store::sql_customers::impl_customer_store!($store);
-        $crate::store::sql_accounts::impl_account_store!($store);
-        $crate::store::sql_verification::impl_verification_store!($store);
+
         $crate::store::sql_admin::impl_admin_store!($store);
     };
 }

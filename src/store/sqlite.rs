@@ -12,6 +12,8 @@ use sqlx::{Pool, Sqlite, Transaction};
 use super::StoreError;
 use super::backend::Backend;
 use super::sql::impl_store;
+#[allow(unused_imports)]
+use super::sql_customers::Sessions as _;
 use crate::config::DatabaseSettings;
 
 /// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
@@ -133,6 +135,10 @@ impl Backend for SqliteStore {
     fn is_transient(code: &str) -> bool {
         // SQLITE_BUSY and SQLITE_LOCKED.
         matches!(code, "5" | "6")
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
