@@ -8,9 +8,6 @@ use sqlx::{Pool, Postgres, Transaction};
 
 use super::StoreError;
 use super::backend::Backend;
-use super::sql::impl_store;
-#[allow(unused_imports)]
-use super::sql_customers::Sessions as _;
 use crate::config::{DatabaseSettings, redact_url};
 
 /// Serializes provisioning and consent publication across every replica.
@@ -98,5 +95,3 @@ impl Backend for PgStore {
         done.rows_affected()
     }
 }
-
-impl_store!(PgStore);

@@ -1,15 +1,21 @@
-//! The SQL both backends share, written once against the [`Backend`](super::backend::Backend)
-//! trait: `impl_store!(PgStore)` writes every store trait for a type that implements it. The
-//! statements are the same for both; what differs (locking, `BEGIN IMMEDIATE`, collation,
-//! migrations, error codes) is asked of the trait. The impls stay in macros only because
-//! sqlx's executor and codec bounds cannot be named once for a generic database: each
-//! expansion is checked against one concrete driver.
+//! The publisher SQL both backends share, written once against the [`Backend`] trait like the
+//! rest of `sql_*.rs`: the statements are the same for both; what differs (locking, `BEGIN
+//! IMMEDIATE`, collation, migrations, error codes) is asked of the trait.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{ConsentVersion, Publisher, StoreError};
-use crate::domain::{ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings};
+use super::backend::{Backend, Conn, shared_sql};
+use super::{
+    ApplyReport, ConsentVersion, PoolStats, Published, Publisher, PublisherStore, StoreError,
+};
+use crate::domain::provisioning::{DeclaredPart, parse_consent_key};
+use crate::domain::{
+    ConsentDraft, ConsentName, ConsentOwner, Declaration, OfferId, PublisherDeclaration,
+    PublisherId, PublisherSettings,
+};
 
 pub(super) const PUBLISHER_COLUMNS: &str = "id, name, settings, created_at";
 pub(super) const CONSENT_COLUMNS: &str = "owner, name, version, label, value, required, enabled_by_default, placeholder, archived, created_at";
@@ -77,382 +83,393 @@ where
     rows.into_iter().map(T::try_from).collect()
 }
 
-/// Writes `impl Store for $store` (every store trait) for a type that implements
-/// [`Backend`](super::backend::Backend).
-macro_rules! impl_store {
-    ($store:ty) => {
-        $crate::store::sql::impl_publisher_store!($store);
+shared_sql! {
+    impl PublisherStore for B {
+        async fn migrate(&self) -> Result<(), StoreError> {
+            self.run_migrations().await
+        }
 
-        $crate::store::sql_admin::impl_admin_store!($store);
-    };
+        async fn ping(&self) -> Result<(), StoreError> {
+            sqlx::query("SELECT 1").execute(self.pool()).await?;
+            Ok(())
+        }
+
+        fn pool_stats(&self) -> PoolStats {
+            super::backend::pool_stats(self.pool())
+        }
+
+        async fn create_publisher(
+            &self,
+            id: PublisherId,
+            name: &str,
+            settings: &PublisherSettings,
+            offers: &[OfferId],
+        ) -> Result<Publisher, StoreError> {
+            let mut tx = self.pool().begin().await?;
+            let sql = format!(
+                "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {}",
+                PUBLISHER_COLUMNS
+            );
+            let row: PublisherRow = sqlx::query_as(&sql)
+                .bind(id.get())
+                .bind(name)
+                .bind(Json(settings))
+                .bind(Utc::now())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("publisher {id}")),
+                    other => other,
+                })?;
+            for offer in offers {
+                Self::insert_offer(&mut *tx, id, offer).await?;
+            }
+            tx.commit().await?;
+            row.try_into()
+        }
+
+        async fn update_publisher(
+            &self,
+            id: PublisherId,
+            name: &str,
+            settings: &PublisherSettings,
+        ) -> Result<Publisher, StoreError> {
+            let sql = format!(
+                "UPDATE publishers SET name = $2, settings = $3, updated_at = $4 WHERE id = $1 RETURNING {}",
+                PUBLISHER_COLUMNS
+            );
+            let row: Option<PublisherRow> = sqlx::query_as(&sql)
+                .bind(id.get())
+                .bind(name)
+                .bind(Json(settings))
+                .bind(Utc::now())
+                .fetch_optional(self.pool())
+                .await?;
+            row.ok_or_else(|| StoreError::NotFound(format!("publisher {id}")))?
+                .try_into()
+        }
+
+        async fn publisher(
+            &self,
+            id: PublisherId,
+        ) -> Result<Option<Publisher>, StoreError> {
+            let sql = format!("SELECT {} FROM publishers WHERE id = $1", PUBLISHER_COLUMNS);
+            let row: Option<PublisherRow> =
+                sqlx::query_as(&sql).bind(id.get()).fetch_optional(self.pool()).await?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        async fn publishers(&self) -> Result<Vec<Publisher>, StoreError> {
+            let sql = format!("SELECT {} FROM publishers ORDER BY id", PUBLISHER_COLUMNS);
+            let rows: Vec<PublisherRow> = sqlx::query_as(&sql).fetch_all(self.pool()).await?;
+            rows_into(rows)
+        }
+
+        async fn add_offer(
+            &self,
+            publisher: PublisherId,
+            offer: &OfferId,
+        ) -> Result<(), StoreError> {
+            let mut conn = self.pool().acquire().await?;
+            Self::insert_offer(&mut *conn, publisher, offer).await
+        }
+
+        async fn offers(
+            &self,
+            publisher: PublisherId,
+        ) -> Result<Vec<OfferId>, StoreError> {
+            let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM offers WHERE publisher_id = $1 ORDER BY id")
+                .bind(publisher.get())
+                .fetch_all(self.pool())
+                .await?;
+            ids.into_iter().map(offer_from_row).collect()
+        }
+
+        async fn offer_publisher(
+            &self,
+            offer: &OfferId,
+        ) -> Result<Option<PublisherId>, StoreError> {
+            let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
+                .bind(offer.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+            id.map(|id| PublisherId::from_i64(id).map_err(StoreError::Corrupt))
+                .transpose()
+        }
+
+        async fn publish_consent(
+            &self,
+            owner: ConsentOwner,
+            draft: &ConsentDraft,
+        ) -> Result<Published, StoreError> {
+            let mut tx = self.begin_locked().await?;
+            let published = Self::publish_in(&mut *tx, owner, draft).await?;
+            tx.commit().await?;
+            Ok(published)
+        }
+
+        async fn archive_consent(
+            &self,
+            owner: ConsentOwner,
+            name: &ConsentName,
+        ) -> Result<bool, StoreError> {
+            let mut tx = self.begin_locked().await?;
+            let archived = Self::archive_in(&mut *tx, owner, name).await?;
+            tx.commit().await?;
+            Ok(archived)
+        }
+
+        async fn current_consents(
+            &self,
+            publisher: PublisherId,
+        ) -> Result<Vec<ConsentVersion>, StoreError> {
+            let sql = format!(
+                "SELECT {} FROM consent_versions c WHERE owner IN (0, $1) AND NOT archived \
+                 AND version = (SELECT MAX(version) FROM consent_versions m WHERE m.owner = c.owner AND m.name = c.name) \
+                 ORDER BY owner, required DESC, name",
+                CONSENT_COLUMNS
+            );
+            let rows: Vec<ConsentRow> =
+                sqlx::query_as(&sql).bind(publisher.get()).fetch_all(self.pool()).await?;
+            rows_into(rows)
+        }
+
+        async fn consent_versions(
+            &self,
+            owner: ConsentOwner,
+        ) -> Result<Vec<ConsentVersion>, StoreError> {
+            let sql = format!(
+                "SELECT {} FROM consent_versions WHERE owner = $1 ORDER BY name, version",
+                CONSENT_COLUMNS
+            );
+            let rows: Vec<ConsentRow> =
+                sqlx::query_as(&sql).bind(owner.get()).fetch_all(self.pool()).await?;
+            rows_into(rows)
+        }
+
+        async fn apply_declaration(
+            &self,
+            declaration: &Declaration,
+        ) -> Result<ApplyReport, StoreError> {
+            let mut tx = self.begin_locked().await?;
+            let known: Vec<(String, String)> = sqlx::query_as("SELECT item, fingerprint FROM config_state")
+                .fetch_all(&mut *tx)
+                .await?;
+            let known: HashMap<String, String> = known.into_iter().collect();
+            let items = declaration.items();
+            let mut report = ApplyReport::default();
+            for item in &items {
+                if known.get(&item.key) == Some(&item.fingerprint) {
+                    continue;
+                }
+                match item.part {
+                    DeclaredPart::Publisher(p) => Self::upsert_publisher_in(&mut *tx, p).await?,
+                    DeclaredPart::Consent(owner, draft) => {
+                        if let Published::New(v) = Self::publish_in(&mut *tx, owner, draft).await? {
+                            report.published.push((owner, draft.name.clone(), v));
+                        }
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO config_state (item, fingerprint, applied_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (item) DO UPDATE SET fingerprint = excluded.fingerprint, applied_at = excluded.applied_at",
+                )
+                .bind(&item.key)
+                .bind(&item.fingerprint)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?;
+                report.applied.push(item.key.clone());
+            }
+            // A consent the file declared before but no longer does is archived; a
+            // publisher dropped from the file keeps its data (tenants are never deleted).
+            let declared: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
+            let mut gone: Vec<&String> = known.keys().filter(|k| !declared.contains(k.as_str())).collect();
+            gone.sort();
+            for key in gone {
+                if let Some((owner, name)) = parse_consent_key(key) {
+                    if Self::archive_in(&mut *tx, owner, &name).await? {
+                        report.archived.push((owner, name));
+                    }
+                }
+                sqlx::query("DELETE FROM config_state WHERE item = $1").bind(key).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(report)
+        }
+    }
 }
 
-/// Writes `impl PublisherStore for $store`, and the publication helpers (`publish_in`,
-/// `archive_in`, `insert_offer`) the admin impl uses too.
-macro_rules! impl_publisher_store {
-    ($store:ty) => {
-        impl $store {
-            async fn publish_in(
-                conn: &mut $crate::store::backend::Conn<Self>,
-                owner: $crate::domain::ConsentOwner,
-                draft: &$crate::domain::ConsentDraft,
-            ) -> Result<$crate::store::Published, $crate::store::StoreError> {
-                use $crate::domain::ConsentOwner;
-                use $crate::store::{Published, StoreError};
-                if let ConsentOwner::Publisher(p) = owner {
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
-                        .bind(p.get())
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                    if exists.is_none() {
-                        return Err(StoreError::NotFound(format!("publisher {p}")));
-                    }
-                }
-                // A name is unique across the platform's and the publishers' consents.
-                let clash_sql = match owner {
-                    ConsentOwner::Platform => "SELECT owner FROM consent_versions WHERE name = $1 AND owner <> 0 LIMIT 1",
-                    ConsentOwner::Publisher(_) => "SELECT owner FROM consent_versions WHERE name = $1 AND owner = 0 LIMIT 1",
-                };
-                let clash: Option<i64> = sqlx::query_scalar(clash_sql)
-                    .bind(draft.name.as_str())
+/// Publication and provisioning steps, run inside the caller's locked transaction (the
+/// admin SQL writes its audit line in the same one).
+#[async_trait::async_trait]
+pub(super) trait Publishing: Backend {
+    /// Publishes a draft as the owner's next consent version unless the current one says the
+    /// same (see [`PublisherStore::publish_consent`]).
+    async fn publish_in(
+        conn: &mut Conn<Self>,
+        owner: ConsentOwner,
+        draft: &ConsentDraft,
+    ) -> Result<Published, StoreError>;
+
+    /// Marks every version of a consent archived; false if none exists.
+    async fn archive_in(
+        conn: &mut Conn<Self>,
+        owner: ConsentOwner,
+        name: &ConsentName,
+    ) -> Result<bool, StoreError>;
+
+    /// Creates or replaces a declared publisher and adds its offers.
+    async fn upsert_publisher_in(
+        conn: &mut Conn<Self>,
+        p: &PublisherDeclaration,
+    ) -> Result<(), StoreError>;
+
+    /// Adds an offer to a publisher: `Invalid` when the offer names another publisher,
+    /// `AlreadyExists` when taken, `NotFound` for an unknown publisher.
+    async fn insert_offer(
+        conn: &mut Conn<Self>,
+        publisher: PublisherId,
+        offer: &OfferId,
+    ) -> Result<(), StoreError>;
+}
+
+shared_sql! {
+    impl Publishing for B {
+        async fn publish_in(
+            conn: &mut Conn<Self>,
+            owner: ConsentOwner,
+            draft: &ConsentDraft,
+        ) -> Result<Published, StoreError> {
+            if let ConsentOwner::Publisher(p) = owner {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
+                    .bind(p.get())
                     .fetch_optional(&mut *conn)
                     .await?;
-                if let Some(other) = clash {
-                    let side = if other == 0 { "the platform".to_owned() } else { format!("publisher {other}") };
-                    return Err(StoreError::Invalid(format!(
-                        "consent name {} is already used by {side} (names are unique across the platform and each publisher)",
-                        draft.name
-                    )));
+                if exists.is_none() {
+                    return Err(StoreError::NotFound(format!("publisher {p}")));
                 }
-                let sql = format!(
-                    "SELECT {} FROM consent_versions WHERE owner = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
-                    $crate::store::sql::CONSENT_COLUMNS
-                );
-                let current: Option<$crate::store::sql::ConsentRow> = sqlx::query_as(&sql)
-                    .bind(owner.get())
-                    .bind(draft.name.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let current = current.map($crate::store::ConsentVersion::try_from).transpose()?;
-                if let Some(c) = &current {
-                    if !c.archived && c.matches(draft) {
-                        return Ok(Published::Unchanged(c.version));
-                    }
-                }
-                let version = current.map_or(1, |c| c.version + 1);
-                sqlx::query(
-                    "INSERT INTO consent_versions (owner, name, version, label, value, required, \
-                     enabled_by_default, placeholder, archived, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9)",
-                )
+            }
+            // A name is unique across the platform's and the publishers' consents.
+            let clash_sql = match owner {
+                ConsentOwner::Platform => "SELECT owner FROM consent_versions WHERE name = $1 AND owner <> 0 LIMIT 1",
+                ConsentOwner::Publisher(_) => "SELECT owner FROM consent_versions WHERE name = $1 AND owner = 0 LIMIT 1",
+            };
+            let clash: Option<i64> = sqlx::query_scalar(clash_sql)
+                .bind(draft.name.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(other) = clash {
+                let side = if other == 0 { "the platform".to_owned() } else { format!("publisher {other}") };
+                return Err(StoreError::Invalid(format!(
+                    "consent name {} is already used by {side} (names are unique across the platform and each publisher)",
+                    draft.name
+                )));
+            }
+            let sql = format!(
+                "SELECT {} FROM consent_versions WHERE owner = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
+                CONSENT_COLUMNS
+            );
+            let current: Option<ConsentRow> = sqlx::query_as(&sql)
                 .bind(owner.get())
                 .bind(draft.name.as_str())
-                .bind(version)
-                .bind(&draft.label)
-                .bind(&draft.value)
-                .bind(draft.required)
-                .bind(draft.enabled_by_default)
-                .bind(&draft.placeholder)
-                .bind(chrono::Utc::now())
+                .fetch_optional(&mut *conn)
+                .await?;
+            let current = current.map(ConsentVersion::try_from).transpose()?;
+            if let Some(c) = &current {
+                if !c.archived && c.matches(draft) {
+                    return Ok(Published::Unchanged(c.version));
+                }
+            }
+            let version = current.map_or(1, |c| c.version + 1);
+            sqlx::query(
+                "INSERT INTO consent_versions (owner, name, version, label, value, required, \
+                 enabled_by_default, placeholder, archived, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9)",
+            )
+            .bind(owner.get())
+            .bind(draft.name.as_str())
+            .bind(version)
+            .bind(&draft.label)
+            .bind(&draft.value)
+            .bind(draft.required)
+            .bind(draft.enabled_by_default)
+            .bind(&draft.placeholder)
+            .bind(Utc::now())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Published::New(version))
+        }
+
+        async fn archive_in(
+            conn: &mut Conn<Self>,
+            owner: ConsentOwner,
+            name: &ConsentName,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query("UPDATE consent_versions SET archived = TRUE WHERE owner = $1 AND name = $2")
+                .bind(owner.get())
+                .bind(name.as_str())
                 .execute(&mut *conn)
                 .await?;
-                Ok(Published::New(version))
-            }
+            Ok(B::rows_affected(&done) > 0)
+        }
 
-            async fn archive_in(
-                conn: &mut $crate::store::backend::Conn<Self>,
-                owner: $crate::domain::ConsentOwner,
-                name: &$crate::domain::ConsentName,
-            ) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query("UPDATE consent_versions SET archived = TRUE WHERE owner = $1 AND name = $2")
-                    .bind(owner.get())
-                    .bind(name.as_str())
+        async fn upsert_publisher_in(
+            conn: &mut Conn<Self>,
+            p: &PublisherDeclaration,
+        ) -> Result<(), StoreError> {
+            let now = Utc::now();
+            sqlx::query(
+                "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, settings = excluded.settings, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(p.id.get())
+            .bind(&p.name)
+            .bind(Json(&p.settings))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            for offer in &p.offers {
+                sqlx::query("INSERT INTO offers (id, publisher_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(offer.as_str())
+                    .bind(p.id.get())
+                    .bind(now)
                     .execute(&mut *conn)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                let owner: i64 = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
+                    .bind(offer.as_str())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                if owner != p.id.get() {
+                    return Err(StoreError::Invalid(format!("offer {offer} belongs to publisher {owner}")));
+                }
             }
+            Ok(())
+        }
 
-            async fn upsert_publisher_in(
-                conn: &mut $crate::store::backend::Conn<Self>,
-                p: &$crate::domain::PublisherDeclaration,
-            ) -> Result<(), $crate::store::StoreError> {
-                use $crate::store::StoreError;
-                let now = chrono::Utc::now();
-                sqlx::query(
-                    "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, settings = excluded.settings, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(p.id.get())
-                .bind(&p.name)
-                .bind(sqlx::types::Json(&p.settings))
-                .bind(now)
+        async fn insert_offer(
+            conn: &mut Conn<Self>,
+            publisher: PublisherId,
+            offer: &OfferId,
+        ) -> Result<(), StoreError> {
+            if offer.publisher() != publisher {
+                return Err(StoreError::Invalid(format!("offer {offer} names publisher {}", offer.publisher())));
+            }
+            sqlx::query("INSERT INTO offers (id, publisher_id, created_at) VALUES ($1, $2, $3)")
+                .bind(offer.as_str())
+                .bind(publisher.get())
+                .bind(Utc::now())
                 .execute(&mut *conn)
-                .await?;
-                for offer in &p.offers {
-                    sqlx::query("INSERT INTO offers (id, publisher_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                        .bind(offer.as_str())
-                        .bind(p.id.get())
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await?;
-                    let owner: i64 = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
-                        .bind(offer.as_str())
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    if owner != p.id.get() {
-                        return Err(StoreError::Invalid(format!("offer {offer} belongs to publisher {owner}")));
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("offer {offer}")),
+                    StoreError::Database(e) if e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) => {
+                        StoreError::NotFound(format!("publisher {publisher}"))
                     }
-                }
-                Ok(())
-            }
+                    other => other,
+                })?;
+            Ok(())
         }
-
-        #[async_trait::async_trait]
-        impl $crate::store::PublisherStore for $store {
-            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
-                $crate::store::backend::Backend::run_migrations(self).await
-            }
-
-            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("SELECT 1").execute($crate::store::backend::Backend::pool(self)).await?;
-                Ok(())
-            }
-
-            fn pool_stats(&self) -> $crate::store::PoolStats {
-                $crate::store::backend::pool_stats($crate::store::backend::Backend::pool(self))
-            }
-
-            async fn create_publisher(
-                &self,
-                id: $crate::domain::PublisherId,
-                name: &str,
-                settings: &$crate::domain::PublisherSettings,
-                offers: &[$crate::domain::OfferId],
-            ) -> Result<$crate::store::Publisher, $crate::store::StoreError> {
-                let mut tx = $crate::store::backend::Backend::pool(self).begin().await?;
-                let sql = format!(
-                    "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {}",
-                    $crate::store::sql::PUBLISHER_COLUMNS
-                );
-                let row: $crate::store::sql::PublisherRow = sqlx::query_as(&sql)
-                    .bind(id.get())
-                    .bind(name)
-                    .bind(sqlx::types::Json(settings))
-                    .bind(chrono::Utc::now())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(|e| match $crate::store::StoreError::from(e) {
-                        $crate::store::StoreError::AlreadyExists(_) => $crate::store::StoreError::AlreadyExists(format!("publisher {id}")),
-                        other => other,
-                    })?;
-                for offer in offers {
-                    Self::insert_offer(&mut *tx, id, offer).await?;
-                }
-                tx.commit().await?;
-                row.try_into()
-            }
-
-            async fn update_publisher(
-                &self,
-                id: $crate::domain::PublisherId,
-                name: &str,
-                settings: &$crate::domain::PublisherSettings,
-            ) -> Result<$crate::store::Publisher, $crate::store::StoreError> {
-                let sql = format!(
-                    "UPDATE publishers SET name = $2, settings = $3, updated_at = $4 WHERE id = $1 RETURNING {}",
-                    $crate::store::sql::PUBLISHER_COLUMNS
-                );
-                let row: Option<$crate::store::sql::PublisherRow> = sqlx::query_as(&sql)
-                    .bind(id.get())
-                    .bind(name)
-                    .bind(sqlx::types::Json(settings))
-                    .bind(chrono::Utc::now())
-                    .fetch_optional($crate::store::backend::Backend::pool(self))
-                    .await?;
-                row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("publisher {id}")))?
-                    .try_into()
-            }
-
-            async fn publisher(
-                &self,
-                id: $crate::domain::PublisherId,
-            ) -> Result<Option<$crate::store::Publisher>, $crate::store::StoreError> {
-                let sql = format!("SELECT {} FROM publishers WHERE id = $1", $crate::store::sql::PUBLISHER_COLUMNS);
-                let row: Option<$crate::store::sql::PublisherRow> =
-                    sqlx::query_as(&sql).bind(id.get()).fetch_optional($crate::store::backend::Backend::pool(self)).await?;
-                row.map(TryInto::try_into).transpose()
-            }
-
-            async fn publishers(&self) -> Result<Vec<$crate::store::Publisher>, $crate::store::StoreError> {
-                let sql = format!("SELECT {} FROM publishers ORDER BY id", $crate::store::sql::PUBLISHER_COLUMNS);
-                let rows: Vec<$crate::store::sql::PublisherRow> = sqlx::query_as(&sql).fetch_all($crate::store::backend::Backend::pool(self)).await?;
-                $crate::store::sql::rows_into(rows)
-            }
-
-            async fn add_offer(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                offer: &$crate::domain::OfferId,
-            ) -> Result<(), $crate::store::StoreError> {
-                let mut conn = $crate::store::backend::Backend::pool(self).acquire().await?;
-                Self::insert_offer(&mut *conn, publisher, offer).await
-            }
-
-            async fn offers(
-                &self,
-                publisher: $crate::domain::PublisherId,
-            ) -> Result<Vec<$crate::domain::OfferId>, $crate::store::StoreError> {
-                let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM offers WHERE publisher_id = $1 ORDER BY id")
-                    .bind(publisher.get())
-                    .fetch_all($crate::store::backend::Backend::pool(self))
-                    .await?;
-                ids.into_iter().map($crate::store::sql::offer_from_row).collect()
-            }
-
-            async fn offer_publisher(
-                &self,
-                offer: &$crate::domain::OfferId,
-            ) -> Result<Option<$crate::domain::PublisherId>, $crate::store::StoreError> {
-                let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
-                    .bind(offer.as_str())
-                    .fetch_optional($crate::store::backend::Backend::pool(self))
-                    .await?;
-                id.map(|id| $crate::domain::PublisherId::from_i64(id).map_err($crate::store::StoreError::Corrupt))
-                    .transpose()
-            }
-
-            async fn publish_consent(
-                &self,
-                owner: $crate::domain::ConsentOwner,
-                draft: &$crate::domain::ConsentDraft,
-            ) -> Result<$crate::store::Published, $crate::store::StoreError> {
-                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
-                let published = Self::publish_in(&mut *tx, owner, draft).await?;
-                tx.commit().await?;
-                Ok(published)
-            }
-
-            async fn archive_consent(
-                &self,
-                owner: $crate::domain::ConsentOwner,
-                name: &$crate::domain::ConsentName,
-            ) -> Result<bool, $crate::store::StoreError> {
-                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
-                let archived = Self::archive_in(&mut *tx, owner, name).await?;
-                tx.commit().await?;
-                Ok(archived)
-            }
-
-            async fn current_consents(
-                &self,
-                publisher: $crate::domain::PublisherId,
-            ) -> Result<Vec<$crate::store::ConsentVersion>, $crate::store::StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM consent_versions c WHERE owner IN (0, $1) AND NOT archived \
-                     AND version = (SELECT MAX(version) FROM consent_versions m WHERE m.owner = c.owner AND m.name = c.name) \
-                     ORDER BY owner, required DESC, name",
-                    $crate::store::sql::CONSENT_COLUMNS
-                );
-                let rows: Vec<$crate::store::sql::ConsentRow> =
-                    sqlx::query_as(&sql).bind(publisher.get()).fetch_all($crate::store::backend::Backend::pool(self)).await?;
-                $crate::store::sql::rows_into(rows)
-            }
-
-            async fn consent_versions(
-                &self,
-                owner: $crate::domain::ConsentOwner,
-            ) -> Result<Vec<$crate::store::ConsentVersion>, $crate::store::StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM consent_versions WHERE owner = $1 ORDER BY name, version",
-                    $crate::store::sql::CONSENT_COLUMNS
-                );
-                let rows: Vec<$crate::store::sql::ConsentRow> =
-                    sqlx::query_as(&sql).bind(owner.get()).fetch_all($crate::store::backend::Backend::pool(self)).await?;
-                $crate::store::sql::rows_into(rows)
-            }
-
-            async fn apply_declaration(
-                &self,
-                declaration: &$crate::domain::Declaration,
-            ) -> Result<$crate::store::ApplyReport, $crate::store::StoreError> {
-                use $crate::domain::provisioning::{parse_consent_key, DeclaredPart};
-                use $crate::store::{ApplyReport, Published};
-                let mut tx = $crate::store::backend::Backend::begin_locked(self).await?;
-                let known: Vec<(String, String)> = sqlx::query_as("SELECT item, fingerprint FROM config_state")
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let known: std::collections::HashMap<String, String> = known.into_iter().collect();
-                let items = declaration.items();
-                let mut report = ApplyReport::default();
-                for item in &items {
-                    if known.get(&item.key) == Some(&item.fingerprint) {
-                        continue;
-                    }
-                    match item.part {
-                        DeclaredPart::Publisher(p) => Self::upsert_publisher_in(&mut *tx, p).await?,
-                        DeclaredPart::Consent(owner, draft) => {
-                            if let Published::New(v) = Self::publish_in(&mut *tx, owner, draft).await? {
-                                report.published.push((owner, draft.name.clone(), v));
-                            }
-                        }
-                    }
-                    sqlx::query(
-                        "INSERT INTO config_state (item, fingerprint, applied_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (item) DO UPDATE SET fingerprint = excluded.fingerprint, applied_at = excluded.applied_at",
-                    )
-                    .bind(&item.key)
-                    .bind(&item.fingerprint)
-                    .bind(chrono::Utc::now())
-                    .execute(&mut *tx)
-                    .await?;
-                    report.applied.push(item.key.clone());
-                }
-                // A consent the file declared before but no longer does is archived; a
-                // publisher dropped from the file keeps its data (tenants are never deleted).
-                let declared: std::collections::HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
-                let mut gone: Vec<&String> = known.keys().filter(|k| !declared.contains(k.as_str())).collect();
-                gone.sort();
-                for key in gone {
-                    if let Some((owner, name)) = parse_consent_key(key) {
-                        if Self::archive_in(&mut *tx, owner, &name).await? {
-                            report.archived.push((owner, name));
-                        }
-                    }
-                    sqlx::query("DELETE FROM config_state WHERE item = $1").bind(key).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(report)
-            }
-        }
-
-        impl $store {
-            async fn insert_offer(
-                conn: &mut $crate::store::backend::Conn<Self>,
-                publisher: $crate::domain::PublisherId,
-                offer: &$crate::domain::OfferId,
-            ) -> Result<(), $crate::store::StoreError> {
-                use $crate::store::StoreError;
-                if offer.publisher() != publisher {
-                    return Err(StoreError::Invalid(format!("offer {offer} names publisher {}", offer.publisher())));
-                }
-                sqlx::query("INSERT INTO offers (id, publisher_id, created_at) VALUES ($1, $2, $3)")
-                    .bind(offer.as_str())
-                    .bind(publisher.get())
-                    .bind(chrono::Utc::now())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| match StoreError::from(e) {
-                        StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("offer {offer}")),
-                        StoreError::Database(e) if e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) => {
-                            StoreError::NotFound(format!("publisher {publisher}"))
-                        }
-                        other => other,
-                    })?;
-                Ok(())
-            }
-        }
-    };
+    }
 }
-
-pub(super) use {impl_publisher_store, impl_store};

@@ -405,8 +405,11 @@ shared_sql! {
 #[async_trait::async_trait]
 pub(super) trait Outbox: Backend {
     /// Queues an email, due now.
-    async fn enqueue(conn: &mut Conn<Self>, mail: &NewMail, now: DateTime<Utc>)
-    -> Result<(), StoreError>;
+    async fn enqueue(
+        conn: &mut Conn<Self>,
+        mail: &NewMail,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 shared_sql! {

@@ -11,9 +11,6 @@ use sqlx::{Pool, Sqlite, Transaction};
 
 use super::StoreError;
 use super::backend::Backend;
-use super::sql::impl_store;
-#[allow(unused_imports)]
-use super::sql_customers::Sessions as _;
 use crate::config::DatabaseSettings;
 
 /// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
@@ -158,5 +155,3 @@ async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, StoreError
     .map_err(|e| StoreError::Invalid(format!("locking {shown}: {e}")))?
     .map_err(|e| StoreError::Invalid(format!("database.url: cannot lock {shown}: {e}")))
 }
-
-impl_store!(SqliteStore);
