@@ -118,7 +118,9 @@ shared_sql! {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| match StoreError::from(e) {
-                    StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("publisher {id}")),
+                    StoreError::AlreadyExists(_) => {
+                        StoreError::AlreadyExists(format!("publisher {id}"))
+                    }
                     other => other,
                 })?;
             for offer in offers {
@@ -149,13 +151,12 @@ shared_sql! {
                 .try_into()
         }
 
-        async fn publisher(
-            &self,
-            id: PublisherId,
-        ) -> Result<Option<Publisher>, StoreError> {
+        async fn publisher(&self, id: PublisherId) -> Result<Option<Publisher>, StoreError> {
             let sql = format!("SELECT {} FROM publishers WHERE id = $1", PUBLISHER_COLUMNS);
-            let row: Option<PublisherRow> =
-                sqlx::query_as(&sql).bind(id.get()).fetch_optional(self.pool()).await?;
+            let row: Option<PublisherRow> = sqlx::query_as(&sql)
+                .bind(id.get())
+                .fetch_optional(self.pool())
+                .await?;
             row.map(TryInto::try_into).transpose()
         }
 
@@ -174,14 +175,12 @@ shared_sql! {
             Self::insert_offer(&mut *conn, publisher, offer).await
         }
 
-        async fn offers(
-            &self,
-            publisher: PublisherId,
-        ) -> Result<Vec<OfferId>, StoreError> {
-            let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM offers WHERE publisher_id = $1 ORDER BY id")
-                .bind(publisher.get())
-                .fetch_all(self.pool())
-                .await?;
+        async fn offers(&self, publisher: PublisherId) -> Result<Vec<OfferId>, StoreError> {
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM offers WHERE publisher_id = $1 ORDER BY id")
+                    .bind(publisher.get())
+                    .fetch_all(self.pool())
+                    .await?;
             ids.into_iter().map(offer_from_row).collect()
         }
 
@@ -189,10 +188,11 @@ shared_sql! {
             &self,
             offer: &OfferId,
         ) -> Result<Option<PublisherId>, StoreError> {
-            let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
-                .bind(offer.as_str())
-                .fetch_optional(self.pool())
-                .await?;
+            let id: Option<i64> =
+                sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
+                    .bind(offer.as_str())
+                    .fetch_optional(self.pool())
+                    .await?;
             id.map(|id| PublisherId::from_i64(id).map_err(StoreError::Corrupt))
                 .transpose()
         }
@@ -229,8 +229,10 @@ shared_sql! {
                  ORDER BY owner, required DESC, name",
                 CONSENT_COLUMNS
             );
-            let rows: Vec<ConsentRow> =
-                sqlx::query_as(&sql).bind(publisher.get()).fetch_all(self.pool()).await?;
+            let rows: Vec<ConsentRow> = sqlx::query_as(&sql)
+                .bind(publisher.get())
+                .fetch_all(self.pool())
+                .await?;
             rows_into(rows)
         }
 
@@ -242,8 +244,10 @@ shared_sql! {
                 "SELECT {} FROM consent_versions WHERE owner = $1 ORDER BY name, version",
                 CONSENT_COLUMNS
             );
-            let rows: Vec<ConsentRow> =
-                sqlx::query_as(&sql).bind(owner.get()).fetch_all(self.pool()).await?;
+            let rows: Vec<ConsentRow> = sqlx::query_as(&sql)
+                .bind(owner.get())
+                .fetch_all(self.pool())
+                .await?;
             rows_into(rows)
         }
 
@@ -252,9 +256,10 @@ shared_sql! {
             declaration: &Declaration,
         ) -> Result<ApplyReport, StoreError> {
             let mut tx = self.begin_locked().await?;
-            let known: Vec<(String, String)> = sqlx::query_as("SELECT item, fingerprint FROM config_state")
-                .fetch_all(&mut *tx)
-                .await?;
+            let known: Vec<(String, String)> =
+                sqlx::query_as("SELECT item, fingerprint FROM config_state")
+                    .fetch_all(&mut *tx)
+                    .await?;
             let known: HashMap<String, String> = known.into_iter().collect();
             let items = declaration.items();
             let mut report = ApplyReport::default();
@@ -284,7 +289,10 @@ shared_sql! {
             // A consent the file declared before but no longer does is archived; a
             // publisher dropped from the file keeps its data (tenants are never deleted).
             let declared: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
-            let mut gone: Vec<&String> = known.keys().filter(|k| !declared.contains(k.as_str())).collect();
+            let mut gone: Vec<&String> = known
+                .keys()
+                .filter(|k| !declared.contains(k.as_str()))
+                .collect();
             gone.sort();
             for key in gone {
                 if let Some((owner, name)) = parse_consent_key(key) {
@@ -292,7 +300,10 @@ shared_sql! {
                         report.archived.push((owner, name));
                     }
                 }
-                sqlx::query("DELETE FROM config_state WHERE item = $1").bind(key).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM config_state WHERE item = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(report)
@@ -342,25 +353,34 @@ shared_sql! {
             draft: &ConsentDraft,
         ) -> Result<Published, StoreError> {
             if let ConsentOwner::Publisher(p) = owner {
-                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
-                    .bind(p.get())
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
+                        .bind(p.get())
+                        .fetch_optional(&mut *conn)
+                        .await?;
                 if exists.is_none() {
                     return Err(StoreError::NotFound(format!("publisher {p}")));
                 }
             }
             // A name is unique across the platform's and the publishers' consents.
             let clash_sql = match owner {
-                ConsentOwner::Platform => "SELECT owner FROM consent_versions WHERE name = $1 AND owner <> 0 LIMIT 1",
-                ConsentOwner::Publisher(_) => "SELECT owner FROM consent_versions WHERE name = $1 AND owner = 0 LIMIT 1",
+                ConsentOwner::Platform => {
+                    "SELECT owner FROM consent_versions WHERE name = $1 AND owner <> 0 LIMIT 1"
+                }
+                ConsentOwner::Publisher(_) => {
+                    "SELECT owner FROM consent_versions WHERE name = $1 AND owner = 0 LIMIT 1"
+                }
             };
             let clash: Option<i64> = sqlx::query_scalar(clash_sql)
                 .bind(draft.name.as_str())
                 .fetch_optional(&mut *conn)
                 .await?;
             if let Some(other) = clash {
-                let side = if other == 0 { "the platform".to_owned() } else { format!("publisher {other}") };
+                let side = if other == 0 {
+                    "the platform".to_owned()
+                } else {
+                    format!("publisher {other}")
+                };
                 return Err(StoreError::Invalid(format!(
                     "consent name {} is already used by {side} (names are unique across the platform and each publisher)",
                     draft.name
@@ -406,11 +426,13 @@ shared_sql! {
             owner: ConsentOwner,
             name: &ConsentName,
         ) -> Result<bool, StoreError> {
-            let done = sqlx::query("UPDATE consent_versions SET archived = TRUE WHERE owner = $1 AND name = $2")
-                .bind(owner.get())
-                .bind(name.as_str())
-                .execute(&mut *conn)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE consent_versions SET archived = TRUE WHERE owner = $1 AND name = $2",
+            )
+            .bind(owner.get())
+            .bind(name.as_str())
+            .execute(&mut *conn)
+            .await?;
             Ok(B::rows_affected(&done) > 0)
         }
 
@@ -437,12 +459,15 @@ shared_sql! {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
-                let owner: i64 = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
-                    .bind(offer.as_str())
-                    .fetch_one(&mut *conn)
-                    .await?;
+                let owner: i64 =
+                    sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
+                        .bind(offer.as_str())
+                        .fetch_one(&mut *conn)
+                        .await?;
                 if owner != p.id.get() {
-                    return Err(StoreError::Invalid(format!("offer {offer} belongs to publisher {owner}")));
+                    return Err(StoreError::Invalid(format!(
+                        "offer {offer} belongs to publisher {owner}"
+                    )));
                 }
             }
             Ok(())
@@ -454,7 +479,10 @@ shared_sql! {
             offer: &OfferId,
         ) -> Result<(), StoreError> {
             if offer.publisher() != publisher {
-                return Err(StoreError::Invalid(format!("offer {offer} names publisher {}", offer.publisher())));
+                return Err(StoreError::Invalid(format!(
+                    "offer {offer} names publisher {}",
+                    offer.publisher()
+                )));
             }
             sqlx::query("INSERT INTO offers (id, publisher_id, created_at) VALUES ($1, $2, $3)")
                 .bind(offer.as_str())
@@ -463,8 +491,13 @@ shared_sql! {
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| match StoreError::from(e) {
-                    StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("offer {offer}")),
-                    StoreError::Database(e) if e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) => {
+                    StoreError::AlreadyExists(_) => {
+                        StoreError::AlreadyExists(format!("offer {offer}"))
+                    }
+                    StoreError::Database(e)
+                        if e.as_database_error()
+                            .is_some_and(|d| d.is_foreign_key_violation()) =>
+                    {
                         StoreError::NotFound(format!("publisher {publisher}"))
                     }
                     other => other,

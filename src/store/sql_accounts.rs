@@ -63,8 +63,11 @@ shared_sql! {
                 "SELECT {} FROM customers WHERE publisher_id = $1 AND email_key = $2 AND erased_at IS NULL",
                 CUSTOMER_COLUMNS
             );
-            let row: Option<CustomerRow> =
-                sqlx::query_as(&sql).bind(publisher.get()).bind(email_key).fetch_optional(self.pool()).await?;
+            let row: Option<CustomerRow> = sqlx::query_as(&sql)
+                .bind(publisher.get())
+                .bind(email_key)
+                .fetch_optional(self.pool())
+                .await?;
             row.map(TryInto::try_into).transpose()
         }
 
@@ -169,7 +172,9 @@ shared_sql! {
             .bind(hash)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(row) = row else { return Ok(Rotation::Refused) };
+            let Some(row) = row else {
+                return Ok(Rotation::Refused);
+            };
             if row.revoked_at.is_some() {
                 return Ok(Rotation::Refused);
             }
@@ -214,7 +219,11 @@ shared_sql! {
             };
             Self::insert_refresh(&mut *tx, customer, &next, now).await?;
             tx.commit().await?;
-            Ok(Rotation::Rotated { customer, publisher, epoch })
+            Ok(Rotation::Rotated {
+                customer,
+                publisher,
+                epoch,
+            })
         }
 
         async fn request_password_reset(
@@ -229,16 +238,25 @@ shared_sql! {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
             // The customer row is the lock that makes "at most per_hour" exact.
-            let sql = format!("SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}", B::FOR_UPDATE);
-            let found: Option<i64> = sqlx::query_scalar(&sql).bind(customer.get()).bind(publisher.get()).fetch_optional(&mut *tx).await?;
+            let sql = format!(
+                "SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
+                B::FOR_UPDATE
+            );
+            let found: Option<i64> = sqlx::query_scalar(&sql)
+                .bind(customer.get())
+                .bind(publisher.get())
+                .fetch_optional(&mut *tx)
+                .await?;
             if found.is_none() {
                 return Ok(false);
             }
-            let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM password_resets WHERE customer_id = $1 AND created_at > $2")
-                .bind(customer.get())
-                .bind(now - chrono::Duration::hours(1))
-                .fetch_one(&mut *tx)
-                .await?;
+            let recent: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM password_resets WHERE customer_id = $1 AND created_at > $2",
+            )
+            .bind(customer.get())
+            .bind(now - chrono::Duration::hours(1))
+            .fetch_one(&mut *tx)
+            .await?;
             if recent >= i64::from(per_hour) {
                 return Ok(false);
             }
@@ -356,19 +374,30 @@ shared_sql! {
             .bind(max_attempts)
             .fetch_one(self.pool())
             .await?;
-            Ok(OutboxBacklog { pending, given_up, oldest })
+            Ok(OutboxBacklog {
+                pending,
+                given_up,
+                oldest,
+            })
         }
 
         async fn mail_sent(&self, id: i64) -> Result<(), StoreError> {
-            sqlx::query("UPDATE outbox SET sent_at = $2, payload = NULL, last_error = NULL WHERE id = $1")
-                .bind(id)
-                .bind(Utc::now())
-                .execute(self.pool())
-                .await?;
+            sqlx::query(
+                "UPDATE outbox SET sent_at = $2, payload = NULL, last_error = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(Utc::now())
+            .execute(self.pool())
+            .await?;
             Ok(())
         }
 
-        async fn mail_failed(&self, id: i64, error: &str, retry_in: std::time::Duration) -> Result<(), StoreError> {
+        async fn mail_failed(
+            &self,
+            id: i64,
+            error: &str,
+            retry_in: std::time::Duration,
+        ) -> Result<(), StoreError> {
             sqlx::query("UPDATE outbox SET last_error = $2, next_attempt_at = $3 WHERE id = $1 AND sent_at IS NULL")
                 .bind(id)
                 .bind(error.chars().take(500).collect::<String>())
@@ -382,16 +411,25 @@ shared_sql! {
             &self,
             customer: CustomerId,
         ) -> Result<Option<PublisherId>, StoreError> {
-            let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM customers WHERE id = $1 AND erased_at IS NULL")
-                .bind(customer.get())
-                .fetch_optional(self.pool())
-                .await?;
+            let id: Option<i64> = sqlx::query_scalar(
+                "SELECT publisher_id FROM customers WHERE id = $1 AND erased_at IS NULL",
+            )
+            .bind(customer.get())
+            .fetch_optional(self.pool())
+            .await?;
             id.map(|id| PublisherId::from_i64(id).map_err(StoreError::Corrupt))
                 .transpose()
         }
 
-        async fn purge(&self, hour: i64, idempotency_ttl: std::time::Duration) -> Result<(), StoreError> {
-            sqlx::query("DELETE FROM login_failures WHERE hour < $1").bind(hour).execute(self.pool()).await?;
+        async fn purge(
+            &self,
+            hour: i64,
+            idempotency_ttl: std::time::Duration,
+        ) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM login_failures WHERE hour < $1")
+                .bind(hour)
+                .execute(self.pool())
+                .await?;
             sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
                 .bind(before_now(idempotency_ttl))
                 .execute(self.pool())

@@ -63,8 +63,10 @@ shared_sql! {
             id: i64,
         ) -> Result<Option<AdminKey>, StoreError> {
             let sql = format!("SELECT {} FROM admin_keys WHERE id = $1", KEY_COLUMNS);
-            let row: Option<AdminKeyRow> =
-                sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+            let row: Option<AdminKeyRow> = sqlx::query_as(&sql)
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
             row.map(TryInto::try_into).transpose()
         }
     }
@@ -80,10 +82,11 @@ shared_sql! {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
             if let Some(p) = key.publisher {
-                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
-                    .bind(p.get())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
+                        .bind(p.get())
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 if found.is_none() {
                     return Err(StoreError::NotFound(format!("publisher {p}")));
                 }
@@ -116,8 +119,13 @@ shared_sql! {
             let columns = KEY_COLUMNS;
             let rows: Vec<AdminKeyRow> = match publisher {
                 Some(p) => {
-                    let sql = format!("SELECT {columns} FROM admin_keys WHERE publisher_id = $1 ORDER BY id");
-                    sqlx::query_as(&sql).bind(p.get()).fetch_all(self.pool()).await?
+                    let sql = format!(
+                        "SELECT {columns} FROM admin_keys WHERE publisher_id = $1 ORDER BY id"
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(p.get())
+                        .fetch_all(self.pool())
+                        .await?
                 }
                 None => {
                     let sql = format!("SELECT {columns} FROM admin_keys ORDER BY id");
@@ -127,13 +135,12 @@ shared_sql! {
             rows_into(rows)
         }
 
-        async fn admin_key_by_hash(
-            &self,
-            hash: &str,
-        ) -> Result<Option<AdminKey>, StoreError> {
+        async fn admin_key_by_hash(&self, hash: &str) -> Result<Option<AdminKey>, StoreError> {
             let sql = format!("SELECT {} FROM admin_keys WHERE hash = $1", KEY_COLUMNS);
-            let row: Option<AdminKeyRow> =
-                sqlx::query_as(&sql).bind(hash).fetch_optional(self.pool()).await?;
+            let row: Option<AdminKeyRow> = sqlx::query_as(&sql)
+                .bind(hash)
+                .fetch_optional(self.pool())
+                .await?;
             row.map(TryInto::try_into).transpose()
         }
 
@@ -144,15 +151,25 @@ shared_sql! {
         ) -> Result<Option<AdminKey>, StoreError> {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
-            let Some(key) = Self::admin_key_in(&mut *tx, id).await? else { return Ok(None) };
-            let revoked = sqlx::query("UPDATE admin_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            let Some(key) = Self::admin_key_in(&mut *tx, id).await? else {
+                return Ok(None);
+            };
+            let revoked = sqlx::query(
+                "UPDATE admin_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             if B::rows_affected(&revoked) == 1 {
-                sqlx::query("DELETE FROM admin_sessions WHERE key_id = $1").bind(id).execute(&mut *tx).await?;
-                let audit = NewAudit { publisher: key.publisher, ..audit.clone() };
+                sqlx::query("DELETE FROM admin_sessions WHERE key_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let audit = NewAudit {
+                    publisher: key.publisher,
+                    ..audit.clone()
+                };
                 Self::insert_audit(&mut *tx, &audit, now).await?;
             }
             let key = Self::admin_key_in(&mut *tx, id).await?;
@@ -182,7 +199,9 @@ shared_sql! {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| match StoreError::from(e) {
-                    StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("publisher {id}")),
+                    StoreError::AlreadyExists(_) => {
+                        StoreError::AlreadyExists(format!("publisher {id}"))
+                    }
                     other => other,
                 })?;
             for offer in offers {
@@ -317,7 +336,9 @@ shared_sql! {
                 .bind(publisher.get())
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some(email_key) = found else { return Ok(false) };
+            let Some(email_key) = found else {
+                return Ok(false);
+            };
             // The tombstone keeps its id (never reused) and when it registered, nothing personal.
             sqlx::query(
                 "UPDATE customers SET email = NULL, email_key = NULL, password_hash = NULL, \
@@ -332,21 +353,30 @@ shared_sql! {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE customer_consents SET ip = NULL, user_agent = NULL WHERE customer_id = $1")
-                .bind(customer.get())
-                .execute(&mut *tx)
-                .await?;
-            for table in ["refresh_tokens", "password_resets", "email_confirmations", "outbox"] {
+            sqlx::query(
+                "UPDATE customer_consents SET ip = NULL, user_agent = NULL WHERE customer_id = $1",
+            )
+            .bind(customer.get())
+            .execute(&mut *tx)
+            .await?;
+            for table in [
+                "refresh_tokens",
+                "password_resets",
+                "email_confirmations",
+                "outbox",
+            ] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE customer_id = $1"))
                     .bind(customer.get())
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("DELETE FROM idempotency_keys WHERE publisher_id = $1 AND customer_id = $2")
-                .bind(publisher.get())
-                .bind(customer.get())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE publisher_id = $1 AND customer_id = $2",
+            )
+            .bind(publisher.get())
+            .bind(customer.get())
+            .execute(&mut *tx)
+            .await?;
             if let Some(key) = &email_key {
                 // Verification codes are kept by address.
                 sqlx::query("DELETE FROM email_codes WHERE publisher_id = $1 AND email_key = $2")
@@ -401,10 +431,7 @@ shared_sql! {
             rows_into(rows)
         }
 
-        async fn create_admin_session(
-            &self,
-            session: &NewAdminSession,
-        ) -> Result<(), StoreError> {
+        async fn create_admin_session(&self, session: &NewAdminSession) -> Result<(), StoreError> {
             let mut tx = self.begin_write().await?;
             match (session.key_id, &session.operator_key_hash) {
                 (Some(id), None) => {
@@ -416,7 +443,7 @@ shared_sql! {
                 _ => {
                     return Err(StoreError::Invalid(
                         "a session belongs to a stored key or to the operator key".into(),
-                    ))
+                    ));
                 }
             }
             sqlx::query(
@@ -435,10 +462,7 @@ shared_sql! {
             Ok(())
         }
 
-        async fn admin_session(
-            &self,
-            hash: &str,
-        ) -> Result<Option<AdminSession>, StoreError> {
+        async fn admin_session(&self, hash: &str) -> Result<Option<AdminSession>, StoreError> {
             let row: Option<SessionRow> = sqlx::query_as(
                 "SELECT k.id AS key_id, k.publisher_id, k.label, k.created_at AS key_created_at, k.revoked_at, \
                  s.operator_key_hash, s.csrf_hash, s.created_at AS session_created_at, s.expires_at \
@@ -453,7 +477,10 @@ shared_sql! {
         }
 
         async fn delete_admin_session(&self, hash: &str) -> Result<bool, StoreError> {
-            let done = sqlx::query("DELETE FROM admin_sessions WHERE hash = $1").bind(hash).execute(self.pool()).await?;
+            let done = sqlx::query("DELETE FROM admin_sessions WHERE hash = $1")
+                .bind(hash)
+                .execute(self.pool())
+                .await?;
             Ok(B::rows_affected(&done) > 0)
         }
 
@@ -465,7 +492,9 @@ shared_sql! {
             if customers.is_empty() {
                 return Ok(Vec::new());
             }
-            let list: Vec<String> = (0..customers.len()).map(|i| format!("${}", i + 2)).collect();
+            let list: Vec<String> = (0..customers.len())
+                .map(|i| format!("${}", i + 2))
+                .collect();
             let sql = format!(
                 "SELECT c.customer_id, c.owner, c.name, c.version, c.state, c.at FROM customer_consents c \
                  JOIN customers u ON u.id = c.customer_id AND u.publisher_id = $1 \

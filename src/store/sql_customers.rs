@@ -158,7 +158,9 @@ shared_sql! {
                     .await
                     .map_err(StoreError::from);
                 let row = match inserted {
-                    Err(StoreError::AlreadyExists(what)) if conflict_field(&what) == Some("id") => continue,
+                    Err(StoreError::AlreadyExists(what)) if conflict_field(&what) == Some("id") => {
+                        continue;
+                    }
                     other => other?,
                 };
                 if let Some(code_hash) = &new.verification {
@@ -195,7 +197,9 @@ shared_sql! {
                 tx.commit().await?;
                 return row.try_into();
             }
-            Err(StoreError::Invalid("no free customer id after 5 tries".into()))
+            Err(StoreError::Invalid(
+                "no free customer id after 5 tries".into(),
+            ))
         }
 
         async fn customer(
@@ -207,8 +211,11 @@ shared_sql! {
                 "SELECT {} FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
                 CUSTOMER_COLUMNS
             );
-            let row: Option<CustomerRow> =
-                sqlx::query_as(&sql).bind(id.get()).bind(publisher.get()).fetch_optional(self.pool()).await?;
+            let row: Option<CustomerRow> = sqlx::query_as(&sql)
+                .bind(id.get())
+                .bind(publisher.get())
+                .fetch_optional(self.pool())
+                .await?;
             row.map(TryInto::try_into).transpose()
         }
 
@@ -374,14 +381,19 @@ shared_sql! {
             .bind(&key.key)
             .fetch_optional(self.pool())
             .await?;
-            let Some(row) = row else { return Ok(Idempotency::InProgress) };
+            let Some(row) = row else {
+                return Ok(Idempotency::InProgress);
+            };
             Ok(if row.body_hmac != body_hmac {
                 Idempotency::Mismatch
             } else if row.state == "running" {
                 Idempotency::InProgress
             } else {
                 Idempotency::Done {
-                    status: row.status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+                    status: row
+                        .status
+                        .and_then(|s| u16::try_from(s).ok())
+                        .unwrap_or(500),
                     customer: row.customer_id.and_then(|c| CustomerId::from_i64(c).ok()),
                     response: row.response.map(|j| j.0),
                 }
@@ -429,18 +441,21 @@ shared_sql! {
             candidate_pem: &str,
         ) -> Result<Vec<String>, StoreError> {
             let mut tx = self.begin_locked().await?;
-            let existing: Vec<String> = sqlx::query_scalar("SELECT private_key FROM signing_keys ORDER BY created_at, kid")
-                .fetch_all(&mut *tx)
-                .await?;
+            let existing: Vec<String> =
+                sqlx::query_scalar("SELECT private_key FROM signing_keys ORDER BY created_at, kid")
+                    .fetch_all(&mut *tx)
+                    .await?;
             if !existing.is_empty() {
                 return Ok(existing);
             }
-            sqlx::query("INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)")
-                .bind(kid)
-                .bind(candidate_pem)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(kid)
+            .bind(candidate_pem)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(vec![candidate_pem.to_owned()])
         }
@@ -452,10 +467,11 @@ shared_sql! {
                 .bind(Utc::now())
                 .execute(self.pool())
                 .await?;
-            let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-                .bind(name)
-                .fetch_one(self.pool())
-                .await?;
+            let value: String =
+                sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(self.pool())
+                    .await?;
             Ok(value)
         }
     }
@@ -526,7 +542,9 @@ shared_sql! {
                 .await?;
             match found {
                 Some(current) if epoch.is_none_or(|e| e == current) => Ok(current),
-                _ => Err(StoreError::NotFound(format!("session of customer {customer}"))),
+                _ => Err(StoreError::NotFound(format!(
+                    "session of customer {customer}"
+                ))),
             }
         }
 
@@ -570,7 +588,9 @@ shared_sql! {
             .bind(publisher.get())
             .fetch_optional(&mut *conn)
             .await?;
-            found.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("customer {customer}")))
+            found
+                .map(|_| ())
+                .ok_or_else(|| StoreError::NotFound(format!("customer {customer}")))
         }
 
         async fn insert_consents(
