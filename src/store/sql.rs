@@ -17,11 +17,11 @@ use crate::domain::{
     PublisherId, PublisherSettings,
 };
 
-pub(super) const PUBLISHER_COLUMNS: &str = "id, name, settings, created_at";
+const PUBLISHER_COLUMNS: &str = "id, name, settings, created_at";
 pub(super) const CONSENT_COLUMNS: &str = "owner, name, version, label, value, required, enabled_by_default, placeholder, archived, created_at";
 
 #[derive(sqlx::FromRow)]
-pub(super) struct PublisherRow {
+struct PublisherRow {
     id: i64,
     name: String,
     settings: Json<PublisherSettings>,
@@ -106,28 +106,10 @@ shared_sql! {
             offers: &[OfferId],
         ) -> Result<Publisher, StoreError> {
             let mut tx = self.pool().begin().await?;
-            let sql = format!(
-                "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {}",
-                PUBLISHER_COLUMNS
-            );
-            let row: PublisherRow = sqlx::query_as(&sql)
-                .bind(id.get())
-                .bind(name)
-                .bind(Json(settings))
-                .bind(Utc::now())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| match StoreError::from(e) {
-                    StoreError::AlreadyExists(_) => {
-                        StoreError::AlreadyExists(format!("publisher {id}"))
-                    }
-                    other => other,
-                })?;
-            for offer in offers {
-                Self::insert_offer(&mut *tx, id, offer).await?;
-            }
+            let created =
+                Self::create_publisher_in(&mut *tx, id, name, settings, offers, Utc::now()).await?;
             tx.commit().await?;
-            row.try_into()
+            Ok(created)
         }
 
         async fn update_publisher(
@@ -136,19 +118,8 @@ shared_sql! {
             name: &str,
             settings: &PublisherSettings,
         ) -> Result<Publisher, StoreError> {
-            let sql = format!(
-                "UPDATE publishers SET name = $2, settings = $3, updated_at = $4 WHERE id = $1 RETURNING {}",
-                PUBLISHER_COLUMNS
-            );
-            let row: Option<PublisherRow> = sqlx::query_as(&sql)
-                .bind(id.get())
-                .bind(name)
-                .bind(Json(settings))
-                .bind(Utc::now())
-                .fetch_optional(self.pool())
-                .await?;
-            row.ok_or_else(|| StoreError::NotFound(format!("publisher {id}")))?
-                .try_into()
+            let mut conn = self.pool().acquire().await?;
+            Self::update_publisher_in(&mut *conn, id, name, settings, Utc::now()).await
         }
 
         async fn publisher(&self, id: PublisherId) -> Result<Option<Publisher>, StoreError> {
@@ -330,6 +301,25 @@ pub(super) trait Publishing: Backend {
         name: &ConsentName,
     ) -> Result<bool, StoreError>;
 
+    /// Creates a publisher with its offers; `AlreadyExists` when the id or an offer is taken.
+    async fn create_publisher_in(
+        conn: &mut Conn<Self>,
+        id: PublisherId,
+        name: &str,
+        settings: &PublisherSettings,
+        offers: &[OfferId],
+        now: DateTime<Utc>,
+    ) -> Result<Publisher, StoreError>;
+
+    /// Replaces a publisher's name and settings; `NotFound` when it does not exist.
+    async fn update_publisher_in(
+        conn: &mut Conn<Self>,
+        id: PublisherId,
+        name: &str,
+        settings: &PublisherSettings,
+        now: DateTime<Utc>,
+    ) -> Result<Publisher, StoreError>;
+
     /// Creates or replaces a declared publisher and adds its offers.
     async fn upsert_publisher_in(
         conn: &mut Conn<Self>,
@@ -347,6 +337,59 @@ pub(super) trait Publishing: Backend {
 
 shared_sql! {
     impl Publishing for B {
+        async fn create_publisher_in(
+            conn: &mut Conn<Self>,
+            id: PublisherId,
+            name: &str,
+            settings: &PublisherSettings,
+            offers: &[OfferId],
+            now: DateTime<Utc>,
+        ) -> Result<Publisher, StoreError> {
+            let sql = format!(
+                "INSERT INTO publishers (id, name, settings, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) RETURNING {PUBLISHER_COLUMNS}"
+            );
+            let row: PublisherRow = sqlx::query_as(&sql)
+                .bind(id.get())
+                .bind(name)
+                .bind(Json(settings))
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::AlreadyExists(_) => {
+                        StoreError::AlreadyExists(format!("publisher {id}"))
+                    }
+                    other => other,
+                })?;
+            for offer in offers {
+                Self::insert_offer(&mut *conn, id, offer).await?;
+            }
+            row.try_into()
+        }
+
+        async fn update_publisher_in(
+            conn: &mut Conn<Self>,
+            id: PublisherId,
+            name: &str,
+            settings: &PublisherSettings,
+            now: DateTime<Utc>,
+        ) -> Result<Publisher, StoreError> {
+            let sql = format!(
+                "UPDATE publishers SET name = $2, settings = $3, updated_at = $4 WHERE id = $1 \
+                 RETURNING {PUBLISHER_COLUMNS}"
+            );
+            let row: Option<PublisherRow> = sqlx::query_as(&sql)
+                .bind(id.get())
+                .bind(name)
+                .bind(Json(settings))
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?;
+            row.ok_or_else(|| StoreError::NotFound(format!("publisher {id}")))?
+                .try_into()
+        }
+
         async fn publish_in(
             conn: &mut Conn<Self>,
             owner: ConsentOwner,

@@ -238,26 +238,15 @@ shared_sql! {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
             // The customer row is the lock that makes "at most per_hour" exact.
-            let sql = format!(
-                "SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                B::FOR_UPDATE
-            );
-            let found: Option<i64> = sqlx::query_scalar(&sql)
-                .bind(customer.get())
-                .bind(publisher.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if found.is_none() {
+            if Self::lock_customer(&mut *tx, publisher, customer)
+                .await?
+                .is_none()
+            {
                 return Ok(false);
             }
-            let recent: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM password_resets WHERE customer_id = $1 AND created_at > $2",
-            )
-            .bind(customer.get())
-            .bind(now - chrono::Duration::hours(1))
-            .fetch_one(&mut *tx)
-            .await?;
-            if recent >= i64::from(per_hour) {
+            if Self::sent_last_hour(&mut *tx, "password_resets", customer, now).await?
+                >= i64::from(per_hour)
+            {
                 return Ok(false);
             }
             sqlx::query("INSERT INTO password_resets (hash, customer_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -442,6 +431,15 @@ shared_sql! {
 /// The email outbox, written in the transaction of the email's cause.
 #[async_trait::async_trait]
 pub(super) trait Outbox: Backend {
+    /// How many rows of `table` (reset links, confirmation links) the customer got in the hour
+    /// before `now`.
+    async fn sent_last_hour(
+        conn: &mut Conn<Self>,
+        table: &'static str,
+        customer: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
     /// Queues an email, due now.
     async fn enqueue(
         conn: &mut Conn<Self>,
@@ -452,6 +450,21 @@ pub(super) trait Outbox: Backend {
 
 shared_sql! {
     impl Outbox for B {
+        async fn sent_last_hour(
+            conn: &mut Conn<Self>,
+            table: &'static str,
+            customer: CustomerId,
+            now: DateTime<Utc>,
+        ) -> Result<i64, StoreError> {
+            let sql =
+                format!("SELECT COUNT(*) FROM {table} WHERE customer_id = $1 AND created_at > $2");
+            Ok(sqlx::query_scalar(&sql)
+                .bind(customer.get())
+                .bind(now - chrono::Duration::hours(1))
+                .fetch_one(&mut *conn)
+                .await?)
+        }
+
         async fn enqueue(
             conn: &mut Conn<Self>,
             mail: &NewMail,

@@ -7,12 +7,12 @@ use sha2::Digest;
 use sqlx::types::Json;
 
 use super::backend::{Backend, Conn, shared_sql};
-use super::sql::{PUBLISHER_COLUMNS, PublisherRow, Publishing, rows_into};
+use super::sql::{Publishing, rows_into};
 use super::sql_admin_parts::{
     AUDIT_COLUMNS, AdminKeyRow, AuditRow, Bind, HistoryRow, KEY_COLUMNS, SessionRow,
     customer_page_sql, with_field,
 };
-use super::sql_customers::{CustomerConsentRow, CustomerRow};
+use super::sql_customers::{CustomerConsentRow, CustomerRow, Sessions};
 use super::{
     AdminKey, AdminSession, AdminStore, AuditCursor, AuditEntry, ConsentHistoryRecord,
     ConsentRecord, Customer, CustomerCursor, CustomerFilter, NewAdminKey, NewAdminSession,
@@ -187,29 +187,11 @@ shared_sql! {
         ) -> Result<Publisher, StoreError> {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
-            let sql = format!(
-                "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {}",
-                PUBLISHER_COLUMNS
-            );
-            let row: PublisherRow = sqlx::query_as(&sql)
-                .bind(id.get())
-                .bind(name)
-                .bind(Json(settings))
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| match StoreError::from(e) {
-                    StoreError::AlreadyExists(_) => {
-                        StoreError::AlreadyExists(format!("publisher {id}"))
-                    }
-                    other => other,
-                })?;
-            for offer in offers {
-                Self::insert_offer(&mut *tx, id, offer).await?;
-            }
+            let created =
+                Self::create_publisher_in(&mut *tx, id, name, settings, offers, now).await?;
             Self::insert_audit(&mut *tx, audit, now).await?;
             tx.commit().await?;
-            row.try_into()
+            Ok(created)
         }
 
         async fn admin_update_publisher(
@@ -221,23 +203,10 @@ shared_sql! {
         ) -> Result<Publisher, StoreError> {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
-            let sql = format!(
-                "UPDATE publishers SET name = $2, settings = $3, updated_at = $4 WHERE id = $1 RETURNING {}",
-                PUBLISHER_COLUMNS
-            );
-            let row: Option<PublisherRow> = sqlx::query_as(&sql)
-                .bind(id.get())
-                .bind(name)
-                .bind(Json(settings))
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(row) = row else {
-                return Err(StoreError::NotFound(format!("publisher {id}")));
-            };
+            let updated = Self::update_publisher_in(&mut *tx, id, name, settings, now).await?;
             Self::insert_audit(&mut *tx, audit, now).await?;
             tx.commit().await?;
-            row.try_into()
+            Ok(updated)
         }
 
         async fn admin_publish_consent(
@@ -327,16 +296,7 @@ shared_sql! {
         ) -> Result<bool, StoreError> {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
-            let sql = format!(
-                "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                B::FOR_UPDATE
-            );
-            let found: Option<Option<String>> = sqlx::query_scalar(&sql)
-                .bind(customer.get())
-                .bind(publisher.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(email_key) = found else {
+            let Some(email_key) = Self::lock_customer(&mut *tx, publisher, customer).await? else {
                 return Ok(false);
             };
             // The tombstone keeps its id (never reused) and when it registered, nothing personal.

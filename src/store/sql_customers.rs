@@ -244,16 +244,7 @@ shared_sql! {
             let (email, key) = c.email.clone().unzip();
             let mut tx = self.begin_write().await?;
             // A new email key moves the account: every session of the old one ends.
-            let sql_key = format!(
-                "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                B::FOR_UPDATE
-            );
-            let current: Option<Option<String>> = sqlx::query_scalar(&sql_key)
-                .bind(id.get())
-                .bind(publisher.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(current) = current else {
+            let Some(current) = Self::lock_customer(&mut *tx, publisher, id).await? else {
                 return Err(StoreError::NotFound(format!("customer {id}")));
             };
             let moved = key.is_some() && key != current;
@@ -499,6 +490,14 @@ pub(super) trait Sessions: Backend {
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError>;
 
+    /// Locks the row of the publisher's (not erased) customer until the transaction ends and
+    /// returns its email key; `None` when there is no such customer.
+    async fn lock_customer(
+        conn: &mut Conn<Self>,
+        publisher: PublisherId,
+        customer: CustomerId,
+    ) -> Result<Option<Option<String>>, StoreError>;
+
     /// `NotFound` unless the publisher has this (not erased) customer.
     async fn customer_exists(
         conn: &mut Conn<Self>,
@@ -574,6 +573,23 @@ shared_sql! {
                 .execute(&mut *conn)
                 .await?;
             Ok(epoch)
+        }
+
+        async fn lock_customer(
+            conn: &mut Conn<Self>,
+            publisher: PublisherId,
+            customer: CustomerId,
+        ) -> Result<Option<Option<String>>, StoreError> {
+            let sql = format!(
+                "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 \
+                 AND erased_at IS NULL{}",
+                B::FOR_UPDATE
+            );
+            Ok(sqlx::query_scalar(&sql)
+                .bind(customer.get())
+                .bind(publisher.get())
+                .fetch_optional(&mut *conn)
+                .await?)
         }
 
         async fn customer_exists(

@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 
 use super::backend::shared_sql;
 use super::sql_accounts::{Outbox, later};
+use super::sql_customers::Sessions;
 use super::{CodeCheck, NewMail, StoreError, VerificationStore};
 use crate::domain::{CustomerId, PublisherId};
 
@@ -132,26 +133,13 @@ shared_sql! {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
             // The customer row is the lock that makes "at most per_hour" exact.
-            let sql = format!(
-                "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                B::FOR_UPDATE
-            );
-            let key: Option<Option<String>> = sqlx::query_scalar(&sql)
-                .bind(customer.get())
-                .bind(publisher.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(Some(email_key)) = key else {
+            let Some(Some(email_key)) = Self::lock_customer(&mut *tx, publisher, customer).await?
+            else {
                 return Ok(false);
             };
-            let recent: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM email_confirmations WHERE customer_id = $1 AND created_at > $2",
-            )
-            .bind(customer.get())
-            .bind(now - chrono::Duration::hours(1))
-            .fetch_one(&mut *tx)
-            .await?;
-            if recent >= i64::from(per_hour) {
+            if Self::sent_last_hour(&mut *tx, "email_confirmations", customer, now).await?
+                >= i64::from(per_hour)
+            {
                 return Ok(false);
             }
             sqlx::query(
