@@ -20,7 +20,8 @@ use enroll::domain::{
     ConsentName, ConsentOwner, ConsentState, CustomerId, OfferId, PublisherId, PublisherSettings,
 };
 use enroll::store::{
-    Customer, MailMessage, NewAudit, NewConsentRecord, NewCustomer, NewMail, NewRefreshToken, Store,
+    Customer, MailMessage, NewAudit, NewConsentRecord, NewCustomer, NewMail, NewRefreshToken,
+    Rotation, Store,
 };
 
 use crate::support::{Backend, TestDb};
@@ -133,6 +134,14 @@ pub fn audit(action: &str, publisher: Option<PublisherId>) -> NewAudit {
 }
 
 pub const HOUR: Duration = Duration::from_secs(3600);
+
+/// Presents a refresh token for rotation (successors live an hour; an hour's grace).
+pub async fn rotate(store: &Arc<dyn Store>, hash: &str, next: &str) -> Rotation {
+    store
+        .rotate_refresh_token(hash, next, HOUR, HOUR)
+        .await
+        .unwrap()
+}
 
 /// Lets the clock move past stored times (both backends keep at least microseconds).
 pub async fn tick() {

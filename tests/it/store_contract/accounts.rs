@@ -1,12 +1,13 @@
 //! `AccountStore` sign-in: logins under the session epoch, the password-check budget,
 //! refresh-token rotation and "sign out everywhere".
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use enroll::domain::CustomerId;
-use enroll::store::{Rotation, StoreError};
+use enroll::domain::{CustomerId, PublisherId};
+use enroll::store::{Rotation, Store, StoreError};
 
-use super::{HOUR, P1, P2, new_customer, pid, refresh, register, tick, two_publishers};
+use super::{HOUR, P1, P2, new_customer, pid, refresh, register, rotate, tick, two_publishers};
 use crate::backend_tests;
 use crate::support::Backend;
 
@@ -19,6 +20,20 @@ backend_tests!(
     expired_and_unknown_tokens_are_refused,
     ending_sessions_revokes_tokens_and_bumps_the_epoch,
 );
+
+/// Reserves one password check of (publisher, key) in `hour`.
+async fn reserve(
+    store: &Arc<dyn Store>,
+    publisher: PublisherId,
+    key: &str,
+    hour: i64,
+    limit: i64,
+) -> Option<i64> {
+    store
+        .reserve_password_check(publisher, key, hour, limit)
+        .await
+        .unwrap()
+}
 
 async fn a_login_is_recorded_only_under_the_checked_epoch(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
@@ -39,10 +54,7 @@ async fn a_login_is_recorded_only_under_the_checked_epoch(backend: Backend) {
     assert_eq!(after.registration_ip, c.registration_ip);
     assert!(after.last_login_at.is_some());
     assert!(matches!(
-        store
-            .rotate_refresh_token("rt-login", "rt-login-2", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-login", "rt-login-2").await,
         Rotation::Rotated { .. }
     ));
     // A password reset meanwhile (a new epoch) or another publisher: nothing is recorded.
@@ -68,13 +80,7 @@ async fn a_login_is_recorded_only_under_the_checked_epoch(backend: Backend) {
     assert!(matches!(other, Err(StoreError::NotFound(_))), "{other:?}");
     let unchanged = store.customer(p, c.id).await.unwrap().unwrap();
     assert_eq!(unchanged.last_ip.as_deref(), Some("198.51.100.9"));
-    assert_eq!(
-        store
-            .rotate_refresh_token("rt-stale", "x", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Rotation::Refused
-    );
+    assert_eq!(rotate(&store, "rt-stale", "x").await, Rotation::Refused);
 }
 
 async fn password_checks_are_reserved_up_to_the_limit(backend: Backend) {
@@ -83,12 +89,7 @@ async fn password_checks_are_reserved_up_to_the_limit(backend: Backend) {
     let hour = 480_000;
     let mut seen = Vec::new();
     for _ in 0..4 {
-        seen.push(
-            store
-                .reserve_password_check(p1, "key-a", hour, 3)
-                .await
-                .unwrap(),
-        );
+        seen.push(reserve(&store, p1, "key-a", hour, 3).await);
     }
     assert_eq!(seen, vec![Some(1), Some(2), Some(3), None]);
     // A right password gives its reservation back.
@@ -96,70 +97,22 @@ async fn password_checks_are_reserved_up_to_the_limit(backend: Backend) {
         .release_password_check(p1, "key-a", hour)
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .reserve_password_check(p1, "key-a", hour, 3)
-            .await
-            .unwrap(),
-        Some(3)
-    );
+    assert_eq!(reserve(&store, p1, "key-a", hour, 3).await, Some(3));
     // Other keys, publishers and hours count apart; a limit of 0 admits nothing.
-    assert_eq!(
-        store
-            .reserve_password_check(p1, "key-b", hour, 3)
-            .await
-            .unwrap(),
-        Some(1)
-    );
-    assert_eq!(
-        store
-            .reserve_password_check(p2, "key-a", hour, 3)
-            .await
-            .unwrap(),
-        Some(1)
-    );
-    assert_eq!(
-        store
-            .reserve_password_check(p1, "key-a", hour + 1, 3)
-            .await
-            .unwrap(),
-        Some(1)
-    );
-    assert_eq!(
-        store
-            .reserve_password_check(p1, "key-c", hour, 0)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(reserve(&store, p1, "key-b", hour, 3).await, Some(1));
+    assert_eq!(reserve(&store, p2, "key-a", hour, 3).await, Some(1));
+    assert_eq!(reserve(&store, p1, "key-a", hour + 1, 3).await, Some(1));
+    assert_eq!(reserve(&store, p1, "key-c", hour, 0).await, None);
     // Releasing what was never reserved leaves nothing below zero.
     store
         .release_password_check(p1, "key-d", hour)
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .reserve_password_check(p1, "key-d", hour, 3)
-            .await
-            .unwrap(),
-        Some(1)
-    );
+    assert_eq!(reserve(&store, p1, "key-d", hour, 3).await, Some(1));
     // Purging drops the buckets of hours before the one given.
     store.purge(hour + 1, HOUR).await.unwrap();
-    assert_eq!(
-        store
-            .reserve_password_check(p1, "key-a", hour, 3)
-            .await
-            .unwrap(),
-        Some(1)
-    );
-    assert_eq!(
-        store
-            .reserve_password_check(p1, "key-a", hour + 1, 3)
-            .await
-            .unwrap(),
-        Some(2)
-    );
+    assert_eq!(reserve(&store, p1, "key-a", hour, 3).await, Some(1));
+    assert_eq!(reserve(&store, p1, "key-a", hour + 1, 3).await, Some(2));
 }
 
 async fn concurrent_reservations_never_pass_the_limit(backend: Backend) {
@@ -184,10 +137,7 @@ async fn a_refresh_token_rotates_once(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let new = new_customer("bea@example.com");
     let c = store.create_customer(pid(P1), &new).await.unwrap();
-    let first = store
-        .rotate_refresh_token(&new.refresh.hash, "rt-2", HOUR, HOUR)
-        .await
-        .unwrap();
+    let first = rotate(&store, &new.refresh.hash, "rt-2").await;
     assert_eq!(
         first,
         Rotation::Rotated {
@@ -198,25 +148,16 @@ async fn a_refresh_token_rotates_once(backend: Backend) {
     );
     // A second tab presenting the same token moments later is refused, nothing more.
     assert_eq!(
-        store
-            .rotate_refresh_token(&new.refresh.hash, "rt-2b", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, &new.refresh.hash, "rt-2b").await,
         Rotation::Refused
     );
     // The successor works, once.
     assert!(matches!(
-        store
-            .rotate_refresh_token("rt-2", "rt-3", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-2", "rt-3").await,
         Rotation::Rotated { .. }
     ));
     assert!(matches!(
-        store
-            .rotate_refresh_token("rt-3", "rt-4", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-3", "rt-4").await,
         Rotation::Rotated { .. }
     ));
 }
@@ -284,18 +225,12 @@ async fn expired_and_unknown_tokens_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert!(matches!(
-        store
-            .rotate_refresh_token("rt-short", "rt-short-2", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-short", "rt-short-2").await,
         Rotation::Rotated { .. }
     ));
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
-        store
-            .rotate_refresh_token("rt-short-2", "rt-short-3", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-short-2", "rt-short-3").await,
         Rotation::Refused
     );
 }
@@ -320,10 +255,7 @@ async fn ending_sessions_revokes_tokens_and_bumps_the_epoch(backend: Backend) {
     let after = store.customer(pid(P1), c.id).await.unwrap().unwrap();
     assert_eq!(after.session_epoch, c.session_epoch + 1);
     assert_eq!(
-        store
-            .rotate_refresh_token(&new.refresh.hash, "rt-2", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, &new.refresh.hash, "rt-2").await,
         Rotation::Refused
     );
     // Outstanding reset links die with the sessions.
@@ -336,10 +268,7 @@ async fn ending_sessions_revokes_tokens_and_bumps_the_epoch(backend: Backend) {
     );
     // Other customers keep theirs.
     assert!(matches!(
-        store
-            .rotate_refresh_token("rt-fred@example.com", "rt-f2", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-fred@example.com", "rt-f2").await,
         Rotation::Rotated { .. }
     ));
     assert_eq!(

@@ -143,29 +143,16 @@ async fn consent_filters_read_the_current_answers(backend: Backend) {
     let a = register(&store, P1, "a@example.com").await;
     let b = register(&store, P1, "b@example.com").await;
     let c = register(&store, P1, "c@example.com").await;
-    let terms = answer(ConsentOwner::Platform, "terms", 1, ConsentState::Accepted);
-    store
-        .append_consents(
-            pid(P1),
-            a.id,
-            &[
-                terms.clone(),
-                answer(mine, "news", 1, ConsentState::Accepted),
-            ],
-        )
-        .await
-        .unwrap();
-    store
-        .append_consents(
-            pid(P1),
-            b.id,
-            &[
-                terms.clone(),
-                answer(mine, "news", 1, ConsentState::Accepted),
-            ],
-        )
-        .await
-        .unwrap();
+    let both = [
+        answer(ConsentOwner::Platform, "terms", 1, ConsentState::Accepted),
+        answer(mine, "news", 1, ConsentState::Accepted),
+    ];
+    for customer in [&a, &b] {
+        store
+            .append_consents(pid(P1), customer.id, &both)
+            .await
+            .unwrap();
+    }
     // B changed its mind: the newest answer is the one that counts.
     store
         .append_consents(

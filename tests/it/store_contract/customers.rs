@@ -5,7 +5,7 @@ use enroll::domain::email::email_key;
 use enroll::domain::{ConsentOwner, ConsentState, CustomerId};
 use enroll::store::{CustomerChanges, Rotation, StoreError, conflict_field};
 
-use super::{HOUR, P1, P2, answer, new_customer, pid, refresh, register, two_publishers};
+use super::{P1, P2, answer, new_customer, pid, refresh, register, rotate, two_publishers};
 use crate::backend_tests;
 use crate::support::Backend;
 
@@ -62,10 +62,7 @@ async fn a_registration_stores_what_it_was_given(backend: Backend) {
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].state, ConsentState::Accepted);
     // The first refresh token was stored with it.
-    let rotated = store
-        .rotate_refresh_token(&new.refresh.hash, "rt-next", HOUR, HOUR)
-        .await
-        .unwrap();
+    let rotated = rotate(&store, &new.refresh.hash, "rt-next").await;
     assert_eq!(
         rotated,
         Rotation::Rotated {
@@ -264,10 +261,7 @@ async fn a_new_email_ends_the_sessions_of_the_old_one(backend: Backend) {
     assert_eq!(after.session_epoch, c.session_epoch + 1);
     assert!(!after.email_verified);
     assert_eq!(
-        store
-            .rotate_refresh_token(&new.refresh.hash, "rt-next", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, &new.refresh.hash, "rt-next").await,
         Rotation::Refused
     );
     assert!(
@@ -372,13 +366,7 @@ async fn refresh_tokens_start_only_from_the_current_epoch(backend: Backend) {
             .await,
         Err(StoreError::NotFound(_))
     ));
-    assert_eq!(
-        store
-            .rotate_refresh_token("rt-1", "rt-1b", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Rotation::Refused
-    );
+    assert_eq!(rotate(&store, "rt-1", "rt-1b").await, Rotation::Refused);
     let epoch = store
         .customer(p, c.id)
         .await
@@ -391,10 +379,7 @@ async fn refresh_tokens_start_only_from_the_current_epoch(backend: Backend) {
         .await
         .unwrap();
     assert!(matches!(
-        store
-            .rotate_refresh_token("rt-4", "rt-4b", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-4", "rt-4b").await,
         Rotation::Rotated { .. }
     ));
 }

@@ -6,7 +6,9 @@ use sha2::Digest;
 use enroll::domain::{ConsentOwner, ConsentState};
 use enroll::store::{CodeCheck, CustomerFilter, Idempotency, IdempotencyRef, Rotation};
 
-use super::{HOUR, P1, P2, answer, audit, mail, new_customer, pid, register, two_publishers};
+use super::{
+    HOUR, P1, P2, answer, audit, mail, new_customer, pid, register, rotate, two_publishers,
+};
 use crate::backend_tests;
 use crate::support::Backend;
 
@@ -81,10 +83,7 @@ async fn erasure_leaves_a_tombstone_and_forgets_the_rest(backend: Backend) {
         vec![keep.id]
     );
     assert_eq!(
-        store
-            .rotate_refresh_token(&new.refresh.hash, "next", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, &new.refresh.hash, "next").await,
         Rotation::Refused
     );
     assert!(
@@ -147,10 +146,7 @@ async fn erasure_leaves_a_tombstone_and_forgets_the_rest(backend: Backend) {
     // Others keep everything.
     assert!(store.customer(p, keep.id).await.unwrap().is_some());
     assert!(matches!(
-        store
-            .rotate_refresh_token("rt-kept@example.com", "kept-next", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, "rt-kept@example.com", "kept-next").await,
         Rotation::Rotated { .. }
     ));
 }

@@ -1,9 +1,11 @@
 //! `CustomerStore` idempotency records and shared secrets: a key runs once and replays its
 //! outcome; the first replica's signing key and secrets win.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use enroll::store::{Idempotency, IdempotencyRef};
+use enroll::domain::PublisherId;
+use enroll::store::{Idempotency, IdempotencyRef, Store};
 
 use super::{HOUR, P1, P2, new_customer, pid, tick, two_publishers};
 use crate::backend_tests;
@@ -23,31 +25,29 @@ fn key(k: &str) -> IdempotencyRef {
     }
 }
 
+/// Claims `key` for a body with an hour's staleness and TTL.
+async fn begin(
+    store: &Arc<dyn Store>,
+    publisher: PublisherId,
+    key: &IdempotencyRef,
+    body_hmac: &str,
+) -> Idempotency {
+    store
+        .idempotency_begin(publisher, key, body_hmac, HOUR, HOUR)
+        .await
+        .unwrap()
+}
+
 async fn a_key_runs_once_and_replays_its_outcome(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let p = pid(P1);
     let k = key("k1");
+    assert_eq!(begin(&store, p, &k, "body-a").await, Idempotency::Started);
     assert_eq!(
-        store
-            .idempotency_begin(p, &k, "body-a", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Idempotency::Started
-    );
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "body-a", HOUR, HOUR)
-            .await
-            .unwrap(),
+        begin(&store, p, &k, "body-a").await,
         Idempotency::InProgress
     );
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "body-b", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Idempotency::Mismatch
-    );
+    assert_eq!(begin(&store, p, &k, "body-b").await, Idempotency::Mismatch);
     let error = serde_json::json!({"errors": ["Email is taken"]});
     store.idempotency_finish(p, &k, 422, &error).await.unwrap();
     let done = Idempotency::Done {
@@ -55,26 +55,14 @@ async fn a_key_runs_once_and_replays_its_outcome(backend: Backend) {
         customer: None,
         response: Some(error.clone()),
     };
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "body-a", HOUR, HOUR)
-            .await
-            .unwrap(),
-        done
-    );
+    assert_eq!(begin(&store, p, &k, "body-a").await, done);
     // A finished record is not abandoned, and not finished twice.
     store.idempotency_abandon(p, &k).await.unwrap();
     store
         .idempotency_finish(p, &k, 500, &serde_json::json!({}))
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "body-a", HOUR, HOUR)
-            .await
-            .unwrap(),
-        done
-    );
+    assert_eq!(begin(&store, p, &k, "body-a").await, done);
     // Keys are per publisher and per route.
     assert_eq!(
         store
@@ -88,10 +76,7 @@ async fn a_key_runs_once_and_replays_its_outcome(backend: Backend) {
         key: "k1".into(),
     };
     assert_eq!(
-        store
-            .idempotency_begin(p, &other_route, "body-a", HOUR, HOUR)
-            .await
-            .unwrap(),
+        begin(&store, p, &other_route, "body-a").await,
         Idempotency::Started
     );
 }
@@ -100,18 +85,9 @@ async fn abandoned_stale_and_expired_keys_run_again(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let p = pid(P1);
     let k = key("k2");
-    store
-        .idempotency_begin(p, &k, "a", HOUR, HOUR)
-        .await
-        .unwrap();
+    begin(&store, p, &k, "a").await;
     store.idempotency_abandon(p, &k).await.unwrap();
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "b", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Idempotency::Started
-    );
+    assert_eq!(begin(&store, p, &k, "b").await, Idempotency::Started);
     // A running record whose process died (older than `stale`) is taken over.
     tick().await;
     assert_eq!(
@@ -121,13 +97,7 @@ async fn abandoned_stale_and_expired_keys_run_again(backend: Backend) {
             .unwrap(),
         Idempotency::Started
     );
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "d", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Idempotency::Mismatch
-    );
+    assert_eq!(begin(&store, p, &k, "d").await, Idempotency::Mismatch);
     // A finished record is forgotten after the TTL, and purged.
     store
         .idempotency_finish(p, &k, 400, &serde_json::json!({}))
@@ -147,31 +117,19 @@ async fn abandoned_stale_and_expired_keys_run_again(backend: Backend) {
         .unwrap();
     tick().await;
     store.purge(0, Duration::from_millis(1)).await.unwrap();
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "f", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Idempotency::Started
-    );
+    assert_eq!(begin(&store, p, &k, "f").await, Idempotency::Started);
 }
 
 async fn a_registration_completes_its_key(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let p = pid(P1);
     let k = key("k3");
-    store
-        .idempotency_begin(p, &k, "body", HOUR, HOUR)
-        .await
-        .unwrap();
+    begin(&store, p, &k, "body").await;
     let mut new = new_customer("rae@example.com");
     new.idempotency = Some(k.clone());
     let c = store.create_customer(p, &new).await.unwrap();
     assert_eq!(
-        store
-            .idempotency_begin(p, &k, "body", HOUR, HOUR)
-            .await
-            .unwrap(),
+        begin(&store, p, &k, "body").await,
         Idempotency::Done {
             status: 200,
             customer: Some(c.id),
@@ -180,13 +138,7 @@ async fn a_registration_completes_its_key(backend: Backend) {
     );
     // The replay holds the old password's session: ending the sessions forgets it.
     assert!(store.end_sessions(p, c.id).await.unwrap());
-    assert_eq!(
-        store
-            .idempotency_begin(p, &k, "body", HOUR, HOUR)
-            .await
-            .unwrap(),
-        Idempotency::Started
-    );
+    assert_eq!(begin(&store, p, &k, "body").await, Idempotency::Started);
 }
 
 async fn the_first_signing_key_and_secret_win(backend: Backend) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use enroll::domain::CustomerId;
 use enroll::store::Rotation;
 
-use super::{HOUR, P1, P2, mail, new_customer, pid, register, tick, two_publishers};
+use super::{HOUR, P1, P2, mail, new_customer, pid, register, rotate, tick, two_publishers};
 use crate::backend_tests;
 use crate::support::Backend;
 
@@ -105,10 +105,7 @@ async fn a_reset_link_works_once_and_ends_every_session(backend: Backend) {
     assert_eq!(after.password_hash, "new-hash");
     assert_eq!(after.session_epoch, c.session_epoch + 1);
     assert_eq!(
-        store
-            .rotate_refresh_token(&new.refresh.hash, "next", HOUR, HOUR)
-            .await
-            .unwrap(),
+        rotate(&store, &new.refresh.hash, "next").await,
         Rotation::Refused
     );
     // Used once; the other outstanding link died with it.
