@@ -266,10 +266,10 @@ shared_sql! {
                 .collect();
             gone.sort();
             for key in gone {
-                if let Some((owner, name)) = parse_consent_key(key) {
-                    if Self::archive_in(&mut *tx, owner, &name).await? {
-                        report.archived.push((owner, name));
-                    }
+                if let Some((owner, name)) = parse_consent_key(key)
+                    && Self::archive_in(&mut *tx, owner, &name).await?
+                {
+                    report.archived.push((owner, name));
                 }
                 sqlx::query("DELETE FROM config_state WHERE item = $1")
                     .bind(key)
@@ -439,10 +439,11 @@ shared_sql! {
                 .fetch_optional(&mut *conn)
                 .await?;
             let current = current.map(ConsentVersion::try_from).transpose()?;
-            if let Some(c) = &current {
-                if !c.archived && c.matches(draft) {
-                    return Ok(Published::Unchanged(c.version));
-                }
+            if let Some(c) = &current
+                && !c.archived
+                && c.matches(draft)
+            {
+                return Ok(Published::Unchanged(c.version));
             }
             let version = current.map_or(1, |c| c.version + 1);
             sqlx::query(
