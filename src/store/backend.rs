@@ -104,6 +104,11 @@ pub(super) trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> {}
 
 impl<DB: Database, T> Bind<DB> for T where T: for<'q> Encode<'q, DB> + Type<DB> {}
 
+/// A borrowing value that goes into `DB` for a query living `'q`.
+pub(super) trait BindRef<'q, DB: Database>: Encode<'q, DB> + Type<DB> {}
+
+impl<'q, DB: Database, T> BindRef<'q, DB> for T where T: Encode<'q, DB> + Type<DB> {}
+
 /// Writes `impl<B> $trait for B` (with `#[async_trait]`) for every [`Backend`] whose driver
 /// runs the shared SQL: its executors, arguments, row indexes and the codecs of the values the
 /// SQL binds and reads. Rust cannot name those sqlx bounds once for a generic database (only
@@ -116,43 +121,38 @@ macro_rules! shared_sql {
         where
             B: $crate::store::backend::Backend,
             for<'c> &'c mut $crate::store::backend::Conn<B>:
-                sqlx::Executor<'c, Database = <B as $crate::store::backend::Backend>::Db>,
-            for<'q> <<B as $crate::store::backend::Backend>::Db as sqlx::Database>::Arguments<'q>:
-                sqlx::IntoArguments<'q, <B as $crate::store::backend::Backend>::Db>,
+                sqlx::Executor<'c, Database = $crate::store::backend::Db<B>>,
+            for<'q> $crate::store::backend::Args<'q, B>:
+                sqlx::IntoArguments<'q, $crate::store::backend::Db<B>>,
             for<'r> &'r str: sqlx::ColumnIndex<$crate::store::backend::Row<B>>,
             usize: sqlx::ColumnIndex<$crate::store::backend::Row<B>>,
-            for<'q> &'q str: sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
-                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
-            bool: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
-            i32: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
-            i64: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
-            String: $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
-            chrono::DateTime<chrono::Utc>:
-                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+            for<'q> &'q str: sqlx::Encode<'q, $crate::store::backend::Db<B>>
+                + sqlx::Type<$crate::store::backend::Db<B>>,
+            bool: $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
+            i32: $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
+            i64: $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
+            String: $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
+            chrono::DateTime<chrono::Utc>: $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
             sqlx::types::Json<serde_json::Value>:
-                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
             sqlx::types::Json<$crate::domain::PublisherSettings>:
-                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
             sqlx::types::Json<$crate::store::MailMessage>:
-                $crate::store::backend::Codec<<B as $crate::store::backend::Backend>::Db>,
-            Option<String>: $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
-            Option<i64>: $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::Codec<$crate::store::backend::Db<B>>,
+            Option<String>: $crate::store::backend::Bind<$crate::store::backend::Db<B>>,
+            Option<i64>: $crate::store::backend::Bind<$crate::store::backend::Db<B>>,
             Option<chrono::DateTime<chrono::Utc>>:
-                $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::Bind<$crate::store::backend::Db<B>>,
             Option<sqlx::types::Json<serde_json::Value>>:
-                $crate::store::backend::Bind<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::Bind<$crate::store::backend::Db<B>>,
             for<'q> sqlx::types::Json<&'q serde_json::Value>:
-                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
-                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::BindRef<'q, $crate::store::backend::Db<B>>,
             for<'q> Option<sqlx::types::Json<&'q serde_json::Value>>:
-                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
-                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::BindRef<'q, $crate::store::backend::Db<B>>,
             for<'q> sqlx::types::Json<&'q $crate::domain::PublisherSettings>:
-                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
-                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::BindRef<'q, $crate::store::backend::Db<B>>,
             for<'q> sqlx::types::Json<&'q $crate::store::MailMessage>:
-                sqlx::Encode<'q, <B as $crate::store::backend::Backend>::Db>
-                + sqlx::Type<<B as $crate::store::backend::Backend>::Db>,
+                $crate::store::backend::BindRef<'q, $crate::store::backend::Db<B>>,
         {
             $($body)*
         }
@@ -161,5 +161,11 @@ macro_rules! shared_sql {
 
 pub(super) use shared_sql;
 
+/// The sqlx driver of backend `B`.
+pub(super) type Db<B> = <B as Backend>::Db;
+
 /// A row of backend `B`.
 pub(super) type Row<B> = <<B as Backend>::Db as Database>::Row;
+
+/// The query arguments of backend `B`.
+pub(super) type Args<'q, B> = <<B as Backend>::Db as Database>::Arguments<'q>;
