@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::backend::{Backend, Conn, shared_sql};
-use super::sql_customers::{CUSTOMER_COLUMNS, CustomerRow, Sessions, before_now};
+use super::sql_customers::{CUSTOMER_COLUMNS, CustomerRow, before_now};
+use super::sql_sessions::Sessions;
 use super::{
     AccountStore, Customer, MailMessage, NewMail, NewRefreshToken, OutboxBacklog, OutboxMail,
     Rotation, StoreError,

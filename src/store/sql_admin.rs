@@ -7,12 +7,14 @@ use sha2::Digest;
 use sqlx::types::Json;
 
 use super::backend::{Backend, Conn, shared_sql};
-use super::sql::{Publishing, rows_into};
+use super::sql::rows_into;
 use super::sql_admin_parts::{
     AUDIT_COLUMNS, AdminKeyRow, AuditRow, Bind, HistoryRow, KEY_COLUMNS, SessionRow,
     customer_page_sql, with_field,
 };
-use super::sql_customers::{CustomerConsentRow, CustomerRow, Sessions};
+use super::sql_customers::{CustomerConsentRow, CustomerRow};
+use super::sql_publishing::Publishing;
+use super::sql_sessions::Sessions;
 use super::{
     AdminKey, AdminSession, AdminStore, AuditCursor, AuditEntry, ConsentHistoryRecord,
     ConsentRecord, Customer, CustomerCursor, CustomerFilter, NewAdminKey, NewAdminSession,

@@ -6,7 +6,7 @@ use subtle::ConstantTimeEq;
 
 use super::backend::shared_sql;
 use super::sql_accounts::{Outbox, later};
-use super::sql_customers::Sessions;
+use super::sql_sessions::Sessions;
 use super::{CodeCheck, NewMail, StoreError, VerificationStore};
 use crate::domain::{CustomerId, PublisherId};
 
