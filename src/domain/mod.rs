@@ -1,5 +1,6 @@
 //! Pure types and rules, no I/O. Parse, don't validate: a value of these types is valid.
 
+pub mod captcha;
 pub mod capture;
 pub mod consent;
 pub mod customer;
@@ -13,6 +14,7 @@ pub mod problem;
 pub mod provisioning;
 pub mod publisher;
 pub mod strength;
+pub mod tables;
 
 pub use consent::{ConsentDraft, ConsentName, ConsentOwner};
 pub use customer::{

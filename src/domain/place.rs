@@ -1,10 +1,11 @@
-//! Where a customer is: country, currency and locale, each checked against the tables of `geo`.
+//! Where a customer is: country, currency and locale, each checked against the CLDR tables
+//! ([`super::tables`]).
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::geo;
+use super::tables as geo;
 
 macro_rules! code_type {
     ($(#[$doc:meta])* $name:ident, $check:path, $what:literal) => {

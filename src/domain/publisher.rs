@@ -33,7 +33,7 @@ pub struct PublisherSettings {
     /// Password rules beyond the base rule: a minimum zxcvbn score, the common-passwords list.
     pub password_policy: super::strength::PasswordPolicy,
     /// Captcha on registration, login or password reset (off when absent).
-    pub captcha: Option<crate::captcha::CaptchaSettings>,
+    pub captcha: Option<super::captcha::CaptchaSettings>,
     /// Registration needs a code sent to the address first (`required`), or not (`off`).
     pub email_verification: EmailVerification,
     /// Extra profile fields asked for (Capture).
@@ -135,7 +135,7 @@ pub fn secret_in(block: &serde_json::Map<String, serde_json::Value>) -> bool {
 /// sent where it was sent before (same provider, same siteverify URL); otherwise the change
 /// is refused, so no one can point the server elsewhere and have it send the operator's secret.
 pub fn carry_captcha_secret(
-    stored: Option<&crate::captcha::CaptchaSettings>,
+    stored: Option<&super::captcha::CaptchaSettings>,
     block: &mut serde_json::Map<String, serde_json::Value>,
     secret_given: bool,
 ) -> Result<(), String> {
@@ -146,7 +146,7 @@ pub fn carry_captcha_secret(
     let provider = block
         .get("provider")
         .cloned()
-        .and_then(|p| serde_json::from_value::<crate::captcha::Provider>(p).ok());
+        .and_then(|p| serde_json::from_value::<super::captcha::Provider>(p).ok());
     let Some(provider) = provider else {
         // No or an unknown provider: the settings' own check names that.
         return Ok(());
@@ -159,7 +159,7 @@ pub fn carry_captcha_secret(
     let Some(stored) = stored else {
         return Err("captcha: secret is required (the provider's server-side secret)".into());
     };
-    if stored.destination() != crate::captcha::destination(provider, url) {
+    if stored.destination() != super::captcha::destination(provider, url) {
         return Err(
             "captcha: secret is required when provider or siteverify_url changes \
                     (the stored secret is only ever sent where it was sent before)"

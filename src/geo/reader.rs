@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use maxminddb::Reader;
 use serde::Deserialize;
 
-use super::tables::static_country;
 use super::verify;
+use crate::domain::tables::static_country;
 
 /// Why a GeoIP database could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -34,7 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Data<Health>, ApiEr
         // Load balancers take this replica out while it still serves (server.drain_delay).
         return Err(ApiError::unavailable("shutting down"));
     }
-    state.store.ping().await.map_err(ApiError::unavailable)?;
+    crate::service::health::ready(&state).await?;
     Ok(Data(Health { status: "ok" }))
 }
 
@@ -47,7 +47,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// The Prometheus text of this process.
 pub fn render_metrics(state: &AppState) -> Response {
-    crate::telemetry::sampler::pool_gauges(state.store.as_ref());
+    crate::service::health::sample_pool(state);
     (
         [(
             header::CONTENT_TYPE,

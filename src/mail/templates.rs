@@ -1,20 +1,8 @@
 //! The emails Enroll sends, in plain text and HTML, in English and Dutch (the customer's
 //! locale picks; English otherwise).
 
-use serde::{Deserialize, Serialize};
-
-/// A rendered message, as stored in the outbox until it is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    /// Recipient address (the one stored on the customer).
-    pub to: String,
-    /// Subject line.
-    pub subject: String,
-    /// Plain-text body.
-    pub text: String,
-    /// HTML body.
-    pub html: String,
-}
+/// A rendered message (the outbox keeps it until it is sent).
+pub use crate::store::MailMessage as Message;
 
 /// Languages with translations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -45,6 +45,7 @@ pub mod audit;
 pub mod consent_answers;
 pub mod consents;
 pub mod customers;
+pub mod health;
 pub mod passwords;
 pub mod profile;
 pub mod publishers;

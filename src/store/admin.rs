@@ -6,8 +6,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use async_trait::async_trait;
+
+use super::{ConsentRecord, Customer, Published, Publisher, StoreError};
 use crate::domain::email::email_key;
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, Country, CustomerId, PublisherId};
+use crate::domain::{
+    ConsentDraft, ConsentName, ConsentOwner, ConsentState, Country, CustomerId, OfferId,
+    PublisherId, PublisherSettings,
+};
 
 /// An admin key as stored: never the key itself, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +219,136 @@ impl AuditCursor {
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
         raw.strip_prefix('a')?.parse().ok().map(AuditCursor)
     }
+}
+
+/// Admin keys, the admin's changes (each written with its audit line in one transaction),
+/// the customer list, erasure, the audit trail and dashboard sessions.
+#[async_trait]
+pub trait AdminStore: Send + Sync + 'static {
+    /// Stores a key (its hash); `NotFound` for an unknown publisher. `audit` is written with it.
+    async fn create_admin_key(
+        &self,
+        key: &NewAdminKey,
+        audit: &NewAudit,
+    ) -> Result<AdminKey, StoreError>;
+
+    /// Every key (revoked ones too), by id; only one publisher's with `Some`.
+    async fn admin_keys(&self, publisher: Option<PublisherId>)
+    -> Result<Vec<AdminKey>, StoreError>;
+
+    /// The key with this hash, revoked or not.
+    async fn admin_key_by_hash(&self, hash: &str) -> Result<Option<AdminKey>, StoreError>;
+
+    /// Revokes a key and ends its sessions; `None` when there is no such key. The audit line
+    /// gets the key's publisher. Revoking a revoked key changes nothing (and writes no line).
+    async fn revoke_admin_key(
+        &self,
+        id: i64,
+        audit: &NewAudit,
+    ) -> Result<Option<AdminKey>, StoreError>;
+
+    /// [`PublisherStore::create_publisher`](super::PublisherStore::create_publisher) with its audit line, in one transaction.
+    async fn admin_create_publisher(
+        &self,
+        id: PublisherId,
+        name: &str,
+        settings: &PublisherSettings,
+        offers: &[OfferId],
+        audit: &NewAudit,
+    ) -> Result<Publisher, StoreError>;
+
+    /// [`PublisherStore::update_publisher`](super::PublisherStore::update_publisher) with its audit line, in one transaction.
+    async fn admin_update_publisher(
+        &self,
+        id: PublisherId,
+        name: &str,
+        settings: &PublisherSettings,
+        audit: &NewAudit,
+    ) -> Result<Publisher, StoreError>;
+
+    /// [`PublisherStore::publish_consent`](super::PublisherStore::publish_consent) with its audit line (written only when a version
+    /// was published); the audit detail gets the new `version`.
+    async fn admin_publish_consent(
+        &self,
+        owner: ConsentOwner,
+        draft: &ConsentDraft,
+        audit: &NewAudit,
+    ) -> Result<Published, StoreError>;
+
+    /// [`PublisherStore::archive_consent`](super::PublisherStore::archive_consent) with its audit line (when something was archived).
+    async fn admin_archive_consent(
+        &self,
+        owner: ConsentOwner,
+        name: &ConsentName,
+        audit: &NewAudit,
+    ) -> Result<bool, StoreError>;
+
+    /// One page of a publisher's customers, newest first by (created_at, id), after `after`;
+    /// at most `limit`. Erased customers never appear. Keyset: each page is an index range.
+    async fn customer_page(
+        &self,
+        publisher: PublisherId,
+        filter: &CustomerFilter,
+        after: Option<&CustomerCursor>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StoreError>;
+
+    /// Every row of a customer's consent history, oldest first.
+    async fn consent_history(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+    ) -> Result<Vec<ConsentHistoryRecord>, StoreError>;
+
+    /// Erases a customer: the row stays as a tombstone (id kept, personal fields nulled,
+    /// `erased_at` set), the consent history loses addresses and user agents, and refresh
+    /// tokens, reset tokens, outbox, idempotency and login-failure rows go; the session epoch
+    /// is bumped. False when there is no such (unerased) customer.
+    async fn erase_customer(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+        audit: &NewAudit,
+    ) -> Result<bool, StoreError>;
+
+    /// Writes an audit line on its own (for actions that change nothing stored, e.g. exports).
+    async fn record_audit(&self, audit: &NewAudit) -> Result<(), StoreError>;
+
+    /// One page of the audit trail, newest first, before `before`; one publisher's with `Some`.
+    async fn audit_page(
+        &self,
+        publisher: Option<PublisherId>,
+        before: Option<AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Stores a dashboard session; `NotFound` for an unknown key.
+    async fn create_admin_session(&self, session: &NewAdminSession) -> Result<(), StoreError>;
+
+    /// The unexpired session with this token hash, with its key (revoked or not).
+    async fn admin_session(&self, hash: &str) -> Result<Option<AdminSession>, StoreError>;
+
+    /// Ends a session; false when there was none.
+    async fn delete_admin_session(&self, hash: &str) -> Result<bool, StoreError>;
+
+    /// The current answers (newest history row per consent) of several customers of one
+    /// publisher at once (the dashboard's page of 50), in one query.
+    async fn consent_answers_of(
+        &self,
+        publisher: PublisherId,
+        customers: &[CustomerId],
+    ) -> Result<Vec<(CustomerId, ConsentRecord)>, StoreError>;
+
+    /// Customers registered per UTC day since `since` (days without any are left out); erased
+    /// ones are not counted.
+    async fn registrations_per_day(
+        &self,
+        publisher: PublisherId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(chrono::NaiveDate, i64)>, StoreError>;
+
+    /// Drops expired sessions; returns how many.
+    async fn purge_admin_sessions(&self) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

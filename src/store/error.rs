@@ -1,5 +1,8 @@
 //! Store errors: what callers must tell apart (exists, missing, unavailable) and the rest.
 
+use super::backend::classify;
+use super::{PgStore, SqliteStore};
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,25 +40,16 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
-            // Postgres names the constraint; SQLite only says it in the message.
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists(
-                db.constraint()
-                    .map_or_else(|| db.message().to_owned(), str::to_owned),
-            ),
-            sqlx::Error::Database(db) if is_transient(db.code().as_deref()) => {
-                StoreError::Unavailable(e)
+            // Each backend reads its own errors (see `Backend::unique_conflict`).
+            sqlx::Error::Database(db)
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some() =>
+            {
+                classify::<PgStore>(e)
             }
+            sqlx::Error::Database(_) => classify::<SqliteStore>(e),
             _ => StoreError::Database(e),
         }
     }
-}
-
-/// Postgres errors that mean "cannot reach or use the database now" (connection, shutdown,
-/// resources, refused logins or connections), and SQLite BUSY and LOCKED.
-fn is_transient(code: Option<&str>) -> bool {
-    let Some(c) = code else { return false };
-    ["08", "57P", "53", "28"]
-        .iter()
-        .any(|class| c.starts_with(class))
-        || matches!(c, "55000" | "3D000" | "5" | "6")
 }

@@ -2,15 +2,12 @@
 
 use std::str::FromStr;
 
+use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Pool, Postgres, Transaction};
 
 use super::StoreError;
-use super::sql::impl_store;
-use super::sql_accounts::impl_account_store;
-use super::sql_admin::impl_admin_store;
-use super::sql_customers::impl_customer_store;
-use super::sql_verification::impl_verification_store;
+use super::backend::Backend;
 use crate::config::{DatabaseSettings, redact_url};
 
 /// Serializes provisioning and consent publication across every replica.
@@ -43,16 +40,21 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
 
-    async fn run_migrations(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
+impl Backend for PgStore {
+    type Db = Postgres;
 
-    /// Row lock for reads that decide a write (SQLite's write transaction already locks).
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+
+    // Prefix searches compare bytes (an index range), whatever the database's collation.
+    const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+
+    const UTC_DAY: &'static str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+
+    fn pool(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
@@ -66,16 +68,30 @@ impl PgStore {
             .await?;
         Ok(tx)
     }
-}
 
-impl_store!(PgStore, Postgres);
-impl_customer_store!(PgStore, Postgres);
-impl_account_store!(PgStore, Postgres);
-impl_verification_store!(PgStore, Postgres);
-// Prefix searches compare bytes (an index range), whatever the database's collation.
-impl_admin_store!(
-    PgStore,
-    Postgres,
-    " COLLATE \"C\"",
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-);
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        // sqlx holds Postgres's advisory migration lock while it runs.
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn unique_conflict(error: &dyn DatabaseError) -> String {
+        error
+            .constraint()
+            .map_or_else(|| error.message().to_owned(), str::to_owned)
+    }
+
+    fn is_transient(code: &str) -> bool {
+        // Connection, shutdown, resources, refused logins; not ready; no such database.
+        ["08", "57P", "53", "28"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || matches!(code, "55000" | "3D000")
+    }
+
+    fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+}

@@ -1,11 +1,21 @@
-//! The SQL both backends share. Each backend defines its pool, migrations and
-//! `begin_locked` (the provisioning lock); `impl_store!` writes the `Store` impl over them.
+//! The publisher SQL both backends share, written once against the [`Backend`] trait like the
+//! rest of `sql_*.rs`: the statements are the same for both; what differs (locking, `BEGIN
+//! IMMEDIATE`, collation, migrations, error codes) is asked of the trait.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{ConsentVersion, Publisher, StoreError};
-use crate::domain::{ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings};
+use super::backend::shared_sql;
+use super::sql_publishing::Publishing;
+use super::{
+    ApplyReport, ConsentVersion, PoolStats, Published, Publisher, PublisherStore, StoreError,
+};
+use crate::domain::provisioning::{DeclaredPart, parse_consent_key};
+use crate::domain::{
+    ConsentDraft, ConsentName, ConsentOwner, Declaration, OfferId, PublisherId, PublisherSettings,
+};
 
 pub(super) const PUBLISHER_COLUMNS: &str = "id, name, settings, created_at";
 pub(super) const CONSENT_COLUMNS: &str = "owner, name, version, label, value, required, enabled_by_default, placeholder, archived, created_at";
@@ -73,377 +83,201 @@ where
     rows.into_iter().map(T::try_from).collect()
 }
 
-/// Writes `impl Store for $store` for a backend struct with a `pool: sqlx::Pool<$db>`, an
-/// inherent `async fn begin_locked(&self) -> Result<sqlx::Transaction<'static, $db>, sqlx::Error>`
-/// and `async fn run_migrations(&self) -> Result<(), StoreError>`.
-macro_rules! impl_store {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            async fn publish_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                owner: $crate::domain::ConsentOwner,
-                draft: &$crate::domain::ConsentDraft,
-            ) -> Result<$crate::store::Published, $crate::store::StoreError> {
-                use $crate::domain::ConsentOwner;
-                use $crate::store::{Published, StoreError};
-                if let ConsentOwner::Publisher(p) = owner {
-                    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM publishers WHERE id = $1")
-                        .bind(p.get())
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                    if exists.is_none() {
-                        return Err(StoreError::NotFound(format!("publisher {p}")));
-                    }
-                }
-                // A name is unique across the platform's and the publishers' consents.
-                let clash_sql = match owner {
-                    ConsentOwner::Platform => "SELECT owner FROM consent_versions WHERE name = $1 AND owner <> 0 LIMIT 1",
-                    ConsentOwner::Publisher(_) => "SELECT owner FROM consent_versions WHERE name = $1 AND owner = 0 LIMIT 1",
-                };
-                let clash: Option<i64> = sqlx::query_scalar(clash_sql)
-                    .bind(draft.name.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if let Some(other) = clash {
-                    let side = if other == 0 { "the platform".to_owned() } else { format!("publisher {other}") };
-                    return Err(StoreError::Invalid(format!(
-                        "consent name {} is already used by {side} (names are unique across the platform and each publisher)",
-                        draft.name
-                    )));
-                }
-                let sql = format!(
-                    "SELECT {} FROM consent_versions WHERE owner = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
-                    $crate::store::sql::CONSENT_COLUMNS
-                );
-                let current: Option<$crate::store::sql::ConsentRow> = sqlx::query_as(&sql)
-                    .bind(owner.get())
-                    .bind(draft.name.as_str())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                let current = current.map($crate::store::ConsentVersion::try_from).transpose()?;
-                if let Some(c) = &current {
-                    if !c.archived && c.matches(draft) {
-                        return Ok(Published::Unchanged(c.version));
-                    }
-                }
-                let version = current.map_or(1, |c| c.version + 1);
-                sqlx::query(
-                    "INSERT INTO consent_versions (owner, name, version, label, value, required, \
-                     enabled_by_default, placeholder, archived, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9)",
-                )
-                .bind(owner.get())
-                .bind(draft.name.as_str())
-                .bind(version)
-                .bind(&draft.label)
-                .bind(&draft.value)
-                .bind(draft.required)
-                .bind(draft.enabled_by_default)
-                .bind(&draft.placeholder)
-                .bind(chrono::Utc::now())
-                .execute(&mut *conn)
-                .await?;
-                Ok(Published::New(version))
-            }
-
-            async fn archive_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                owner: $crate::domain::ConsentOwner,
-                name: &$crate::domain::ConsentName,
-            ) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query("UPDATE consent_versions SET archived = TRUE WHERE owner = $1 AND name = $2")
-                    .bind(owner.get())
-                    .bind(name.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(done.rows_affected() > 0)
-            }
-
-            async fn upsert_publisher_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                p: &$crate::domain::PublisherDeclaration,
-            ) -> Result<(), $crate::store::StoreError> {
-                use $crate::store::StoreError;
-                let now = chrono::Utc::now();
-                sqlx::query(
-                    "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, settings = excluded.settings, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(p.id.get())
-                .bind(&p.name)
-                .bind(sqlx::types::Json(&p.settings))
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                for offer in &p.offers {
-                    sqlx::query("INSERT INTO offers (id, publisher_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                        .bind(offer.as_str())
-                        .bind(p.id.get())
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await?;
-                    let owner: i64 = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
-                        .bind(offer.as_str())
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    if owner != p.id.get() {
-                        return Err(StoreError::Invalid(format!("offer {offer} belongs to publisher {owner}")));
-                    }
-                }
-                Ok(())
-            }
+shared_sql! {
+    impl PublisherStore for B {
+        async fn migrate(&self) -> Result<(), StoreError> {
+            self.run_migrations().await
         }
 
-        #[async_trait::async_trait]
-        impl $crate::store::PublisherStore for $store {
-            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
-                self.run_migrations().await
-            }
+        async fn ping(&self) -> Result<(), StoreError> {
+            sqlx::query("SELECT 1").execute(self.pool()).await?;
+            Ok(())
+        }
 
-            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
-            }
+        fn pool_stats(&self) -> PoolStats {
+            super::backend::pool_stats(self.pool())
+        }
 
-            fn pool_stats(&self) -> $crate::store::PoolStats {
-                $crate::store::PoolStats {
-                    open: self.pool.size(),
-                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-                    max: self.pool.options().get_max_connections(),
-                }
-            }
+        async fn create_publisher(
+            &self,
+            id: PublisherId,
+            name: &str,
+            settings: &PublisherSettings,
+            offers: &[OfferId],
+        ) -> Result<Publisher, StoreError> {
+            let mut tx = self.pool().begin().await?;
+            let created =
+                Self::create_publisher_in(&mut *tx, id, name, settings, offers, Utc::now()).await?;
+            tx.commit().await?;
+            Ok(created)
+        }
 
-            async fn create_publisher(
-                &self,
-                id: $crate::domain::PublisherId,
-                name: &str,
-                settings: &$crate::domain::PublisherSettings,
-                offers: &[$crate::domain::OfferId],
-            ) -> Result<$crate::store::Publisher, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let sql = format!(
-                    "INSERT INTO publishers (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {}",
-                    $crate::store::sql::PUBLISHER_COLUMNS
-                );
-                let row: $crate::store::sql::PublisherRow = sqlx::query_as(&sql)
-                    .bind(id.get())
-                    .bind(name)
-                    .bind(sqlx::types::Json(settings))
-                    .bind(chrono::Utc::now())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(|e| match $crate::store::StoreError::from(e) {
-                        $crate::store::StoreError::AlreadyExists(_) => $crate::store::StoreError::AlreadyExists(format!("publisher {id}")),
-                        other => other,
-                    })?;
-                for offer in offers {
-                    Self::insert_offer(&mut *tx, id, offer).await?;
-                }
-                tx.commit().await?;
-                row.try_into()
-            }
+        async fn update_publisher(
+            &self,
+            id: PublisherId,
+            name: &str,
+            settings: &PublisherSettings,
+        ) -> Result<Publisher, StoreError> {
+            let mut conn = self.pool().acquire().await?;
+            Self::update_publisher_in(&mut *conn, id, name, settings, Utc::now()).await
+        }
 
-            async fn update_publisher(
-                &self,
-                id: $crate::domain::PublisherId,
-                name: &str,
-                settings: &$crate::domain::PublisherSettings,
-            ) -> Result<$crate::store::Publisher, $crate::store::StoreError> {
-                let sql = format!(
-                    "UPDATE publishers SET name = $2, settings = $3, updated_at = $4 WHERE id = $1 RETURNING {}",
-                    $crate::store::sql::PUBLISHER_COLUMNS
-                );
-                let row: Option<$crate::store::sql::PublisherRow> = sqlx::query_as(&sql)
-                    .bind(id.get())
-                    .bind(name)
-                    .bind(sqlx::types::Json(settings))
-                    .bind(chrono::Utc::now())
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("publisher {id}")))?
-                    .try_into()
-            }
+        async fn publisher(&self, id: PublisherId) -> Result<Option<Publisher>, StoreError> {
+            let sql = format!("SELECT {} FROM publishers WHERE id = $1", PUBLISHER_COLUMNS);
+            let row: Option<PublisherRow> = sqlx::query_as(&sql)
+                .bind(id.get())
+                .fetch_optional(self.pool())
+                .await?;
+            row.map(TryInto::try_into).transpose()
+        }
 
-            async fn publisher(
-                &self,
-                id: $crate::domain::PublisherId,
-            ) -> Result<Option<$crate::store::Publisher>, $crate::store::StoreError> {
-                let sql = format!("SELECT {} FROM publishers WHERE id = $1", $crate::store::sql::PUBLISHER_COLUMNS);
-                let row: Option<$crate::store::sql::PublisherRow> =
-                    sqlx::query_as(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
-                row.map(TryInto::try_into).transpose()
-            }
+        async fn publishers(&self) -> Result<Vec<Publisher>, StoreError> {
+            let sql = format!("SELECT {} FROM publishers ORDER BY id", PUBLISHER_COLUMNS);
+            let rows: Vec<PublisherRow> = sqlx::query_as(&sql).fetch_all(self.pool()).await?;
+            rows_into(rows)
+        }
 
-            async fn publishers(&self) -> Result<Vec<$crate::store::Publisher>, $crate::store::StoreError> {
-                let sql = format!("SELECT {} FROM publishers ORDER BY id", $crate::store::sql::PUBLISHER_COLUMNS);
-                let rows: Vec<$crate::store::sql::PublisherRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
-                $crate::store::sql::rows_into(rows)
-            }
+        async fn add_offer(
+            &self,
+            publisher: PublisherId,
+            offer: &OfferId,
+        ) -> Result<(), StoreError> {
+            let mut conn = self.pool().acquire().await?;
+            Self::insert_offer(&mut *conn, publisher, offer).await
+        }
 
-            async fn add_offer(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                offer: &$crate::domain::OfferId,
-            ) -> Result<(), $crate::store::StoreError> {
-                let mut conn = self.pool.acquire().await?;
-                Self::insert_offer(&mut *conn, publisher, offer).await
-            }
-
-            async fn offers(
-                &self,
-                publisher: $crate::domain::PublisherId,
-            ) -> Result<Vec<$crate::domain::OfferId>, $crate::store::StoreError> {
-                let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM offers WHERE publisher_id = $1 ORDER BY id")
+        async fn offers(&self, publisher: PublisherId) -> Result<Vec<OfferId>, StoreError> {
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM offers WHERE publisher_id = $1 ORDER BY id")
                     .bind(publisher.get())
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.pool())
                     .await?;
-                ids.into_iter().map($crate::store::sql::offer_from_row).collect()
-            }
+            ids.into_iter().map(offer_from_row).collect()
+        }
 
-            async fn offer_publisher(
-                &self,
-                offer: &$crate::domain::OfferId,
-            ) -> Result<Option<$crate::domain::PublisherId>, $crate::store::StoreError> {
-                let id: Option<i64> = sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
+        async fn offer_publisher(
+            &self,
+            offer: &OfferId,
+        ) -> Result<Option<PublisherId>, StoreError> {
+            let id: Option<i64> =
+                sqlx::query_scalar("SELECT publisher_id FROM offers WHERE id = $1")
                     .bind(offer.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.pool())
                     .await?;
-                id.map(|id| $crate::domain::PublisherId::from_i64(id).map_err($crate::store::StoreError::Corrupt))
-                    .transpose()
-            }
+            id.map(|id| PublisherId::from_i64(id).map_err(StoreError::Corrupt))
+                .transpose()
+        }
 
-            async fn publish_consent(
-                &self,
-                owner: $crate::domain::ConsentOwner,
-                draft: &$crate::domain::ConsentDraft,
-            ) -> Result<$crate::store::Published, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
-                let published = Self::publish_in(&mut *tx, owner, draft).await?;
-                tx.commit().await?;
-                Ok(published)
-            }
+        async fn publish_consent(
+            &self,
+            owner: ConsentOwner,
+            draft: &ConsentDraft,
+        ) -> Result<Published, StoreError> {
+            let mut tx = self.begin_locked().await?;
+            let published = Self::publish_in(&mut *tx, owner, draft).await?;
+            tx.commit().await?;
+            Ok(published)
+        }
 
-            async fn archive_consent(
-                &self,
-                owner: $crate::domain::ConsentOwner,
-                name: &$crate::domain::ConsentName,
-            ) -> Result<bool, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
-                let archived = Self::archive_in(&mut *tx, owner, name).await?;
-                tx.commit().await?;
-                Ok(archived)
-            }
+        async fn archive_consent(
+            &self,
+            owner: ConsentOwner,
+            name: &ConsentName,
+        ) -> Result<bool, StoreError> {
+            let mut tx = self.begin_locked().await?;
+            let archived = Self::archive_in(&mut *tx, owner, name).await?;
+            tx.commit().await?;
+            Ok(archived)
+        }
 
-            async fn current_consents(
-                &self,
-                publisher: $crate::domain::PublisherId,
-            ) -> Result<Vec<$crate::store::ConsentVersion>, $crate::store::StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM consent_versions c WHERE owner IN (0, $1) AND NOT archived \
-                     AND version = (SELECT MAX(version) FROM consent_versions m WHERE m.owner = c.owner AND m.name = c.name) \
-                     ORDER BY owner, required DESC, name",
-                    $crate::store::sql::CONSENT_COLUMNS
-                );
-                let rows: Vec<$crate::store::sql::ConsentRow> =
-                    sqlx::query_as(&sql).bind(publisher.get()).fetch_all(&self.pool).await?;
-                $crate::store::sql::rows_into(rows)
-            }
+        async fn current_consents(
+            &self,
+            publisher: PublisherId,
+        ) -> Result<Vec<ConsentVersion>, StoreError> {
+            let sql = format!(
+                "SELECT {} FROM consent_versions c WHERE owner IN (0, $1) AND NOT archived \
+                 AND version = (SELECT MAX(version) FROM consent_versions m WHERE m.owner = c.owner AND m.name = c.name) \
+                 ORDER BY owner, required DESC, name",
+                CONSENT_COLUMNS
+            );
+            let rows: Vec<ConsentRow> = sqlx::query_as(&sql)
+                .bind(publisher.get())
+                .fetch_all(self.pool())
+                .await?;
+            rows_into(rows)
+        }
 
-            async fn consent_versions(
-                &self,
-                owner: $crate::domain::ConsentOwner,
-            ) -> Result<Vec<$crate::store::ConsentVersion>, $crate::store::StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM consent_versions WHERE owner = $1 ORDER BY name, version",
-                    $crate::store::sql::CONSENT_COLUMNS
-                );
-                let rows: Vec<$crate::store::sql::ConsentRow> =
-                    sqlx::query_as(&sql).bind(owner.get()).fetch_all(&self.pool).await?;
-                $crate::store::sql::rows_into(rows)
-            }
+        async fn consent_versions(
+            &self,
+            owner: ConsentOwner,
+        ) -> Result<Vec<ConsentVersion>, StoreError> {
+            let sql = format!(
+                "SELECT {} FROM consent_versions WHERE owner = $1 ORDER BY name, version",
+                CONSENT_COLUMNS
+            );
+            let rows: Vec<ConsentRow> = sqlx::query_as(&sql)
+                .bind(owner.get())
+                .fetch_all(self.pool())
+                .await?;
+            rows_into(rows)
+        }
 
-            async fn apply_declaration(
-                &self,
-                declaration: &$crate::domain::Declaration,
-            ) -> Result<$crate::store::ApplyReport, $crate::store::StoreError> {
-                use $crate::domain::provisioning::{parse_consent_key, DeclaredPart};
-                use $crate::store::{ApplyReport, Published};
-                let mut tx = self.begin_locked().await?;
-                let known: Vec<(String, String)> = sqlx::query_as("SELECT item, fingerprint FROM config_state")
+        async fn apply_declaration(
+            &self,
+            declaration: &Declaration,
+        ) -> Result<ApplyReport, StoreError> {
+            let mut tx = self.begin_locked().await?;
+            let known: Vec<(String, String)> =
+                sqlx::query_as("SELECT item, fingerprint FROM config_state")
                     .fetch_all(&mut *tx)
                     .await?;
-                let known: std::collections::HashMap<String, String> = known.into_iter().collect();
-                let items = declaration.items();
-                let mut report = ApplyReport::default();
-                for item in &items {
-                    if known.get(&item.key) == Some(&item.fingerprint) {
-                        continue;
-                    }
-                    match item.part {
-                        DeclaredPart::Publisher(p) => Self::upsert_publisher_in(&mut *tx, p).await?,
-                        DeclaredPart::Consent(owner, draft) => {
-                            if let Published::New(v) = Self::publish_in(&mut *tx, owner, draft).await? {
-                                report.published.push((owner, draft.name.clone(), v));
-                            }
+            let known: HashMap<String, String> = known.into_iter().collect();
+            let items = declaration.items();
+            let mut report = ApplyReport::default();
+            for item in &items {
+                if known.get(&item.key) == Some(&item.fingerprint) {
+                    continue;
+                }
+                match item.part {
+                    DeclaredPart::Publisher(p) => Self::upsert_publisher_in(&mut *tx, p).await?,
+                    DeclaredPart::Consent(owner, draft) => {
+                        if let Published::New(v) = Self::publish_in(&mut *tx, owner, draft).await? {
+                            report.published.push((owner, draft.name.clone(), v));
                         }
                     }
-                    sqlx::query(
-                        "INSERT INTO config_state (item, fingerprint, applied_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (item) DO UPDATE SET fingerprint = excluded.fingerprint, applied_at = excluded.applied_at",
-                    )
-                    .bind(&item.key)
-                    .bind(&item.fingerprint)
-                    .bind(chrono::Utc::now())
+                }
+                sqlx::query(
+                    "INSERT INTO config_state (item, fingerprint, applied_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (item) DO UPDATE SET fingerprint = excluded.fingerprint, applied_at = excluded.applied_at",
+                )
+                .bind(&item.key)
+                .bind(&item.fingerprint)
+                .bind(Utc::now())
+                .execute(&mut *tx)
+                .await?;
+                report.applied.push(item.key.clone());
+            }
+            // A consent the file declared before but no longer does is archived; a
+            // publisher dropped from the file keeps its data (tenants are never deleted).
+            let declared: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
+            let mut gone: Vec<&String> = known
+                .keys()
+                .filter(|k| !declared.contains(k.as_str()))
+                .collect();
+            gone.sort();
+            for key in gone {
+                if let Some((owner, name)) = parse_consent_key(key)
+                    && Self::archive_in(&mut *tx, owner, &name).await?
+                {
+                    report.archived.push((owner, name));
+                }
+                sqlx::query("DELETE FROM config_state WHERE item = $1")
+                    .bind(key)
                     .execute(&mut *tx)
                     .await?;
-                    report.applied.push(item.key.clone());
-                }
-                // A consent the file declared before but no longer does is archived; a
-                // publisher dropped from the file keeps its data (tenants are never deleted).
-                let declared: std::collections::HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
-                let mut gone: Vec<&String> = known.keys().filter(|k| !declared.contains(k.as_str())).collect();
-                gone.sort();
-                for key in gone {
-                    if let Some((owner, name)) = parse_consent_key(key) {
-                        if Self::archive_in(&mut *tx, owner, &name).await? {
-                            report.archived.push((owner, name));
-                        }
-                    }
-                    sqlx::query("DELETE FROM config_state WHERE item = $1").bind(key).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(report)
             }
+            tx.commit().await?;
+            Ok(report)
         }
-
-        impl $store {
-            async fn insert_offer(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                publisher: $crate::domain::PublisherId,
-                offer: &$crate::domain::OfferId,
-            ) -> Result<(), $crate::store::StoreError> {
-                use $crate::store::StoreError;
-                if offer.publisher() != publisher {
-                    return Err(StoreError::Invalid(format!("offer {offer} names publisher {}", offer.publisher())));
-                }
-                sqlx::query("INSERT INTO offers (id, publisher_id, created_at) VALUES ($1, $2, $3)")
-                    .bind(offer.as_str())
-                    .bind(publisher.get())
-                    .bind(chrono::Utc::now())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| match StoreError::from(e) {
-                        StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("offer {offer}")),
-                        StoreError::Database(e) if e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) => {
-                            StoreError::NotFound(format!("publisher {publisher}"))
-                        }
-                        other => other,
-                    })?;
-                Ok(())
-            }
-        }
-    };
+    }
 }
-
-pub(super) use impl_store;

@@ -1,9 +1,16 @@
-//! The customer SQL both backends share (see `sql.rs` for the pattern).
+//! The customer SQL both backends share: `CustomerStore` and the session and consent-history
+//! helpers the account and admin SQL use too.
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::{ConsentRecord, Customer, StoreError};
+use super::backend::shared_sql;
+use super::sql::rows_into;
+use super::sql_sessions::Sessions;
+use super::{
+    ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
+    NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, conflict_field,
+};
 use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, PublisherId};
 
 pub(super) const CUSTOMER_COLUMNS: &str = "id, publisher_id, email, email_key, password_hash, first_name, last_name, \
@@ -113,472 +120,351 @@ pub(super) fn before_now(d: std::time::Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// Writes `impl CustomerStore for $store`; needs `pool` and `begin_write()` like `impl_store!`.
-macro_rules! impl_customer_store {
-    ($store:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::CustomerStore for $store {
-            async fn create_customer(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                new: &$crate::store::NewCustomer,
-            ) -> Result<$crate::store::Customer, $crate::store::StoreError> {
-                use $crate::store::{StoreError, conflict_field};
-                let now = chrono::Utc::now();
-                for _ in 0..5 {
-                    let id = $crate::domain::CustomerId::random();
-                    let mut tx = self.begin_write().await?;
-                    let sql = format!(
-                        "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, last_name, \
-                         locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, \
-                         email_verified, capture) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16) RETURNING {}",
-                        $crate::store::sql_customers::CUSTOMER_COLUMNS
-                    );
-                    let inserted: Result<$crate::store::sql_customers::CustomerRow, StoreError> = sqlx::query_as(&sql)
-                        .bind(id.get())
-                        .bind(publisher.get())
-                        .bind(&new.email)
-                        .bind(&new.email_key)
-                        .bind(&new.password_hash)
-                        .bind(&new.first_name)
-                        .bind(&new.last_name)
-                        .bind(&new.locale)
-                        .bind(&new.country)
-                        .bind(&new.currency)
-                        .bind(&new.external_id)
-                        .bind(new.external_data.as_ref().map(sqlx::types::Json))
-                        .bind(&new.ip)
-                        .bind(now)
-                        .bind(new.verification.is_some())
-                        .bind(new.capture.as_ref().map(sqlx::types::Json))
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(StoreError::from);
-                    let row = match inserted {
-                        Err(StoreError::AlreadyExists(what)) if conflict_field(&what) == Some("id") => continue,
-                        other => other?,
-                    };
-                    if let Some(code_hash) = &new.verification {
-                        // Single use: the code is spent in the transaction that creates the
-                        // customer, so a failed registration leaves it for another try.
-                        let spent = sqlx::query(
-                            "UPDATE email_codes SET used_at = $4 WHERE publisher_id = $1 AND email_key = $2 \
-                             AND code_hash = $3 AND used_at IS NULL AND expires_at > $4",
-                        )
-                        .bind(publisher.get())
-                        .bind(&new.email_key)
-                        .bind(code_hash)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        if spent.rows_affected() == 0 {
-                            return Err(StoreError::VerificationFailed);
-                        }
-                    }
-                    Self::insert_consents(&mut *tx, id, &new.consents, now).await?;
-                    Self::insert_refresh(&mut *tx, id, &new.refresh, now).await?;
-                    if let Some(key) = &new.idempotency {
-                        sqlx::query(
-                            "UPDATE idempotency_keys SET state = 'done', customer_id = $4, status = 200, response = NULL \
-                             WHERE publisher_id = $1 AND route = $2 AND key = $3",
-                        )
-                        .bind(publisher.get())
-                        .bind(&key.route)
-                        .bind(&key.key)
-                        .bind(id.get())
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    tx.commit().await?;
-                    return row.try_into();
-                }
-                Err(StoreError::Invalid("no free customer id after 5 tries".into()))
-            }
-
-            async fn customer(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                id: $crate::domain::CustomerId,
-            ) -> Result<Option<$crate::store::Customer>, $crate::store::StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
-                    $crate::store::sql_customers::CUSTOMER_COLUMNS
-                );
-                let row: Option<$crate::store::sql_customers::CustomerRow> =
-                    sqlx::query_as(&sql).bind(id.get()).bind(publisher.get()).fetch_optional(&self.pool).await?;
-                row.map(TryInto::try_into).transpose()
-            }
-
-            async fn update_customer(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                id: $crate::domain::CustomerId,
-                c: &$crate::store::CustomerChanges,
-            ) -> Result<$crate::store::Customer, $crate::store::StoreError> {
-                // One statement: each field is set only when its flag is, so concurrent
-                // changes of different fields do not undo each other.
-                let sql = format!(
-                    "UPDATE customers SET \
-                     email = CASE WHEN $3 THEN $4 ELSE email END, \
-                     email_key = CASE WHEN $3 THEN $5 ELSE email_key END, \
-                     first_name = CASE WHEN $6 THEN $7 ELSE first_name END, \
-                     last_name = CASE WHEN $8 THEN $9 ELSE last_name END, \
-                     country = CASE WHEN $10 THEN $11 ELSE country END, \
-                     locale = CASE WHEN $12 THEN $13 ELSE locale END, \
-                     external_data = CASE WHEN $14 THEN $15 ELSE external_data END, \
-                     email_verified = CASE WHEN $3 AND email_key IS DISTINCT FROM $5 THEN FALSE ELSE email_verified END, \
-                     capture = CASE WHEN $16 THEN $17 ELSE capture END \
-                     WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL RETURNING {}",
-                    $crate::store::sql_customers::CUSTOMER_COLUMNS
-                );
-                let (email, key) = c.email.clone().unzip();
+shared_sql! {
+    impl CustomerStore for B {
+        async fn create_customer(
+            &self,
+            publisher: PublisherId,
+            new: &NewCustomer,
+        ) -> Result<Customer, StoreError> {
+            let now = Utc::now();
+            for _ in 0..5 {
+                let id = CustomerId::random();
                 let mut tx = self.begin_write().await?;
-                // A new email key moves the account: every session of the old one ends.
-                let sql_key = format!(
-                    "SELECT email_key FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                    Self::FOR_UPDATE
+                let sql = format!(
+                    "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, last_name, \
+                     locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, \
+                     email_verified, capture) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16) RETURNING {}",
+                    CUSTOMER_COLUMNS
                 );
-                let current: Option<Option<String>> = sqlx::query_scalar(&sql_key)
+                let inserted: Result<CustomerRow, StoreError> = sqlx::query_as(&sql)
                     .bind(id.get())
                     .bind(publisher.get())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(current) = current else {
-                    return Err($crate::store::StoreError::NotFound(format!("customer {id}")));
+                    .bind(&new.email)
+                    .bind(&new.email_key)
+                    .bind(&new.password_hash)
+                    .bind(&new.first_name)
+                    .bind(&new.last_name)
+                    .bind(&new.locale)
+                    .bind(&new.country)
+                    .bind(&new.currency)
+                    .bind(&new.external_id)
+                    .bind(new.external_data.as_ref().map(sqlx::types::Json))
+                    .bind(&new.ip)
+                    .bind(now)
+                    .bind(new.verification.is_some())
+                    .bind(new.capture.as_ref().map(sqlx::types::Json))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::from);
+                let row = match inserted {
+                    Err(StoreError::AlreadyExists(what)) if conflict_field(&what) == Some("id") => {
+                        continue;
+                    }
+                    other => other?,
                 };
-                let moved = key.is_some() && key != current;
-                let row: Option<$crate::store::sql_customers::CustomerRow> = sqlx::query_as(&sql)
-                    .bind(id.get())
+                if let Some(code_hash) = &new.verification {
+                    // Single use: the code is spent in the transaction that creates the
+                    // customer, so a failed registration leaves it for another try.
+                    let spent = sqlx::query(
+                        "UPDATE email_codes SET used_at = $4 WHERE publisher_id = $1 AND email_key = $2 \
+                         AND code_hash = $3 AND used_at IS NULL AND expires_at > $4",
+                    )
                     .bind(publisher.get())
-                    .bind(c.email.is_some())
-                    .bind(email)
-                    .bind(key)
-                    .bind(c.first_name.is_some())
-                    .bind(c.first_name.clone().flatten())
-                    .bind(c.last_name.is_some())
-                    .bind(c.last_name.clone().flatten())
-                    .bind(c.country.is_some())
-                    .bind(c.country.clone())
-                    .bind(c.locale.is_some())
-                    .bind(c.locale.clone())
-                    .bind(c.external_data.is_some())
-                    .bind(c.external_data.clone().flatten().map(sqlx::types::Json))
-                    .bind(c.capture.is_some())
-                    .bind(c.capture.clone().flatten().map(sqlx::types::Json))
-                    .fetch_optional(&mut *tx)
+                    .bind(&new.email_key)
+                    .bind(code_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
                     .await?;
-                let mut row = row.ok_or_else(|| $crate::store::StoreError::NotFound(format!("customer {id}")))?;
-                if moved {
-                    row.session_epoch = Self::end_sessions_in(&mut *tx, id, chrono::Utc::now()).await?;
-                }
-                tx.commit().await?;
-                row.try_into()
-            }
-
-            async fn consent_answers(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                customer: $crate::domain::CustomerId,
-            ) -> Result<Vec<$crate::store::ConsentRecord>, $crate::store::StoreError> {
-                let rows: Vec<$crate::store::sql_customers::ConsentRecordRow> = sqlx::query_as(
-                    "SELECT c.owner, c.name, c.version, c.state, c.at FROM customer_consents c \
-                     JOIN customers u ON u.id = c.customer_id AND u.publisher_id = $2 \
-                     WHERE c.customer_id = $1 AND c.id = (SELECT MAX(m.id) FROM customer_consents m \
-                       WHERE m.customer_id = c.customer_id AND m.owner = c.owner AND m.name = c.name) \
-                     ORDER BY c.owner, c.name",
-                )
-                .bind(customer.get())
-                .bind(publisher.get())
-                .fetch_all(&self.pool)
-                .await?;
-                $crate::store::sql::rows_into(rows)
-            }
-
-            async fn append_consents(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                customer: $crate::domain::CustomerId,
-                records: &[$crate::store::NewConsentRecord],
-            ) -> Result<(), $crate::store::StoreError> {
-                let mut tx = self.begin_write().await?;
-                Self::customer_exists(&mut *tx, publisher, customer).await?;
-                Self::insert_consents(&mut *tx, customer, records, chrono::Utc::now()).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn add_refresh_token(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                customer: $crate::domain::CustomerId,
-                token: &$crate::store::NewRefreshToken,
-                epoch: i64,
-            ) -> Result<(), $crate::store::StoreError> {
-                let mut tx = self.begin_write().await?;
-                Self::lock_session(&mut *tx, publisher, customer, Some(epoch)).await?;
-                Self::insert_refresh(&mut *tx, customer, token, chrono::Utc::now()).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn idempotency_begin(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                key: &$crate::store::IdempotencyRef,
-                body_hmac: &str,
-                stale: std::time::Duration,
-                ttl: std::time::Duration,
-            ) -> Result<$crate::store::Idempotency, $crate::store::StoreError> {
-                use $crate::store::Idempotency;
-                use $crate::store::sql_customers::before_now;
-                let now = chrono::Utc::now();
-                let inserted = sqlx::query(
-                    "INSERT INTO idempotency_keys (publisher_id, route, key, body_hmac, state, created_at) \
-                     VALUES ($1, $2, $3, $4, 'running', $5) ON CONFLICT (publisher_id, route, key) DO NOTHING",
-                )
-                .bind(publisher.get())
-                .bind(&key.route)
-                .bind(&key.key)
-                .bind(body_hmac)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                if inserted.rows_affected() == 1 {
-                    return Ok(Idempotency::Started);
-                }
-                // Forgotten after the TTL; a running record whose process died is taken over.
-                let taken = sqlx::query(
-                    "UPDATE idempotency_keys SET body_hmac = $4, state = 'running', customer_id = NULL, status = NULL, \
-                     response = NULL, created_at = $5 WHERE publisher_id = $1 AND route = $2 AND key = $3 \
-                     AND (created_at < $6 OR (state = 'running' AND created_at < $7))",
-                )
-                .bind(publisher.get())
-                .bind(&key.route)
-                .bind(&key.key)
-                .bind(body_hmac)
-                .bind(now)
-                .bind(before_now(ttl))
-                .bind(before_now(stale))
-                .execute(&self.pool)
-                .await?;
-                if taken.rows_affected() == 1 {
-                    return Ok(Idempotency::Started);
-                }
-                let row: Option<$crate::store::sql_customers::IdempotencyRow> = sqlx::query_as(
-                    "SELECT body_hmac, state, customer_id, status, response FROM idempotency_keys \
-                     WHERE publisher_id = $1 AND route = $2 AND key = $3",
-                )
-                .bind(publisher.get())
-                .bind(&key.route)
-                .bind(&key.key)
-                .fetch_optional(&self.pool)
-                .await?;
-                let Some(row) = row else { return Ok(Idempotency::InProgress) };
-                Ok(if row.body_hmac != body_hmac {
-                    Idempotency::Mismatch
-                } else if row.state == "running" {
-                    Idempotency::InProgress
-                } else {
-                    Idempotency::Done {
-                        status: row.status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
-                        customer: row.customer_id.and_then(|c| $crate::domain::CustomerId::from_i64(c).ok()),
-                        response: row.response.map(|j| j.0),
+                    if B::rows_affected(&spent) == 0 {
+                        return Err(StoreError::VerificationFailed);
                     }
-                })
-            }
-
-            async fn idempotency_finish(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                key: &$crate::store::IdempotencyRef,
-                status: u16,
-                response: &serde_json::Value,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(
-                    "UPDATE idempotency_keys SET state = 'done', status = $4, response = $5 \
-                     WHERE publisher_id = $1 AND route = $2 AND key = $3 AND state = 'running'",
-                )
-                .bind(publisher.get())
-                .bind(&key.route)
-                .bind(&key.key)
-                .bind(i32::from(status))
-                .bind(sqlx::types::Json(response))
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
-
-            async fn idempotency_abandon(
-                &self,
-                publisher: $crate::domain::PublisherId,
-                key: &$crate::store::IdempotencyRef,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("DELETE FROM idempotency_keys WHERE publisher_id = $1 AND route = $2 AND key = $3 AND state = 'running'")
+                }
+                Self::insert_consents(&mut *tx, id, &new.consents, now).await?;
+                Self::insert_refresh(&mut *tx, id, &new.refresh, now).await?;
+                if let Some(key) = &new.idempotency {
+                    sqlx::query(
+                        "UPDATE idempotency_keys SET state = 'done', customer_id = $4, status = 200, response = NULL \
+                         WHERE publisher_id = $1 AND route = $2 AND key = $3",
+                    )
                     .bind(publisher.get())
                     .bind(&key.route)
                     .bind(&key.key)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn ensure_signing_key(
-                &self,
-                kid: &str,
-                candidate_pem: &str,
-            ) -> Result<Vec<String>, $crate::store::StoreError> {
-                let mut tx = self.begin_locked().await?;
-                let existing: Vec<String> = sqlx::query_scalar("SELECT private_key FROM signing_keys ORDER BY created_at, kid")
-                    .fetch_all(&mut *tx)
-                    .await?;
-                if !existing.is_empty() {
-                    return Ok(existing);
-                }
-                sqlx::query("INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)")
-                    .bind(kid)
-                    .bind(candidate_pem)
-                    .bind(chrono::Utc::now())
+                    .bind(id.get())
                     .execute(&mut *tx)
                     .await?;
+                }
                 tx.commit().await?;
-                Ok(vec![candidate_pem.to_owned()])
+                return row.try_into();
             }
-
-            async fn ensure_secret(&self, name: &str, candidate: &str) -> Result<String, $crate::store::StoreError> {
-                sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-                    .bind(name)
-                    .bind(candidate)
-                    .bind(chrono::Utc::now())
-                    .execute(&self.pool)
-                    .await?;
-                let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-                    .bind(name)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(value)
-            }
+            Err(StoreError::Invalid(
+                "no free customer id after 5 tries".into(),
+            ))
         }
 
-        impl $store {
-            /// Locks the customer row (sessions start and end under it, so none starts from an
-            /// epoch that a concurrent transaction is ending) and returns its session epoch.
-            /// `NotFound` unless the publisher has this (not erased) customer, at `epoch` if given.
-            async fn lock_session(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                publisher: $crate::domain::PublisherId,
-                customer: $crate::domain::CustomerId,
-                epoch: Option<i64>,
-            ) -> Result<i64, $crate::store::StoreError> {
-                let sql = format!(
-                    "SELECT session_epoch FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
-                    Self::FOR_UPDATE
-                );
-                let found: Option<i64> = sqlx::query_scalar(&sql)
-                    .bind(customer.get())
-                    .bind(publisher.get())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                match found {
-                    Some(current) if epoch.is_none_or(|e| e == current) => Ok(current),
-                    _ => Err($crate::store::StoreError::NotFound(format!("session of customer {customer}"))),
-                }
-            }
-
-            /// Ends every session of a customer whose row this transaction already locked or
-            /// updated: bumps the epoch, revokes the refresh tokens, forgets registration
-            /// replays and outstanding reset links. Returns the new epoch.
-            async fn end_sessions_in(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                customer: $crate::domain::CustomerId,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<i64, $crate::store::StoreError> {
-                let epoch: i64 = sqlx::query_scalar(
-                    "UPDATE customers SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch",
-                )
-                .bind(customer.get())
-                .fetch_one(&mut *conn)
-                .await?;
-                sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE customer_id = $1 AND revoked_at IS NULL")
-                    .bind(customer.get())
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("DELETE FROM idempotency_keys WHERE customer_id = $1")
-                    .bind(customer.get())
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("UPDATE password_resets SET used_at = $2 WHERE customer_id = $1 AND used_at IS NULL")
-                    .bind(customer.get())
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(epoch)
-            }
-
-            /// `NotFound` unless the publisher has this (not erased) customer.
-            async fn customer_exists(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                publisher: $crate::domain::PublisherId,
-                customer: $crate::domain::CustomerId,
-            ) -> Result<(), $crate::store::StoreError> {
-                let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
-                )
-                .bind(customer.get())
+        async fn customer(
+            &self,
+            publisher: PublisherId,
+            id: CustomerId,
+        ) -> Result<Option<Customer>, StoreError> {
+            let sql = format!(
+                "SELECT {} FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
+                CUSTOMER_COLUMNS
+            );
+            let row: Option<CustomerRow> = sqlx::query_as(&sql)
+                .bind(id.get())
                 .bind(publisher.get())
-                .fetch_optional(&mut *conn)
+                .fetch_optional(self.pool())
                 .await?;
-                found.map(|_| ()).ok_or_else(|| $crate::store::StoreError::NotFound(format!("customer {customer}")))
-            }
-
-            async fn insert_consents(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                customer: $crate::domain::CustomerId,
-                records: &[$crate::store::NewConsentRecord],
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), $crate::store::StoreError> {
-                for r in records {
-                    sqlx::query(
-                        "INSERT INTO customer_consents (customer_id, owner, name, version, state, ip, user_agent, at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(customer.get())
-                    .bind(r.owner.get())
-                    .bind(r.name.as_str())
-                    .bind(r.version)
-                    .bind(r.state.as_str())
-                    .bind(&r.ip)
-                    .bind(&r.user_agent)
-                    .bind(at)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                Ok(())
-            }
-
-            async fn insert_refresh(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                customer: $crate::domain::CustomerId,
-                t: &$crate::store::NewRefreshToken,
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (hash, family, customer_id, issued_at, expires_at, family_expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&t.hash)
-                .bind(&t.family)
-                .bind(customer.get())
-                .bind(at)
-                .bind(t.expires_at)
-                .bind(t.family_expires_at)
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            }
+            row.map(TryInto::try_into).transpose()
         }
-    };
-}
 
-pub(super) use impl_customer_store;
+        async fn update_customer(
+            &self,
+            publisher: PublisherId,
+            id: CustomerId,
+            c: &CustomerChanges,
+        ) -> Result<Customer, StoreError> {
+            // One statement: each field is set only when its flag is, so concurrent
+            // changes of different fields do not undo each other.
+            let sql = format!(
+                "UPDATE customers SET \
+                 email = CASE WHEN $3 THEN $4 ELSE email END, \
+                 email_key = CASE WHEN $3 THEN $5 ELSE email_key END, \
+                 first_name = CASE WHEN $6 THEN $7 ELSE first_name END, \
+                 last_name = CASE WHEN $8 THEN $9 ELSE last_name END, \
+                 country = CASE WHEN $10 THEN $11 ELSE country END, \
+                 locale = CASE WHEN $12 THEN $13 ELSE locale END, \
+                 external_data = CASE WHEN $14 THEN $15 ELSE external_data END, \
+                 email_verified = CASE WHEN $3 AND email_key IS DISTINCT FROM $5 THEN FALSE ELSE email_verified END, \
+                 capture = CASE WHEN $16 THEN $17 ELSE capture END \
+                 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL RETURNING {}",
+                CUSTOMER_COLUMNS
+            );
+            let (email, key) = c.email.clone().unzip();
+            let mut tx = self.begin_write().await?;
+            // A new email key moves the account: every session of the old one ends.
+            let Some(current) = Self::lock_customer(&mut *tx, publisher, id).await? else {
+                return Err(StoreError::NotFound(format!("customer {id}")));
+            };
+            let moved = key.is_some() && key != current;
+            let row: Option<CustomerRow> = sqlx::query_as(&sql)
+                .bind(id.get())
+                .bind(publisher.get())
+                .bind(c.email.is_some())
+                .bind(email)
+                .bind(key)
+                .bind(c.first_name.is_some())
+                .bind(c.first_name.clone().flatten())
+                .bind(c.last_name.is_some())
+                .bind(c.last_name.clone().flatten())
+                .bind(c.country.is_some())
+                .bind(c.country.clone())
+                .bind(c.locale.is_some())
+                .bind(c.locale.clone())
+                .bind(c.external_data.is_some())
+                .bind(c.external_data.clone().flatten().map(sqlx::types::Json))
+                .bind(c.capture.is_some())
+                .bind(c.capture.clone().flatten().map(sqlx::types::Json))
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mut row = row.ok_or_else(|| StoreError::NotFound(format!("customer {id}")))?;
+            if moved {
+                row.session_epoch = Self::end_sessions_in(&mut *tx, id, Utc::now()).await?;
+            }
+            tx.commit().await?;
+            row.try_into()
+        }
+
+        async fn consent_answers(
+            &self,
+            publisher: PublisherId,
+            customer: CustomerId,
+        ) -> Result<Vec<ConsentRecord>, StoreError> {
+            let rows: Vec<ConsentRecordRow> = sqlx::query_as(
+                "SELECT c.owner, c.name, c.version, c.state, c.at FROM customer_consents c \
+                 JOIN customers u ON u.id = c.customer_id AND u.publisher_id = $2 \
+                 WHERE c.customer_id = $1 AND c.id = (SELECT MAX(m.id) FROM customer_consents m \
+                   WHERE m.customer_id = c.customer_id AND m.owner = c.owner AND m.name = c.name) \
+                 ORDER BY c.owner, c.name",
+            )
+            .bind(customer.get())
+            .bind(publisher.get())
+            .fetch_all(self.pool())
+            .await?;
+            rows_into(rows)
+        }
+
+        async fn append_consents(
+            &self,
+            publisher: PublisherId,
+            customer: CustomerId,
+            records: &[NewConsentRecord],
+        ) -> Result<(), StoreError> {
+            let mut tx = self.begin_write().await?;
+            Self::customer_exists(&mut *tx, publisher, customer).await?;
+            Self::insert_consents(&mut *tx, customer, records, Utc::now()).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn add_refresh_token(
+            &self,
+            publisher: PublisherId,
+            customer: CustomerId,
+            token: &NewRefreshToken,
+            epoch: i64,
+        ) -> Result<(), StoreError> {
+            let mut tx = self.begin_write().await?;
+            Self::lock_session(&mut *tx, publisher, customer, Some(epoch)).await?;
+            Self::insert_refresh(&mut *tx, customer, token, Utc::now()).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn idempotency_begin(
+            &self,
+            publisher: PublisherId,
+            key: &IdempotencyRef,
+            body_hmac: &str,
+            stale: std::time::Duration,
+            ttl: std::time::Duration,
+        ) -> Result<Idempotency, StoreError> {
+            let now = Utc::now();
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (publisher_id, route, key, body_hmac, state, created_at) \
+                 VALUES ($1, $2, $3, $4, 'running', $5) ON CONFLICT (publisher_id, route, key) DO NOTHING",
+            )
+            .bind(publisher.get())
+            .bind(&key.route)
+            .bind(&key.key)
+            .bind(body_hmac)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+            if B::rows_affected(&inserted) == 1 {
+                return Ok(Idempotency::Started);
+            }
+            // Forgotten after the TTL; a running record whose process died is taken over.
+            let taken = sqlx::query(
+                "UPDATE idempotency_keys SET body_hmac = $4, state = 'running', customer_id = NULL, status = NULL, \
+                 response = NULL, created_at = $5 WHERE publisher_id = $1 AND route = $2 AND key = $3 \
+                 AND (created_at < $6 OR (state = 'running' AND created_at < $7))",
+            )
+            .bind(publisher.get())
+            .bind(&key.route)
+            .bind(&key.key)
+            .bind(body_hmac)
+            .bind(now)
+            .bind(before_now(ttl))
+            .bind(before_now(stale))
+            .execute(self.pool())
+            .await?;
+            if B::rows_affected(&taken) == 1 {
+                return Ok(Idempotency::Started);
+            }
+            let row: Option<IdempotencyRow> = sqlx::query_as(
+                "SELECT body_hmac, state, customer_id, status, response FROM idempotency_keys \
+                 WHERE publisher_id = $1 AND route = $2 AND key = $3",
+            )
+            .bind(publisher.get())
+            .bind(&key.route)
+            .bind(&key.key)
+            .fetch_optional(self.pool())
+            .await?;
+            let Some(row) = row else {
+                return Ok(Idempotency::InProgress);
+            };
+            Ok(if row.body_hmac != body_hmac {
+                Idempotency::Mismatch
+            } else if row.state == "running" {
+                Idempotency::InProgress
+            } else {
+                Idempotency::Done {
+                    status: row
+                        .status
+                        .and_then(|s| u16::try_from(s).ok())
+                        .unwrap_or(500),
+                    customer: row.customer_id.and_then(|c| CustomerId::from_i64(c).ok()),
+                    response: row.response.map(|j| j.0),
+                }
+            })
+        }
+
+        async fn idempotency_finish(
+            &self,
+            publisher: PublisherId,
+            key: &IdempotencyRef,
+            status: u16,
+            response: &serde_json::Value,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "UPDATE idempotency_keys SET state = 'done', status = $4, response = $5 \
+                 WHERE publisher_id = $1 AND route = $2 AND key = $3 AND state = 'running'",
+            )
+            .bind(publisher.get())
+            .bind(&key.route)
+            .bind(&key.key)
+            .bind(i32::from(status))
+            .bind(sqlx::types::Json(response))
+            .execute(self.pool())
+            .await?;
+            Ok(())
+        }
+
+        async fn idempotency_abandon(
+            &self,
+            publisher: PublisherId,
+            key: &IdempotencyRef,
+        ) -> Result<(), StoreError> {
+            sqlx::query("DELETE FROM idempotency_keys WHERE publisher_id = $1 AND route = $2 AND key = $3 AND state = 'running'")
+                .bind(publisher.get())
+                .bind(&key.route)
+                .bind(&key.key)
+                .execute(self.pool())
+                .await?;
+            Ok(())
+        }
+
+        async fn ensure_signing_key(
+            &self,
+            kid: &str,
+            candidate_pem: &str,
+        ) -> Result<Vec<String>, StoreError> {
+            let mut tx = self.begin_locked().await?;
+            let existing: Vec<String> =
+                sqlx::query_scalar("SELECT private_key FROM signing_keys ORDER BY created_at, kid")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            if !existing.is_empty() {
+                return Ok(existing);
+            }
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(kid)
+            .bind(candidate_pem)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(vec![candidate_pem.to_owned()])
+        }
+
+        async fn ensure_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+            sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(candidate)
+                .bind(Utc::now())
+                .execute(self.pool())
+                .await?;
+            let value: String =
+                sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(self.pool())
+                    .await?;
+            Ok(value)
+        }
+    }
+}

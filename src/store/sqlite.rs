@@ -3,17 +3,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Pool, Sqlite, Transaction};
 
 use super::StoreError;
-use super::sql::impl_store;
-use super::sql_accounts::impl_account_store;
-use super::sql_admin::impl_admin_store;
-use super::sql_customers::impl_customer_store;
-use super::sql_verification::impl_verification_store;
+use super::backend::Backend;
 use crate::config::DatabaseSettings;
 
 /// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
@@ -82,20 +79,23 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
 
-    async fn run_migrations(&self) -> Result<(), StoreError> {
-        // sqlx takes no lock on SQLite: a file lock keeps two processes (a server and the CLI,
-        // or two servers) from applying the same migration at once.
-        let _lock = match &self.file {
-            Some(db) => Some(lock_file(db.with_extension("migrate-lock")).await?),
-            None => None,
-        };
-        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
-        Ok(())
-    }
+impl Backend for SqliteStore {
+    type Db = Sqlite;
 
-    /// Row lock for reads that decide a write (SQLite's write transaction already locks).
+    // The write transaction (BEGIN IMMEDIATE) already holds the only write lock.
     const FOR_UPDATE: &'static str = "";
+
+    // SQLite compares text byte-wise already.
+    const BYTE_ORDER: &'static str = "";
+
+    // Times are stored as RFC 3339 text in UTC: the day is its first ten characters.
+    const UTC_DAY: &'static str = "substr(created_at, 1, 10)";
+
+    fn pool(&self) -> &Pool<Sqlite> {
+        &self.pool
+    }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
@@ -111,6 +111,31 @@ impl SqliteStore {
     async fn begin_locked(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         // SQLite has one writer at a time: the write lock is the provisioning lock.
         self.begin_write().await
+    }
+
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        // sqlx takes no lock on SQLite: a file lock keeps two processes (a server and the CLI,
+        // or two servers) from applying the same migration at once.
+        let _lock = match &self.file {
+            Some(db) => Some(lock_file(db.with_extension("migrate-lock")).await?),
+            None => None,
+        };
+        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        Ok(())
+    }
+
+    fn unique_conflict(error: &dyn DatabaseError) -> String {
+        // SQLite names no constraint; its message lists the columns.
+        error.message().to_owned()
+    }
+
+    fn is_transient(code: &str) -> bool {
+        // SQLITE_BUSY and SQLITE_LOCKED.
+        matches!(code, "5" | "6")
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
@@ -130,10 +155,3 @@ async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File, StoreError
     .map_err(|e| StoreError::Invalid(format!("locking {shown}: {e}")))?
     .map_err(|e| StoreError::Invalid(format!("database.url: cannot lock {shown}: {e}")))
 }
-
-impl_store!(SqliteStore, Sqlite);
-impl_customer_store!(SqliteStore, Sqlite);
-impl_account_store!(SqliteStore, Sqlite);
-impl_verification_store!(SqliteStore, Sqlite);
-// SQLite compares text byte-wise already.
-impl_admin_store!(SqliteStore, Sqlite, "", "substr(created_at, 1, 10)");

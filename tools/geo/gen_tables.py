@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate src/geo/tables.rs from Unicode CLDR data (the npm package cldr-core).
+"""Generate src/domain/tables.rs from Unicode CLDR data (the npm package cldr-core).
 
 Usage, from anywhere (standard library only; needs `npm` on PATH unless you
 pass an already extracted package directory):
@@ -60,7 +60,7 @@ import tempfile
 PINNED_VERSION = "48.2.0"
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-OUTPUT = REPO_ROOT / "src" / "geo" / "tables.rs"
+OUTPUT = REPO_ROOT / "src" / "domain" / "tables.rs"
 
 ISO_3166_1_COUNT = 249
 
@@ -203,7 +203,7 @@ pub fn is_country(code: &str) -> bool {{
 }}
 
 /// The table's own copy of a country code, so callers can hold it as `'static`.
-pub(crate) fn static_country(code: &str) -> Option<&'static str> {{
+pub fn static_country(code: &str) -> Option<&'static str> {{
     COUNTRIES.get(index_of(&COUNTRIES, code)?).copied()
 }}
 

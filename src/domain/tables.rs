@@ -203,7 +203,7 @@ pub fn is_country(code: &str) -> bool {
 }
 
 /// The table's own copy of a country code, so callers can hold it as `'static`.
-pub(crate) fn static_country(code: &str) -> Option<&'static str> {
+pub fn static_country(code: &str) -> Option<&'static str> {
     COUNTRIES.get(index_of(&COUNTRIES, code)?).copied()
 }
 
