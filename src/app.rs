@@ -148,7 +148,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        use crate::http::serve::{ConnLimits, serve};
+        use crate::http::edge::serve::{ConnLimits, serve};
         let server = &self.state.settings.server;
         let (grace, delay) = (server.shutdown_grace, server.drain_delay);
         let limits = ConnLimits::of(server);

@@ -60,7 +60,7 @@ impl Catalog {
             && let Some(e) = entries.get(&id).filter(|e| e.fetched.elapsed() < self.ttl)
         {
             if e.view.is_some() {
-                crate::http::access::note_publisher(id);
+                crate::telemetry::note::note_publisher(id);
             }
             return Ok(e.view.clone());
         }
@@ -89,7 +89,7 @@ impl Catalog {
             );
         }
         if view.is_some() {
-            crate::http::access::note_publisher(id);
+            crate::telemetry::note::note_publisher(id);
         }
         Ok(view)
     }
@@ -103,7 +103,7 @@ impl Catalog {
             && let Some((_, p)) = offers.get(offer).filter(|(at, _)| at.elapsed() < self.ttl)
         {
             if let Some(p) = p {
-                crate::http::access::note_publisher(*p);
+                crate::telemetry::note::note_publisher(*p);
             }
             return Ok(*p);
         }
@@ -119,7 +119,7 @@ impl Catalog {
             offers.insert(offer.clone(), (Instant::now(), publisher));
         }
         if let Some(p) = publisher {
-            crate::http::access::note_publisher(p);
+            crate::telemetry::note::note_publisher(p);
         }
         Ok(publisher)
     }

@@ -35,7 +35,7 @@ pub struct Shared {
     /// Whether the database answers (Postgres: probed), for fast 503s.
     pub db_health: crate::store::DbHealth,
     /// Set once shutdown begins.
-    pub draining: crate::http::serve::Draining,
+    pub draining: crate::http::edge::serve::Draining,
 }
 
 impl Deref for Shared {

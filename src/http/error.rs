@@ -62,7 +62,7 @@ impl IntoResponse for ApiError {
         if let Some(cause) = &self.cause
             && self.status.is_server_error()
         {
-            let request_id = super::access::request_id();
+            let request_id = crate::telemetry::note::request_id();
             tracing::error!(code = self.code, %request_id, cause = %cause, "request failed");
         }
         let body = self.body();

@@ -1,32 +1,21 @@
 //! The HTTP surface: routers per resource, extractors, the envelope, and the layers.
 
-pub mod access;
 pub mod admin;
-pub mod auth;
-pub mod capture;
-pub mod client_ip;
-pub mod consents;
-pub mod customer_consents;
-pub mod customers;
+pub mod api;
 pub mod dashboard;
-pub mod db_gate;
+pub mod edge;
 pub mod error;
-pub mod guard;
-pub mod identity;
 pub mod json;
-pub mod limit;
-pub mod locales;
-pub mod login;
-pub mod measure;
-pub mod middleware;
 pub mod openapi;
 pub mod ops;
-pub mod passwords;
-pub mod registration;
-pub mod serve;
-pub mod verification;
 
 use std::sync::Arc;
+
+use api::{
+    capture, consents, customer_consents, customers, identity, locales, login, passwords,
+    registration, verification,
+};
+use edge::{access, client_ip, db_gate, limit, measure, middleware};
 
 use axum::Router;
 use axum::handler::Handler;

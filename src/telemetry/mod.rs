@@ -1,5 +1,6 @@
 //! Logs (tracing, through the non-blocking [`sink`]) and metrics (Prometheus).
 
+pub mod note;
 pub mod sampler;
 pub mod sink;
 

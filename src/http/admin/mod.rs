@@ -27,7 +27,7 @@ impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Self::verify(state, super::auth::bearer_token(&parts.headers)).await
+        Self::verify(state, crate::http::api::auth::bearer_token(&parts.headers)).await
     }
 }
 

@@ -16,7 +16,7 @@ use metrics::{Counter, Histogram};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::limit::RouteClass;
+use crate::http::edge::limit::RouteClass;
 
 /// Per route (inside the router, so it sees the route template): counts requests and their
 /// latency by route class (as the route's [`RouteClass`] layer tagged the response), route
@@ -93,7 +93,7 @@ where
             .map_or(RouteClass::DEFAULT, |c| *c);
         this.metrics
             .record(class.name(), *this.started, response.status().as_u16());
-        super::access::note_route(&this.metrics.route);
+        crate::telemetry::note::note_route(&this.metrics.route);
         Poll::Ready(Ok(response))
     }
 }

@@ -17,9 +17,10 @@ use pin_project_lite::pin_project;
 use tokio::net::TcpListener;
 use tower::Service;
 
-use super::access::{AccessLog, Note, Pending};
-use super::client_ip::{ClientIp, TrustedProxies};
-use super::error::{ApiError, Enveloped};
+use crate::http::edge::access::{AccessLog, Pending};
+use crate::http::edge::client_ip::{ClientIp, TrustedProxies};
+use crate::http::error::{ApiError, Enveloped};
+use crate::telemetry::note::Note;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -9,18 +9,18 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
-use super::Data;
-use super::admin::customers::{Erased, erase_customer};
-use super::admin::{AdminAuth, Scope};
-use super::auth::{CustomerAuth, Refreshed, bearer_token};
-use super::client_ip::ClientIp;
-use super::error::ApiError;
-use super::json::AppJson;
-use super::limit::RequestTenant;
 use crate::domain::customer::{customer_ip, tenant};
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::{CustomerId, PublisherId};
+use crate::http::Data;
+use crate::http::admin::customers::{Erased, erase_customer};
+use crate::http::admin::{AdminAuth, Scope};
+use crate::http::api::auth::{CustomerAuth, Refreshed, bearer_token};
+use crate::http::edge::client_ip::ClientIp;
+use crate::http::edge::limit::RequestTenant;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
 use crate::service::sessions;
 use crate::state::AppState;
 
@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for PublisherToken {
 /// "Log out of all devices": ends every session of the customer (see README, Sessions): every
 /// refresh token is revoked and every JWT issued before, this one too, stops working.
 #[utoipa::path(delete, path = "/refresh_tokens", tag = "customers", security(("jwt" = [])),
-    responses((status = 200, description = "`{}`"), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, description = "`{}`"), (status = 401, body = crate::http::error::ErrorBody)))]
 pub async fn revoke_refresh_tokens(
     State(state): State<AppState>,
     auth: CustomerAuth,
@@ -105,9 +105,9 @@ async fn sso_publisher(
     security(("publisherToken" = []), ("adminKey" = [])),
     responses(
         (status = 200, body = Refreshed),
-        (status = 401, description = "ADM0001: missing, unknown or revoked publisher token", body = super::error::ErrorBody),
-        (status = 403, description = "AUTH0004: the body names another publisher than the key's", body = super::error::ErrorBody),
-        (status = 404, description = "REQ0003: no customer with this email (or unknown publisher)", body = super::error::ErrorBody),
+        (status = 401, description = "ADM0001: missing, unknown or revoked publisher token", body = crate::http::error::ErrorBody),
+        (status = 403, description = "AUTH0004: the body names another publisher than the key's", body = crate::http::error::ErrorBody),
+        (status = 404, description = "REQ0003: no customer with this email (or unknown publisher)", body = crate::http::error::ErrorBody),
     ))]
 pub async fn sso_auth(
     State(state): State<AppState>,
@@ -136,8 +136,8 @@ pub async fn sso_auth(
     security(("publisherToken" = []), ("adminKey" = [])),
     responses(
         (status = 200, body = Erased),
-        (status = 401, description = "ADM0001", body = super::error::ErrorBody),
-        (status = 404, description = "REQ0003: no such customer of this publisher", body = super::error::ErrorBody),
+        (status = 401, description = "ADM0001", body = crate::http::error::ErrorBody),
+        (status = 404, description = "REQ0003: no such customer of this publisher", body = crate::http::error::ErrorBody),
     ))]
 pub async fn delete_customer(
     State(state): State<AppState>,

@@ -18,13 +18,13 @@ use futures_util::future::{BoxFuture, Either};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service, ServiceExt};
 
-use super::auth::VerifiedToken;
-use super::client_ip::ClientIp;
-use super::error::ApiError;
 use crate::catalog::PublisherView;
 use crate::domain::customer::tenant;
 use crate::domain::fields::Fields;
 use crate::domain::{PublisherId, TenantRef};
+use crate::http::api::auth::VerifiedToken;
+use crate::http::edge::client_ip::ClientIp;
+use crate::http::error::ApiError;
 use crate::limits::{Class, Key, Verdict};
 use crate::service::{Services, tenants};
 use crate::state::AppState;
@@ -278,7 +278,7 @@ async fn publisher_of(
             };
             // A body the handler refuses (bad JSON, a repeated key, a bad or missing or
             // contradictory id) counts against no publisher.
-            let named = super::json::parse(&bytes).ok().and_then(|body| {
+            let named = crate::http::json::parse(&bytes).ok().and_then(|body| {
                 let mut fields = Fields::new(&body).ok()?;
                 tenant(&mut fields).filter(|_| fields.errors.is_empty())
             });

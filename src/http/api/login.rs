@@ -4,16 +4,16 @@ use axum::Extension;
 use axum::extract::State;
 use serde_json::Value;
 
-use super::Data;
-use super::auth::{Refreshed, Session};
-use super::client_ip::ClientIp;
-use super::error::ApiError;
-use super::json::AppJson;
-use super::limit::RequestTenant;
 use crate::captcha::CaptchaRoute;
 use crate::domain::customer::{customer_ip, tenant};
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
+use crate::http::Data;
+use crate::http::api::auth::{Refreshed, Session};
+use crate::http::edge::client_ip::ClientIp;
+use crate::http::edge::limit::RequestTenant;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
 use crate::service::sessions;
 use crate::state::AppState;
 
@@ -21,8 +21,8 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/auths", tag = "customers",
     responses(
         (status = 200, body = Session),
-        (status = 401, description = "USER0001, the same for an unknown email and a wrong password", body = super::error::ErrorBody),
-        (status = 429, description = "RATE0001: too many failures for this email this hour", body = super::error::ErrorBody),
+        (status = 401, description = "USER0001, the same for an unknown email and a wrong password", body = crate::http::error::ErrorBody),
+        (status = 429, description = "RATE0001: too many failures for this email this hour", body = crate::http::error::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -43,14 +43,15 @@ pub async fn login(
         return Err(ApiError::invalid_body(f.errors));
     }
     let view = found.resolve(&state, &tenant).await?;
-    super::guard::captcha(&state, &view, CaptchaRoute::Login, &body, &headers, ip).await?;
+    crate::http::api::guard::captcha(&state, &view, CaptchaRoute::Login, &body, &headers, ip)
+        .await?;
     let tokens = sessions::login(&state, &view, &email, &password, ip).await?;
     Ok(Data(tokens.into()))
 }
 
 /// Trade a refresh token for a new pair (single use, rotating).
 #[utoipa::path(post, path = "/auths/refresh_token", tag = "customers",
-    responses((status = 200, body = Refreshed), (status = 401, description = "AUTH0005", body = super::error::ErrorBody)))]
+    responses((status = 200, body = Refreshed), (status = 401, description = "AUTH0005", body = crate::http::error::ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     AppJson(body): AppJson<Value>,

@@ -2,7 +2,7 @@
 //! (for a streamed body, when the body ends), written off the request path (the log sink).
 //! The same facts (route template, status, publisher) feed the per-publisher outcome counters.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,61 +16,11 @@ use futures_util::Stream;
 
 use crate::config::{LogFormat, LogSettings};
 use crate::domain::PublisherId;
+use crate::telemetry::note::Note;
 use crate::telemetry::sink;
 
 /// The log target of access lines: `log.level = "warn,access=info"` keeps them alone.
 pub const TARGET: &str = "access";
-
-tokio::task_local! {
-    static NOTE: Note;
-}
-
-/// What the layers inside the edge learn about a request, for its access record.
-#[derive(Default)]
-pub struct Note {
-    route: RefCell<Option<Arc<str>>>,
-    publisher: Cell<Option<PublisherId>>,
-    request_id: RefCell<Option<HeaderValue>>,
-}
-
-impl Note {
-    /// A note for a request with this id.
-    pub fn new(request_id: HeaderValue) -> Note {
-        Note {
-            request_id: RefCell::new(Some(request_id)),
-            ..Note::default()
-        }
-    }
-
-    /// Runs `f` inside the note's scope (the edge wraps each request's future).
-    pub fn scope<F: Future>(self, f: F) -> tokio::task::futures::TaskLocalFuture<Note, F> {
-        NOTE.scope(self, f)
-    }
-}
-
-/// The route template of the request being served (set by the per-route layer).
-pub fn note_route(route: &Arc<str>) {
-    let _ = NOTE.try_with(|n| *n.route.borrow_mut() = Some(route.clone()));
-}
-
-/// The publisher the request turned out to be for: only an existing one (the catalog calls
-/// this when it found it), so the `publisher` label of the counters stays bounded.
-pub fn note_publisher(id: PublisherId) {
-    let _ = NOTE.try_with(|n| n.publisher.set(Some(id)));
-}
-
-/// The id of the request being served, for log lines written while serving it ("" outside).
-pub fn request_id() -> String {
-    NOTE.try_with(|n| {
-        n.request_id
-            .borrow()
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    })
-    .unwrap_or_default()
-}
 
 /// How access lines are written; decided once at start-up.
 #[derive(Debug, Clone, Copy)]
@@ -114,7 +64,7 @@ impl Pending {
     /// Counts the outcome, and writes the access line now, or when a streamed body ends.
     pub fn finish(self, log: AccessLog, note: Option<Note>, response: Response) -> Response {
         let (route, publisher) = match note {
-            Some(n) => (n.route.into_inner(), n.publisher.get()),
+            Some(n) => n.into_parts(),
             None => (None, None),
         };
         let status = response.status().as_u16();

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::DbHealth;
 
 /// Wraps routes with [`DbGate`].

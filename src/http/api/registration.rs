@@ -6,15 +6,15 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::auth::Session;
-use super::client_ip::ClientIp;
-use super::error::ApiError;
-use super::json::AppJson;
-use super::limit::RequestTenant;
-use super::{Data, UserAgent};
 use crate::captcha::CaptchaRoute;
 use crate::domain::Registration;
 use crate::domain::problem::{FieldError, Reason};
+use crate::http::api::auth::Session;
+use crate::http::edge::client_ip::ClientIp;
+use crate::http::edge::limit::RequestTenant;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
+use crate::http::{Data, UserAgent};
 use crate::service::registration::{self as service, Registered, SignUp};
 use crate::state::AppState;
 
@@ -23,10 +23,10 @@ use crate::state::AppState;
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key, ≤ 255 characters")),
     responses(
         (status = 200, body = Session),
-        (status = 400, body = super::error::ErrorBody),
-        (status = 404, description = "Unknown publisherId or offerId", body = super::error::ErrorBody),
-        (status = 409, description = "IDEM0001", body = super::error::ErrorBody),
-        (status = 422, description = "USER0002, USER0004, IDEM0002", body = super::error::ErrorBody),
+        (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, description = "Unknown publisherId or offerId", body = crate::http::error::ErrorBody),
+        (status = 409, description = "IDEM0001", body = crate::http::error::ErrorBody),
+        (status = 422, description = "USER0002, USER0004, IDEM0002", body = crate::http::error::ErrorBody),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -39,7 +39,7 @@ pub async fn register(
     let reg = Registration::parse(&body).map_err(ApiError::invalid_body)?;
     let view = found.resolve(&state, &reg.tenant).await?;
     let ip = reg.customer_ip.unwrap_or(client);
-    super::guard::captcha(
+    crate::http::api::guard::captcha(
         &state,
         &view,
         CaptchaRoute::Registration,

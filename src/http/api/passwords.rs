@@ -4,22 +4,22 @@
 use axum::extract::State;
 use serde_json::{Map, Value};
 
-use super::Data;
-use super::client_ip::ClientIp;
-use super::error::ApiError;
-use super::json::AppJson;
-use super::limit::RequestTenant;
 use crate::captcha::CaptchaRoute;
 use crate::domain::customer::tenant;
 use crate::domain::email::email_key;
 use crate::domain::fields::{Fields, Given};
 use crate::domain::password::{PASSWORD_RULE, Password};
+use crate::http::Data;
+use crate::http::edge::client_ip::ClientIp;
+use crate::http::edge::limit::RequestTenant;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
 use crate::service::passwords;
 use crate::state::AppState;
 
 /// Ask for a password-reset email: always `200 {}` at once, whether or not the customer exists.
 #[utoipa::path(put, path = "/customers/passwords", tag = "customers",
-    responses((status = 200, description = "`{}`, whatever the email"), (status = 400, description = "Invalid param resetUrl", body = super::error::ErrorBody)))]
+    responses((status = 200, description = "`{}`, whatever the email"), (status = 400, description = "Invalid param resetUrl", body = crate::http::error::ErrorBody)))]
 pub async fn request_reset(
     State(state): State<AppState>,
     axum::Extension(ClientIp(client)): axum::Extension<ClientIp>,
@@ -38,7 +38,7 @@ pub async fn request_reset(
         return Err(ApiError::invalid_body(f.errors));
     }
     let view = found.resolve(&state, &tenant).await?;
-    super::guard::captcha(
+    crate::http::api::guard::captcha(
         &state,
         &view,
         CaptchaRoute::PasswordReset,
@@ -54,7 +54,7 @@ pub async fn request_reset(
             _ => None,
         },
     )?;
-    super::after_answer("password reset", async move {
+    crate::http::after_answer("password reset", async move {
         passwords::send_reset(&state, &view, &email_key(&email), base).await
     });
     Ok(Data(Map::new()))
@@ -62,7 +62,7 @@ pub async fn request_reset(
 
 /// Set a new password with the token from the reset email; every session is signed out.
 #[utoipa::path(patch, path = "/customers/passwords", tag = "customers",
-    responses((status = 200, description = "`{}`"), (status = 400, description = "resetPasswordToken is not valid, or the password rule", body = super::error::ErrorBody)))]
+    responses((status = 200, description = "`{}`"), (status = 400, description = "resetPasswordToken is not valid, or the password rule", body = crate::http::error::ErrorBody)))]
 pub async fn reset(
     State(state): State<AppState>,
     found: RequestTenant,

@@ -8,9 +8,9 @@ use axum::http::Uri;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::client_ip::ClientIp;
-use super::error::ApiError;
 use crate::geo;
+use crate::http::edge::client_ip::ClientIp;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// Where a customer is, as `POST /customers` accepts it.
@@ -47,7 +47,7 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     params(("customerIP" = Option<String>, Query, description = "An IPv4 or IPv6 address to look up instead of the caller's")),
     responses(
         (status = 200, description = "Country, currency and locale", body = Locales),
-        (status = 400, description = "REQ0002 Invalid query param customerIP", body = super::error::ErrorBody),
+        (status = 400, description = "REQ0002 Invalid query param customerIP", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn get_locales(
@@ -85,5 +85,5 @@ pub async fn get_locales(
         body,
         r#"{{"responseData":{{"country":"{country}","currency":"{currency}","locale":"{locale}","ipAddress":"{ip}"}},"errors":[]}}"#
     );
-    Ok(super::json_response(body.into()))
+    Ok(crate::http::json_response(body.into()))
 }

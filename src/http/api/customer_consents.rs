@@ -5,15 +5,15 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::auth::CustomerAuth;
-use super::client_ip::ClientIp;
-use super::error::ApiError;
-use super::json::AppJson;
-use super::{Data, UserAgent};
 use crate::domain::CustomerId;
 use crate::domain::customer::consent_answers;
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
+use crate::http::api::auth::CustomerAuth;
+use crate::http::edge::client_ip::ClientIp;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
+use crate::http::{Data, UserAgent};
 use crate::service::consent_answers::{self as service, Answered};
 use crate::state::AppState;
 
@@ -84,7 +84,7 @@ fn render(id: CustomerId, answered: Vec<Answered>) -> CustomerConsents {
 /// Every current consent with the customer's answer.
 #[utoipa::path(get, path = "/customers/{customerId}/consents", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, body = CustomerConsents), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
+    responses((status = 200, body = CustomerConsents), (status = 401, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
 pub async fn get_consents(
     State(state): State<AppState>,
     auth: CustomerAuth,
@@ -98,7 +98,7 @@ pub async fn get_consents(
 /// Records answers (appended to the history with time, IP and user agent).
 #[utoipa::path(put, path = "/customers/{customerId}/consents", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, body = CustomerConsents), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = CustomerConsents), (status = 400, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn put_consents(
     State(state): State<AppState>,
     Extension(ClientIp(ip)): Extension<ClientIp>,

@@ -5,13 +5,13 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Data;
-use super::auth::CustomerAuth;
-use super::error::ApiError;
-use super::json::AppJson;
 use crate::catalog::PublisherView;
 use crate::domain::capture::CaptureInput;
 use crate::domain::fields::Fields;
+use crate::http::Data;
+use crate::http::api::auth::CustomerAuth;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
 use crate::service::{profile, tenants};
 use crate::state::AppState;
 use crate::store::Customer;
@@ -49,7 +49,7 @@ fn status(view: &PublisherView, customer: &Customer) -> CaptureStatus {
 /// Clients call this after every sign-up and login.
 #[utoipa::path(get, path = "/customers/{customerId}/capture/status", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, body = CaptureStatus), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = CaptureStatus), (status = 401, body = crate::http::error::ErrorBody)))]
 pub async fn capture_status(
     State(state): State<AppState>,
     auth: CustomerAuth,
@@ -67,7 +67,7 @@ pub async fn capture_status(
 /// afterwards. Returns the new capture status.
 #[utoipa::path(put, path = "/customers/{customerId}/capture", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, body = CaptureStatus), (status = 400, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
+    responses((status = 200, body = CaptureStatus), (status = 400, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
 pub async fn put_capture(
     State(state): State<AppState>,
     auth: CustomerAuth,

@@ -6,11 +6,11 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::error::ApiError;
-use super::limit::RequestTenant;
-use super::{Data, json_response};
 use crate::catalog::PublisherView;
 use crate::domain::{PublisherId, TenantRef};
+use crate::http::edge::limit::RequestTenant;
+use crate::http::error::ApiError;
+use crate::http::{Data, json_response};
 use crate::state::AppState;
 use crate::store::ConsentVersion;
 
@@ -82,8 +82,8 @@ fn render(view: &PublisherView) -> Bytes {
     params(("publisherId" = String, Path, description = "Nine digits")),
     responses(
         (status = 200, description = "The consents", body = Consents),
-        (status = 400, description = "REQ0003 malformed publisherId", body = super::error::ErrorBody),
-        (status = 404, description = "REQ0003 unknown publisher", body = super::error::ErrorBody),
+        (status = 400, description = "REQ0003 malformed publisherId", body = crate::http::error::ErrorBody),
+        (status = 404, description = "REQ0003 unknown publisher", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn publisher_consents(

@@ -6,9 +6,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::Serialize;
 
-use super::error::ApiError;
 use crate::auth::{Keys, TokenError};
 use crate::domain::{CustomerId, PublisherId};
+use crate::http::error::ApiError;
 use crate::service::profile;
 use crate::service::sessions::Tokens;
 use crate::state::AppState;

@@ -9,15 +9,15 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::Data;
-use super::auth::CustomerAuth;
-use super::error::ApiError;
-use super::json::AppJson;
-use super::limit::RequestTenant;
 use crate::domain::customer::{EMAIL_MESSAGE, tenant};
 use crate::domain::fields::{Fields, Given};
 use crate::domain::problem::Reason;
 use crate::domain::{Email, Locale};
+use crate::http::Data;
+use crate::http::api::auth::CustomerAuth;
+use crate::http::edge::limit::RequestTenant;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
 use crate::mail::templates::Lang;
 use crate::service::verification;
 use crate::state::AppState;
@@ -26,7 +26,7 @@ use crate::state::AppState;
 /// body is valid, whether or not a code was sent (an existing customer, an hourly cap, or a
 /// publisher without verification send nothing), so the answer tells nothing about accounts.
 #[utoipa::path(post, path = "/customers/verification", tag = "customers",
-    responses((status = 200, description = "`{}`, whatever the address"), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, description = "`{}`, whatever the address"), (status = 400, body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn send_code(
     State(state): State<AppState>,
     found: RequestTenant,
@@ -51,7 +51,7 @@ pub async fn send_code(
         return Ok(Data(Map::new()));
     }
     let lang = locale.map_or(Lang::En, |l| Lang::of(&l.to_string()));
-    super::after_answer("verification code", async move {
+    crate::http::after_answer("verification code", async move {
         verification::send_code(&state, &view, &email, lang).await
     });
     Ok(Data(Map::new()))
@@ -63,7 +63,7 @@ pub async fn send_code(
 /// sent. At most `auth.confirmations_per_hour` links per hour.
 #[utoipa::path(post, path = "/customers/{customerId}/email/confirmation", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, description = "`{}`"), (status = 400, description = "Invalid param confirmUrl", body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
+    responses((status = 200, description = "`{}`"), (status = 400, description = "Invalid param confirmUrl", body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
 pub async fn request_confirmation(
     State(state): State<AppState>,
     auth: CustomerAuth,
@@ -88,7 +88,7 @@ pub async fn request_confirmation(
 /// Confirms an address with the token from the link (for frontends that open the link
 /// themselves): `{"customerId", "emailVerified": true}`.
 #[utoipa::path(post, path = "/customers/email/confirmation", tag = "customers",
-    responses((status = 200, description = "`{\"customerId\", \"emailVerified\": true}`"), (status = 400, description = "Invalid param token", body = super::error::ErrorBody)))]
+    responses((status = 200, description = "`{\"customerId\", \"emailVerified\": true}`"), (status = 400, description = "Invalid param token", body = crate::http::error::ErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
     AppJson(body): AppJson<Value>,
@@ -118,7 +118,12 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
          <h1>{title}</h1><p>{text}</p></body></html>\n"
     );
     // A finished page: the envelope safety net leaves it alone.
-    (status, axum::Extension(super::error::Enveloped), Html(html)).into_response()
+    (
+        status,
+        axum::Extension(crate::http::error::Enveloped),
+        Html(html),
+    )
+        .into_response()
 }
 
 /// The page the emailed link can open directly (when `confirm_url_default` points here).

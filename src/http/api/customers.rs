@@ -4,11 +4,11 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Data;
-use super::auth::CustomerAuth;
-use super::error::ApiError;
-use super::json::AppJson;
 use crate::domain::CustomerPatch;
+use crate::http::Data;
+use crate::http::api::auth::CustomerAuth;
+use crate::http::error::ApiError;
+use crate::http::json::AppJson;
 use crate::service::profile;
 use crate::state::AppState;
 use crate::store::Customer;
@@ -73,7 +73,7 @@ impl From<Customer> for CustomerView {
 /// The customer's profile.
 #[utoipa::path(get, path = "/customers/{customerId}", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, body = CustomerView), (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody)))]
+    responses((status = 200, body = CustomerView), (status = 401, body = crate::http::error::ErrorBody), (status = 403, body = crate::http::error::ErrorBody)))]
 pub async fn get_customer(
     State(state): State<AppState>,
     auth: CustomerAuth,
@@ -85,7 +85,7 @@ pub async fn get_customer(
 /// Changes names, country, locale, external data, and the email (with `confirmationPassword`).
 #[utoipa::path(patch, path = "/customers/{customerId}", tag = "customers",
     params(("customerId" = String, Path)), security(("jwt" = [])),
-    responses((status = 200, body = CustomerView), (status = 400, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)))]
+    responses((status = 200, body = CustomerView), (status = 400, body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn patch_customer(
     State(state): State<AppState>,
     auth: CustomerAuth,

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::error::ApiError;
 use crate::captcha::CaptchaRoute;
 use crate::catalog::PublisherView;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// When the publisher wants a captcha on this route: the token from `captchaValue` (or the

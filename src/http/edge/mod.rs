@@ -1,0 +1,12 @@
+//! What every request passes through, whoever it is for: accepting connections (`serve`), the
+//! edge layer (`middleware`: request id, client address, envelope safety net) and its access
+//! record (`access`), the route class's limits and metrics (`measure`, `limit`), the database
+//! gate (`db_gate`).
+
+pub mod access;
+pub mod client_ip;
+pub mod db_gate;
+pub mod limit;
+pub mod measure;
+pub mod middleware;
+pub mod serve;
