@@ -171,7 +171,9 @@ pub fn carry_captcha_secret(
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
-fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+/// Applies a JSON Merge Patch (RFC 7396) to `target`: objects merge, null removes, anything
+/// else replaces.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
     use serde_json::Value;
     let Value::Object(entries) = patch else {
         *target = patch.clone();

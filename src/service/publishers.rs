@@ -9,7 +9,7 @@ use super::Services;
 use super::admin_keys::{AdminAuth, Scope, operator_only};
 use crate::captcha::normalized_url;
 use crate::domain::problem::{FieldError, Reason};
-use crate::domain::publisher::{carry_captcha_secret, secret_in};
+use crate::domain::publisher::{carry_captcha_secret, merge_patch, secret_in};
 use crate::domain::{OfferId, PublisherId, PublisherSettings};
 use crate::error::ApiError;
 use crate::store::{Publisher, StoreError};
@@ -64,10 +64,10 @@ pub fn siteverify_url_changed(before: &PublisherSettings, after: &PublisherSetti
 /// A change of settings as a front end takes it.
 #[derive(Debug, Clone, Copy)]
 pub enum SettingsChange<'a> {
-    /// The admin API's `settings` object: each key given replaces the stored one and is
-    /// checked alone, so every bad key is named (API.md).
+    /// The admin API's `settings` object: a JSON merge patch (RFC 7396), each top-level key
+    /// checked alone so every bad key is named.
     Keys(&'a Value),
-    /// The CLI's `--settings` file and `--set`s: JSON merge patches (RFC 7386) applied in
+    /// The CLI's `--settings` file and `--set`s: JSON merge patches (RFC 7396) applied in
     /// order and checked once, as one change.
     MergePatches(&'a [Value]),
 }
@@ -106,8 +106,9 @@ fn setting_error(key: &str, why: impl std::fmt::Display) -> FieldError {
     )
 }
 
-/// `current` with `patch`'s keys replacing its own. Every key must be a known setting and
-/// valid on its own; the result must pass [`PublisherSettings::check`].
+/// `current` with `patch` applied as a JSON Merge Patch (RFC 7396), key by key so that every
+/// bad key is named: each must be a known setting and valid on its own; the result must pass
+/// [`PublisherSettings::check`].
 fn merged_settings(
     current: &PublisherSettings,
     patch: &Value,
@@ -120,21 +121,28 @@ fn merged_settings(
         _ => Map::new(),
     };
     let mut errors = Vec::new();
-    for (key, value) in patch {
+    for (key, patch_value) in patch {
         if !merged.contains_key(key) {
             errors.push(setting_error(key, "unknown setting"));
             continue;
         }
         // Postgres cannot store NUL in text or JSON (API.md: refused with 400).
-        if value.to_string().contains("\\u0000") {
+        if patch_value.to_string().contains("\\u0000") {
             errors.push(setting_error(key, "must not contain NUL"));
             continue;
         }
-        let mut value = value.clone();
+        // RFC 7396: an object merges into the stored one, null drops the key (its default).
+        let mut value = merged.get(key).cloned().unwrap_or(Value::Null);
+        merge_patch(&mut value, patch_value);
+        if value.is_null() {
+            merged.remove(key);
+            continue;
+        }
         if key == "captcha"
             && let Value::Object(captcha) = &mut value
         {
-            let given = secret_in(captcha);
+            // Only a secret the patch itself gives counts as given.
+            let given = patch_value.as_object().is_some_and(secret_in);
             if let Err(e) = carry_captcha_secret(current.captcha.as_ref(), captcha, given) {
                 let why = e.strip_prefix("captcha: ").unwrap_or(&e).to_owned();
                 errors.push(setting_error(key, why));
@@ -173,7 +181,7 @@ fn merged_settings(
 /// The `siteverify_url` a change asks for differs from the stored one: where the server
 /// connects is the operator's choice, so a publisher key may not set, change or drop it
 /// (removing the whole captcha block, which connects nowhere, is allowed). `patch` is the
-/// admin API's settings object (top-level keys replace the stored ones).
+/// admin API's settings object (a merge patch).
 fn siteverify_url_change(current: &PublisherSettings, patch: &Value) -> bool {
     let stored = current
         .captcha
@@ -183,7 +191,9 @@ fn siteverify_url_change(current: &PublisherSettings, patch: &Value) -> bool {
     match patch.get("captcha") {
         None | Some(Value::Null) => false,
         Some(Value::Object(block)) => match block.get("siteverify_url") {
-            None | Some(Value::Null) => stored.is_some(),
+            // A merge patch keeps what it does not name.
+            None => false,
+            Some(Value::Null) => stored.is_some(),
             Some(Value::String(url)) => stored.as_deref() != Some(normalized_url(url).as_str()),
             Some(_) => true,
         },
@@ -313,6 +323,30 @@ mod tests {
 
     fn captcha(secret: &str) -> Value {
         json!({"provider": "turnstile", "secret": secret})
+    }
+
+    #[test]
+    fn settings_change_as_a_merge_patch() {
+        let current = merged_settings(
+            &PublisherSettings::default(),
+            &json!({"captcha": {"provider": "turnstile", "secret": "k", "min_score": 0.3, "routes": ["login"]}}),
+        )
+        .unwrap();
+        // A nested object merges: what it does not name stays.
+        let next = merged_settings(&current, &json!({"captcha": {"min_score": 0.5}})).unwrap();
+        let c = next.captcha.as_ref().unwrap();
+        assert_eq!((c.min_score, c.secret.as_str()), (Some(0.5), "k"));
+        assert_eq!(
+            serde_json::to_value(&c.routes).unwrap(),
+            json!(["login"]),
+            "routes kept"
+        );
+        // null drops a key back to its default.
+        let next = merged_settings(&next, &json!({"captcha": null})).unwrap();
+        assert!(next.captcha.is_none());
+        // A nested null drops only that member.
+        let next = merged_settings(&current, &json!({"captcha": {"min_score": null}})).unwrap();
+        assert_eq!(next.captcha.as_ref().unwrap().min_score, None);
     }
 
     #[test]
