@@ -5,6 +5,9 @@
 
 
 mod endpoints;
+mod events;
+mod delivery;
+mod replicas;
 
 
 
