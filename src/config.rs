@@ -427,6 +427,9 @@ pub struct EventSettings {
     pub rotation_overlap: Duration,
     /// Deliveries claimed (and sent concurrently) at once.
     pub batch: u32,
+    /// Delivered deliveries and events with nothing left to deliver are kept this long.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 impl Default for EventSettings {
@@ -440,6 +443,7 @@ impl Default for EventSettings {
             retry_for: Duration::from_secs(3 * 24 * 3600),
             rotation_overlap: Duration::from_secs(24 * 3600),
             batch: 32,
+            retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

@@ -21,6 +21,9 @@ use crate::store::{ClaimedDelivery, DeliveryResult, Store};
 /// How often the oldest-undelivered gauge is refreshed.
 const SAMPLE_EVERY: Duration = Duration::from_secs(15);
 
+/// How often old events and deliveries are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// A new endpoint secret: `whsec_` and the base64 of 32 random bytes.
 pub fn new_secret() -> String {
     let bytes: [u8; 32] = rand::random();
@@ -63,13 +66,25 @@ pub fn backoff(settings: &EventSettings, attempts: i32) -> Duration {
 /// Starts the delivery worker; it ends when the store is dropped.
 pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSettings) {
     tokio::spawn(async move {
-        let lease = settings.timeout + Duration::from_secs(30);
+        // A claim outlives a try (timeout) with room to record it; a crashed worker's claims
+        // are taken over once it expires.
+        let lease = settings.timeout * 2 + Duration::from_secs(5);
         let mut sampled: Option<Instant> = None;
+        let mut purged: Option<Instant> = None;
         loop {
             let Some(store) = store.upgrade() else { break };
             if sampled.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY) {
                 sampled = Some(Instant::now());
                 sample(store.as_ref()).await;
+            }
+            if purged.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                purged = Some(Instant::now());
+                let cutoff = Utc::now()
+                    - chrono::Duration::from_std(settings.retention)
+                        .unwrap_or(chrono::Duration::days(30));
+                if let Err(e) = store.purge_events(cutoff).await {
+                    tracing::warn!(error = %e, "webhooks: purging old events failed");
+                }
             }
             match store.claim_deliveries(settings.batch.max(1), lease).await {
                 Ok(batch) if !batch.is_empty() => {

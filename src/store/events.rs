@@ -221,6 +221,9 @@ pub trait EventStore: Send + Sync + 'static {
         result: &DeliveryResult,
     ) -> Result<(), StoreError>;
 
+    /// Forgets deliveries made and events with no pending delivery, older than `cutoff`.
+    async fn purge_events(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// The oldest pending delivery's creation time per enabled endpoint.
     async fn oldest_undelivered(&self) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError>;
 }

@@ -367,6 +367,7 @@ shared_sql! {
                     .execute(&mut *tx)
                     .await?;
             }
+            Self::scrub_events(&mut *tx, customer).await?;
             let event = NewEvent {
                 kind: "customer.erased",
                 publisher: Some(publisher),

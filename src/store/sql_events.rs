@@ -43,6 +43,10 @@ pub(super) trait Events: Backend {
     /// counter row serializes them).
     async fn emit(conn: &mut Conn<Self>, event: NewEvent, at: DateTime<Utc>)
     -> Result<(), StoreError>;
+
+    /// An erasure: the customer's earlier events keep their id, type, sequence and time but
+    /// lose their data (undelivered ones go out without it, before `customer.erased`).
+    async fn scrub_events(conn: &mut Conn<Self>, customer: CustomerId) -> Result<(), StoreError>;
 }
 
 const ENDPOINT_COLUMNS: &str = "w.id, w.publisher_id, w.url, w.event_types, w.description, w.format, w.enabled, \
@@ -169,6 +173,26 @@ shared_sql! {
             .bind(format!("%,{},%", event.kind))
             .execute(&mut *conn)
             .await?;
+            Ok(())
+        }
+
+        async fn scrub_events(conn: &mut Conn<Self>, customer: CustomerId) -> Result<(), StoreError> {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, body FROM events WHERE customer_id = $1")
+                    .bind(customer.get())
+                    .fetch_all(&mut *conn)
+                    .await?;
+            for (id, body) in rows {
+                let mut event: Value = serde_json::from_str(&body).unwrap_or_else(|_| json!({}));
+                if let Some(map) = event.as_object_mut() {
+                    map.insert("data".into(), json!({"erased": true}));
+                }
+                sqlx::query("UPDATE events SET body = $2 WHERE id = $1")
+                    .bind(&id)
+                    .bind(event.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            }
             Ok(())
         }
     }
@@ -434,6 +458,23 @@ shared_sql! {
             }
             tx.commit().await?;
             Ok(())
+        }
+
+        async fn purge_events(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+            let mut tx = self.begin_write().await?;
+            sqlx::query("DELETE FROM webhook_deliveries WHERE state = 'delivered' AND finished_at < $1")
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?;
+            let done = sqlx::query(
+                "DELETE FROM events WHERE occurred_at < $1 AND NOT EXISTS \
+                 (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
+            )
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(B::rows_affected(&done))
         }
 
         async fn oldest_undelivered(&self) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {

@@ -73,6 +73,15 @@ async fn a_receiver_down_for_a_while_gets_everything_in_each_customers_order(bac
     // Each event once (no duplicate deliveries after success).
     let settled = receiver.settled().await;
     assert_eq!(settled.len(), 9);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for name in [
+        "events_written_total",
+        "webhook_deliveries_total{outcome=\"retry\"}",
+        "webhook_deliveries_total{outcome=\"delivered\"}",
+        "webhook_delivery_latency_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} not in {metrics}");
+    }
 }
 
 async fn a_410_disables_the_endpoint_and_nothing_is_lost(backend: Backend) {

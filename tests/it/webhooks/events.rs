@@ -101,6 +101,9 @@ async fn every_event_arrives_signed_with_the_customers_sequence(backend: Backend
     let r = set_password(&app, "events@example.com", &token, "another-Secret-42").await;
     assert_eq!(r.status(), 200);
 
+    // Delivered before the erasure (which strips the data of the customer's stored events).
+    receiver.wait_for(6).await;
+
     // Admin API: publish and archive a consent, erase the customer.
     let consents = format!("/admin/api/publishers/{DEMO}/consents");
     let (status, body) = call(
@@ -197,6 +200,11 @@ async fn every_event_arrives_signed_with_the_customers_sequence(backend: Backend
         app.db.scalar("SELECT COUNT(*) FROM events WHERE customer_id IS NOT NULL").await,
         7
     );
+    let kept = app
+        .db
+        .scalar("SELECT COUNT(*) FROM events WHERE body LIKE '%Events@Example.com%' OR body LIKE '%Ada%'")
+        .await;
+    assert_eq!(kept, 0, "an erasure leaves no personal data in stored events");
 }
 
 async fn refused_and_rolled_back_changes_emit_nothing(backend: Backend) {

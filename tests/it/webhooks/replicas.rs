@@ -19,6 +19,8 @@ async fn server(db: &TestDb) -> ServerProcess {
         ("ENROLL_EVENTS__RETRY_BASE", "100ms".into()),
         ("ENROLL_EVENTS__RETRY_MAX", "300ms".into()),
         ("ENROLL_EVENTS__BATCH", "4".into()),
+        // A killed worker's claims expire after 2 × timeout + 5 s.
+        ("ENROLL_EVENTS__TIMEOUT", "1s".into()),
     ])
     .await
 }
