@@ -71,11 +71,12 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
         let lease = settings.timeout * 2 + Duration::from_secs(5);
         let mut sampled: Option<Instant> = None;
         let mut purged: Option<Instant> = None;
+        let mut reported = std::collections::HashSet::new();
         loop {
             let Some(store) = store.upgrade() else { break };
             if sampled.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY) {
                 sampled = Some(Instant::now());
-                sample(store.as_ref()).await;
+                sample(store.as_ref(), &mut reported).await;
             }
             if purged.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
                 purged = Some(Instant::now());
@@ -103,10 +104,18 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
     });
 }
 
-async fn sample(store: &dyn Store) {
+/// Sets the oldest-undelivered gauge of each endpoint with a backlog, and 0 for those whose
+/// backlog is gone since the last sample.
+async fn sample(store: &dyn Store, reported: &mut std::collections::HashSet<i64>) {
     match store.oldest_undelivered().await {
         Ok(rows) => {
             let now = Utc::now();
+            let current: std::collections::HashSet<i64> = rows.iter().map(|r| r.0).collect();
+            for gone in reported.difference(&current) {
+                metrics::gauge!("webhook_oldest_undelivered_seconds", "endpoint" => gone.to_string())
+                    .set(0.0);
+            }
+            *reported = current;
             for (endpoint, oldest) in rows {
                 let age = (now - oldest).num_milliseconds().max(0) as f64 / 1000.0;
                 metrics::gauge!("webhook_oldest_undelivered_seconds", "endpoint" => endpoint.to_string())
