@@ -8,6 +8,7 @@ mod endpoints;
 mod events;
 mod delivery;
 mod replicas;
+mod cli;
 
 
 
