@@ -9,6 +9,7 @@ mod events;
 mod delivery;
 mod replicas;
 mod cli;
+mod dashboard;
 
 
 
