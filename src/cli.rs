@@ -492,21 +492,29 @@ async fn webhook(sv: &Services, cmd: WebhookCommand) -> anyhow::Result<()> {
                 description: Some(description),
                 ..WebhookInput::default()
             };
-            let (w, secret) = hooks::create(sv, &cli, publisher, input).await.map_err(refused)?;
+            let (w, secret) = hooks::create(sv, &cli, publisher, input)
+                .await
+                .map_err(refused)?;
             println!("created webhook {} for publisher {publisher}", w.id);
             println!("{secret}");
             eprintln!("keep it now: it cannot be shown again");
             return Ok(());
         }
         WebhookCommand::List { publisher } => {
-            println!("{:<6} {:<9} {:<8} {:<40} events", "id", "enabled", "pending", "url");
+            println!(
+                "{:<6} {:<9} {:<8} {:<40} events",
+                "id", "enabled", "pending", "url"
+            );
             for w in hooks::list(sv, &cli, publisher).await.map_err(refused)? {
                 let state = match (w.enabled, w.disabled_reason) {
                     (true, _) => "yes".to_owned(),
                     (false, reason) => format!("no:{}", reason.unwrap_or_default()),
                 };
                 let events = w.event_types.join(",");
-                println!("{:<6} {:<9} {:<8} {:<40} {events}", w.id, state, w.pending, w.url);
+                println!(
+                    "{:<6} {:<9} {:<8} {:<40} {events}",
+                    w.id, state, w.pending, w.url
+                );
             }
             return Ok(());
         }
@@ -515,25 +523,35 @@ async fn webhook(sv: &Services, cmd: WebhookCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(refused)?;
             println!("{secret}");
-            eprintln!("keep it now: it cannot be shown again (the old one still signs for a while)");
+            eprintln!(
+                "keep it now: it cannot be shown again (the old one still signs for a while)"
+            );
             return Ok(());
         }
-        WebhookCommand::Disable { publisher, id } => {
-            (publisher, id, enabled(publisher, id, false).await.map(|_| "disabled"))
-        }
-        WebhookCommand::Enable { publisher, id } => {
-            (publisher, id, enabled(publisher, id, true).await.map(|_| "enabled"))
-        }
+        WebhookCommand::Disable { publisher, id } => (
+            publisher,
+            id,
+            enabled(publisher, id, false).await.map(|_| "disabled"),
+        ),
+        WebhookCommand::Enable { publisher, id } => (
+            publisher,
+            id,
+            enabled(publisher, id, true).await.map(|_| "enabled"),
+        ),
         WebhookCommand::Delete { publisher, id } => (
             publisher,
             id,
-            hooks::delete(sv, &cli, publisher, id).await.map(|_| "deleted"),
+            hooks::delete(sv, &cli, publisher, id)
+                .await
+                .map(|_| "deleted"),
         ),
     };
     match done {
         Ok(what) => println!("{what} webhook {id} of publisher {publisher}"),
         Err(e) if e.status().as_u16() == 404 => {
-            anyhow::bail!("webhook {id} of publisher {publisher} not found (see `enroll webhook list`)")
+            anyhow::bail!(
+                "webhook {id} of publisher {publisher} not found (see `enroll webhook list`)"
+            )
         }
         Err(e) => return Err(refused(e)),
     }

@@ -45,7 +45,10 @@ pub fn signature(secrets: &[String], id: &str, timestamp: i64, body: &str) -> St
             let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
             mac.update(format!("{id}.{timestamp}.").as_bytes());
             mac.update(body.as_bytes());
-            Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+            Some(format!(
+                "v1,{}",
+                STANDARD.encode(mac.finalize().into_bytes())
+            ))
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -54,7 +57,9 @@ pub fn signature(secrets: &[String], id: &str, timestamp: i64, body: &str) -> St
 /// The delay before try `attempts + 1`: `retry_base × 2^(attempts−1)`, at most `retry_max`,
 /// of which a random half (jitter, so failing receivers are not hit in lockstep).
 pub fn backoff(settings: &EventSettings, attempts: i32) -> Duration {
-    let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(30);
+    let exponent = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(30);
     let full = settings
         .retry_base
         .saturating_mul(2u32.saturating_pow(exponent))
@@ -96,7 +101,9 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
                     continue;
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhooks: cannot claim deliveries; will retry"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: cannot claim deliveries; will retry")
+                }
             }
             drop(store);
             tokio::time::sleep(settings.poll_interval).await;
@@ -148,7 +155,11 @@ async fn deliver(
         DeliveryResult::Retry { status, error, at } => {
             tracing::info!(endpoint = d.endpoint, event = %d.event_id, attempt = d.attempts, ?status, %error, retry_at = %at, "webhook not delivered; will retry");
         }
-        DeliveryResult::Disable { status, error, reason } => {
+        DeliveryResult::Disable {
+            status,
+            error,
+            reason,
+        } => {
             tracing::warn!(endpoint = d.endpoint, event = %d.event_id, ?status, %error, reason, "webhook endpoint disabled");
         }
     }

@@ -190,7 +190,11 @@ pub async fn rotate_secret(
         .rotate_webhook_secret(publisher, id, &secret, overlap)
         .await?
         .ok_or_else(|| ApiError::unknown("webhookId"))?;
-    let line = auth.audit(Some(publisher), "webhook.rotate_secret", json!({"webhookId": id}));
+    let line = auth.audit(
+        Some(publisher),
+        "webhook.rotate_secret",
+        json!({"webhookId": id}),
+    );
     sv.store.record_audit(&line).await?;
     Ok((rotated, secret))
 }

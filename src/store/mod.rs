@@ -57,9 +57,8 @@ pub trait Store:
 {
 }
 
-impl<
-    T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + EventStore,
-> Store for T
+impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + EventStore>
+    Store for T
 {
 }
 

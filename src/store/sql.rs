@@ -7,10 +7,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::shared_sql;
 use super::sql_events::{Events, consent_event, written};
 use super::sql_publishing::Publishing;
-use super::Actor;
 use super::{
     ApplyReport, ConsentVersion, PoolStats, Published, Publisher, PublisherStore, StoreError,
 };

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::{Backend, Conn, shared_sql};
 use super::sql_customers::{CUSTOMER_COLUMNS, CustomerRow, before_now};
 use super::sql_events::{Events, NewEvent, written};
-use super::Actor;
 use super::sql_sessions::Sessions;
 use super::{
     AccountStore, Customer, MailMessage, NewMail, NewRefreshToken, OutboxBacklog, OutboxMail,

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::Digest;
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::{Backend, Conn, shared_sql};
 use super::sql::rows_into;
 use super::sql_admin_parts::{
@@ -15,7 +16,6 @@ use super::sql_admin_parts::{
 use super::sql_customers::{CustomerConsentRow, CustomerRow};
 use super::sql_events::{Events, NewEvent, consent_event, written};
 use super::sql_publishing::Publishing;
-use super::Actor;
 use super::sql_sessions::Sessions;
 use super::{
     AdminKey, AdminSession, AdminStore, AuditCursor, AuditEntry, ConsentHistoryRecord,

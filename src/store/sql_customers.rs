@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::shared_sql;
 use super::sql::rows_into;
 use super::sql_events::{Events, NewEvent, written};
 use super::sql_sessions::Sessions;
-use super::Actor;
 use super::{
     ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
     NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, conflict_field,
@@ -150,26 +150,58 @@ fn registered_event(publisher: PublisherId, id: CustomerId, new: &NewCustomer) -
 }
 
 /// The profile fields an update changed, with their new values (never the password).
-fn changed_fields(before: &CustomerRow, after: &CustomerRow) -> serde_json::Map<String, serde_json::Value> {
+fn changed_fields(
+    before: &CustomerRow,
+    after: &CustomerRow,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut changes = serde_json::Map::new();
     let mut field = |name: &str, old: serde_json::Value, new: serde_json::Value| {
         if old != new {
             changes.insert(name.to_owned(), new);
         }
     };
-    field("email", before.email.clone().into(), after.email.clone().into());
-    field("firstName", before.first_name.clone().into(), after.first_name.clone().into());
-    field("lastName", before.last_name.clone().into(), after.last_name.clone().into());
-    field("country", before.country.clone().into(), after.country.clone().into());
-    field("locale", before.locale.clone().into(), after.locale.clone().into());
-    let json = |v: &Option<Json<serde_json::Value>>| v.as_ref().map_or(serde_json::Value::Null, |j| j.0.clone());
-    field("externalData", json(&before.external_data), json(&after.external_data));
+    field(
+        "email",
+        before.email.clone().into(),
+        after.email.clone().into(),
+    );
+    field(
+        "firstName",
+        before.first_name.clone().into(),
+        after.first_name.clone().into(),
+    );
+    field(
+        "lastName",
+        before.last_name.clone().into(),
+        after.last_name.clone().into(),
+    );
+    field(
+        "country",
+        before.country.clone().into(),
+        after.country.clone().into(),
+    );
+    field(
+        "locale",
+        before.locale.clone().into(),
+        after.locale.clone().into(),
+    );
+    let json = |v: &Option<Json<serde_json::Value>>| {
+        v.as_ref().map_or(serde_json::Value::Null, |j| j.0.clone())
+    };
+    field(
+        "externalData",
+        json(&before.external_data),
+        json(&after.external_data),
+    );
     field("capture", json(&before.capture), json(&after.capture));
     changes
 }
 
 /// The answers that changed a consent's version or state, with the state before.
-fn consent_changes(before: &[ConsentRecordRow], records: &[NewConsentRecord]) -> Vec<serde_json::Value> {
+fn consent_changes(
+    before: &[ConsentRecordRow],
+    records: &[NewConsentRecord],
+) -> Vec<serde_json::Value> {
     records
         .iter()
         .filter_map(|r| {

@@ -7,13 +7,12 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use super::StoreError;
 use super::backend::{Backend, Conn, shared_sql};
 use super::events::{
-    Actor, ClaimedDelivery, DeliveryResult, EventStore, NewWebhook, WebhookChanges,
-    WebhookEndpoint,
+    Actor, ClaimedDelivery, DeliveryResult, EventStore, NewWebhook, WebhookChanges, WebhookEndpoint,
 };
 use super::sql::rows_into;
-use super::StoreError;
 use crate::domain::{CustomerId, PublisherId};
 
 /// One event to write in the caller's transaction.
@@ -41,8 +40,11 @@ pub(super) trait Events: Backend {
     /// Writes the event and a pending delivery for each enabled endpoint that subscribes to
     /// its type. A customer's events get consecutive sequence numbers (the upsert of the
     /// counter row serializes them).
-    async fn emit(conn: &mut Conn<Self>, event: NewEvent, at: DateTime<Utc>)
-    -> Result<(), StoreError>;
+    async fn emit(
+        conn: &mut Conn<Self>,
+        event: NewEvent,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// An erasure: the customer's earlier events keep their id, type, sequence and time but
     /// lose their data (undelivered ones go out without it, before `customer.erased`).

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
-use super::sql_events::{Events, NewEvent, written};
 use super::Actor;
 use super::backend::shared_sql;
 use super::sql_accounts::{Outbox, later};
+use super::sql_events::{Events, NewEvent, written};
 use super::sql_sessions::Sessions;
 use super::{CodeCheck, NewMail, StoreError, VerificationStore};
 use crate::domain::{CustomerId, PublisherId};

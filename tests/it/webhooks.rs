@@ -3,15 +3,12 @@
 //! its file in `webhooks/`: endpoint management, every event from every front end, delivery
 //! (outage, order, 410, rotation), several replicas and a crash.
 
-
-mod endpoints;
-mod events;
-mod delivery;
-mod replicas;
 mod cli;
 mod dashboard;
-
-
+mod delivery;
+mod endpoints;
+mod events;
+mod replicas;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -222,7 +219,14 @@ pub fn assert_clean(g: &Got) {
     assert!(!g.verified_by.is_empty(), "unverified delivery: {g:?}");
     assert_eq!(g.id, g.event["id"].as_str().unwrap());
     let data = g.event["data"].to_string().to_lowercase();
-    for word in ["password", "secret123", "hash", "token", "$argon2", "whsec_"] {
+    for word in [
+        "password",
+        "secret123",
+        "hash",
+        "token",
+        "$argon2",
+        "whsec_",
+    ] {
         assert!(!data.contains(word), "{word} in an event: {}", g.raw);
     }
 }

@@ -81,8 +81,10 @@ fn read_body(body: &Value) -> Result<WebhookInput, ApiError> {
     match f.raw("eventTypes") {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
-            let types: Option<Vec<String>> =
-                items.iter().map(|v| v.as_str().map(str::to_owned)).collect();
+            let types: Option<Vec<String>> = items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect();
             match types {
                 Some(t) => input.event_types = Some(t),
                 None => f.problem(FieldError::invalid("eventTypes", Reason::InvalidValue)),
@@ -151,7 +153,9 @@ pub async fn read(
 ) -> Result<Data<WebhookView>, ApiError> {
     let (text, id) = ids(path)?;
     let publisher = publisher_in_scope(&state, &auth, &text).await?;
-    Ok(Data(service::get(&state, &auth, publisher.id, id).await?.into()))
+    Ok(Data(
+        service::get(&state, &auth, publisher.id, id).await?.into(),
+    ))
 }
 
 /// Changes `url`, `eventTypes`, `description` or `enabled`.
@@ -180,7 +184,11 @@ pub async fn disable(
         enabled: Some(false),
         ..WebhookInput::default()
     };
-    Ok(Data(service::update(&state, &auth, publisher.id, id, input).await?.into()))
+    Ok(Data(
+        service::update(&state, &auth, publisher.id, id, input)
+            .await?
+            .into(),
+    ))
 }
 
 /// Deletes an endpoint and its pending deliveries.

@@ -34,20 +34,22 @@ async fn the_cli_manages_webhook_endpoints(backend: Backend) {
     assert!(ok, "{out}{err}");
     let secret = out.lines().find(|l| l.starts_with("whsec_")).unwrap();
     receiver.trust(secret);
-    let id: String = out
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .to_owned();
+    let id: String = out.split_whitespace().nth(2).unwrap().to_owned();
     app.signed_up("cli-hook@example.com").await;
     let got = receiver.wait_for(1).await;
     assert_clean(&got[0]);
 
     let (ok, out, _) = run(enroll(&url).args(["webhook", "list", "--publisher", DEMO])).await;
-    assert!(ok && out.contains(&receiver.url) && !out.contains("whsec_"), "{out}");
+    assert!(
+        ok && out.contains(&receiver.url) && !out.contains("whsec_"),
+        "{out}"
+    );
     let (ok, out, err) =
         run(enroll(&url).args(["webhook", "rotate-secret", "--publisher", DEMO, &id])).await;
-    assert!(ok && out.trim().starts_with("whsec_") && out.trim() != secret, "{out}{err}");
+    assert!(
+        ok && out.trim().starts_with("whsec_") && out.trim() != secret,
+        "{out}{err}"
+    );
     let (ok, out, _) =
         run(enroll(&url).args(["webhook", "disable", "--publisher", DEMO, &id])).await;
     assert!(ok && out.contains("disabled"), "{out}");

@@ -48,10 +48,16 @@ async fn dashboard_changes_emit_events(backend: Backend) {
     let got = receiver.wait_for(2).await;
     got.iter().for_each(assert_clean);
     let actor = json!({"type": "admin_key", "id": key_id});
-    let published = got.iter().find(|g| g.event["type"] == "consent.published").unwrap();
+    let published = got
+        .iter()
+        .find(|g| g.event["type"] == "consent.published")
+        .unwrap();
     assert_eq!(published.event["data"]["name"], "dash_terms");
     assert_eq!(published.event["actor"], actor);
-    let erased = got.iter().find(|g| g.event["type"] == "customer.erased").unwrap();
+    let erased = got
+        .iter()
+        .find(|g| g.event["type"] == "customer.erased")
+        .unwrap();
     assert_eq!(erased.event["customerId"].to_string(), c.id);
     assert_eq!(erased.event["actor"], actor);
 }

@@ -103,12 +103,23 @@ async fn a_410_disables_the_endpoint_and_nothing_is_lost(backend: Backend) {
     assert_eq!(endpoint["disabledReason"], "gone");
     app.signed_up("gone2@example.com").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(receiver.requests().len(), 1, "a disabled endpoint gets nothing");
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "a disabled endpoint gets nothing"
+    );
     assert_eq!(endpoint["pendingDeliveries"], 1);
 
     // Back: enabling the endpoint delivers what waited, in order.
     receiver.answer(200);
-    let (status, body) = call(&app, Method::PATCH, &one, OPERATOR, Some(json!({"enabled": true}))).await;
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &one,
+        OPERATOR,
+        Some(json!({"enabled": true})),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let got = receiver.wait_for(1).await;
     assert_eq!(got[0].event["data"]["email"], "gone1@example.com");

@@ -46,7 +46,10 @@ async fn endpoints_are_managed_and_the_secret_is_shown_once(backend: Backend) {
 
     // Never shown again: not in the list, not in the endpoint, not in the audit trail.
     let (_, list) = call(&app, Method::GET, &base, OPERATOR, None).await;
-    assert_eq!(list["responseData"]["webhooks"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        list["responseData"]["webhooks"].as_array().unwrap().len(),
+        1
+    );
     let (status, got) = call(&app, Method::GET, &one, OPERATOR, None).await;
     assert_eq!(status, 200);
     assert_eq!(got["responseData"]["description"], "CRM");
@@ -62,7 +65,9 @@ async fn endpoints_are_managed_and_the_secret_is_shown_once(backend: Backend) {
         Method::POST,
         &base,
         OPERATOR,
-        Some(json!({"url": "ftp://x.example/", "eventTypes": ["customer.nothing"], "format": "xml"})),
+        Some(
+            json!({"url": "ftp://x.example/", "eventTypes": ["customer.nothing"], "format": "xml"}),
+        ),
     )
     .await;
     assert_eq!(status, 400, "{body}");
@@ -90,19 +95,42 @@ async fn endpoints_are_managed_and_the_secret_is_shown_once(backend: Backend) {
     assert_eq!(data["url"], "https://crm.example/v2");
     assert_eq!(data["eventTypes"], json!(["customer.updated"]));
     assert_eq!(data["description"], json!(null));
-    let (status, body) = call(&app, Method::POST, &format!("{one}/disable"), OPERATOR, None).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("{one}/disable"),
+        OPERATOR,
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        (body["responseData"]["enabled"].clone(), body["responseData"]["disabledReason"].clone()),
+        (
+            body["responseData"]["enabled"].clone(),
+            body["responseData"]["disabledReason"].clone()
+        ),
         (json!(false), json!("admin"))
     );
-    let (_, body) = call(&app, Method::PATCH, &one, OPERATOR, Some(json!({"enabled": true}))).await;
+    let (_, body) = call(
+        &app,
+        Method::PATCH,
+        &one,
+        OPERATOR,
+        Some(json!({"enabled": true})),
+    )
+    .await;
     assert_eq!(body["responseData"]["enabled"], true);
     assert_eq!(body["responseData"]["disabledReason"], json!(null));
 
     // Rotation answers a new secret, once.
-    let (status, body) =
-        call(&app, Method::POST, &format!("{one}/rotate-secret"), OPERATOR, None).await;
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("{one}/rotate-secret"),
+        OPERATOR,
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let rotated = body["responseData"]["secret"].as_str().unwrap();
     assert!(rotated.starts_with("whsec_") && rotated != secret);
@@ -136,15 +164,37 @@ async fn publisher_keys_reach_only_their_own_endpoints(backend: Backend) {
     let id = created["responseData"]["id"].as_i64().unwrap();
     // The other publisher's key: 404 for the publisher and for the endpoint, like unknown ones.
     for (method, path) in [
-        (Method::GET, format!("/admin/api/publishers/{DEMO}/webhooks")),
-        (Method::POST, format!("/admin/api/publishers/{DEMO}/webhooks")),
-        (Method::GET, format!("/admin/api/publishers/{DEMO}/webhooks/{id}")),
-        (Method::DELETE, format!("/admin/api/publishers/{DEMO}/webhooks/{id}")),
-        (Method::POST, format!("/admin/api/publishers/{DEMO}/webhooks/{id}/rotate-secret")),
-        (Method::GET, format!("/admin/api/publishers/{OTHER}/webhooks/{id}")),
-        (Method::POST, format!("/admin/api/publishers/{OTHER}/webhooks/{id}/disable")),
+        (
+            Method::GET,
+            format!("/admin/api/publishers/{DEMO}/webhooks"),
+        ),
+        (
+            Method::POST,
+            format!("/admin/api/publishers/{DEMO}/webhooks"),
+        ),
+        (
+            Method::GET,
+            format!("/admin/api/publishers/{DEMO}/webhooks/{id}"),
+        ),
+        (
+            Method::DELETE,
+            format!("/admin/api/publishers/{DEMO}/webhooks/{id}"),
+        ),
+        (
+            Method::POST,
+            format!("/admin/api/publishers/{DEMO}/webhooks/{id}/rotate-secret"),
+        ),
+        (
+            Method::GET,
+            format!("/admin/api/publishers/{OTHER}/webhooks/{id}"),
+        ),
+        (
+            Method::POST,
+            format!("/admin/api/publishers/{OTHER}/webhooks/{id}/disable"),
+        ),
     ] {
-        let (status, answer) = call(&app, method.clone(), &path, &other_key, Some(body.clone())).await;
+        let (status, answer) =
+            call(&app, method.clone(), &path, &other_key, Some(body.clone())).await;
         assert_eq!(status, 404, "{method} {path}: {answer}");
     }
     let (status, list) = call(
@@ -155,7 +205,10 @@ async fn publisher_keys_reach_only_their_own_endpoints(backend: Backend) {
         None,
     )
     .await;
-    assert_eq!((status, list["responseData"]["webhooks"].clone()), (200, json!([])));
+    assert_eq!(
+        (status, list["responseData"]["webhooks"].clone()),
+        (200, json!([]))
+    );
     let (status, _) = call(
         &app,
         Method::GET,
