@@ -348,6 +348,18 @@ shared_sql! {
             lease: Duration,
         ) -> Result<Vec<ClaimedDelivery>, StoreError> {
             let now = Utc::now();
+            // Idle polls take no write lock (SQLite has one writer; registrations wait on it).
+            let due: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
+                 AND (claimed_until IS NULL OR claimed_until <= $1) \
+                 AND endpoint_id IN (SELECT e.id FROM webhook_endpoints e WHERE e.enabled) LIMIT 1",
+            )
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
             let mut tx = self.begin_write().await?;
             // A customer's later event waits while an earlier one is pending for the endpoint.
             let sql = format!(
