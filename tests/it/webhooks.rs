@@ -9,8 +9,9 @@ mod delivery;
 mod endpoints;
 mod events;
 mod replicas;
+mod retries;
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ pub struct Got {
 
 struct Inner {
     status: AtomicU16,
+    delay_ms: AtomicU64,
     secrets: Mutex<Vec<String>>,
     got: Mutex<Vec<Got>>,
 }
@@ -60,6 +62,7 @@ impl Receiver {
         let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
             status: AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
             secrets: Mutex::new(Vec::new()),
             got: Mutex::new(Vec::new()),
         });
@@ -96,6 +99,8 @@ impl Receiver {
                     verified_by,
                     answered,
                 });
+                let delay = inner.delay_ms.load(Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(delay)).await;
                 StatusCode::from_u16(answered).unwrap()
             }
         });
@@ -111,6 +116,13 @@ impl Receiver {
     /// Answer this status from now on.
     pub fn answer(&self, status: u16) {
         self.inner.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answer only after this long.
+    pub fn delay(&self, d: Duration) {
+        self.inner
+            .delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Verify with this secret too.
