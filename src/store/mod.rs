@@ -21,6 +21,7 @@ mod sql_events;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
+mod sql_webhooks;
 mod sqlite;
 mod verification;
 
