@@ -75,7 +75,8 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
         // are taken over once it expires.
         let lease = settings.timeout * 2 + Duration::from_secs(5);
         let mut sampled: Option<Instant> = None;
-        let mut purged: Option<Instant> = None;
+        // The first purge waits an interval: start-up (migrations, config) has the writer.
+        let mut purged = Instant::now();
         let mut reported = std::collections::HashSet::new();
         loop {
             let Some(store) = store.upgrade() else { break };
@@ -83,8 +84,8 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
                 sampled = Some(Instant::now());
                 sample(store.as_ref(), &mut reported).await;
             }
-            if purged.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
-                purged = Some(Instant::now());
+            if purged.elapsed() >= PURGE_EVERY {
+                purged = Instant::now();
                 let cutoff = Utc::now()
                     - chrono::Duration::from_std(settings.retention)
                         .unwrap_or(chrono::Duration::days(30));
