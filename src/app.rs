@@ -89,6 +89,12 @@ impl Application {
         let limiter = crate::limits::Limiter::new(&settings.limits).map(Arc::new);
         let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
         let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
+        if settings.events.worker {
+            let client = outbound
+                .client(crate::outbound::Redirects::None)
+                .map_err(anyhow::Error::msg)?;
+            crate::events::spawn(Arc::downgrade(&store), client, settings.events.clone());
+        }
         let db_health = crate::store::DbHealth::start(&settings.database);
         let state = AppState::new(Shared {
             services: Services {

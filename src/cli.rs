@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage admin API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage a publisher's webhook endpoints.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
 }
@@ -174,6 +177,64 @@ pub enum KeyCommand {
     },
 }
 
+/// `enroll webhook …`
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Create an endpoint and print its secret (the only time it is shown).
+    Create {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// Where deliveries go.
+        #[arg(long)]
+        url: String,
+        /// Event types wanted (repeat, or separate with commas).
+        #[arg(long = "event", required = true, value_delimiter = ',')]
+        events: Vec<String>,
+        /// A note.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List a publisher's endpoints (never their secrets).
+    List {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+    },
+    /// Stop deliveries to an endpoint (they wait until it is enabled).
+    Disable {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// The id `webhook list` shows.
+        id: i64,
+    },
+    /// Enable an endpoint again; what waited is delivered.
+    Enable {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// The id `webhook list` shows.
+        id: i64,
+    },
+    /// Print a new secret; the old one still signs for `events.rotation_overlap`.
+    RotateSecret {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// The id `webhook list` shows.
+        id: i64,
+    },
+    /// Delete an endpoint and its undelivered deliveries.
+    Delete {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// The id `webhook list` shows.
+        id: i64,
+    },
+}
+
 fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
     if s == "platform" || s == "0" {
         Ok(ConsentOwner::Platform)
@@ -206,6 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             consent_set(&command_services(settings).await?, args).await
         }
         Command::Key(cmd) => key(&command_services(settings).await?, cmd).await,
+        Command::Webhook(cmd) => webhook(&command_services(settings).await?, cmd).await,
         Command::Healthcheck => healthcheck(settings.server.addr).await,
     }
 }
@@ -403,6 +465,95 @@ async fn key(sv: &Services, cmd: KeyCommand) -> anyhow::Result<()> {
             }
             Err(e) => return Err(refused(e)),
         },
+    }
+    Ok(())
+}
+
+async fn webhook(sv: &Services, cmd: WebhookCommand) -> anyhow::Result<()> {
+    use service::webhooks::{self as hooks, WebhookInput};
+    let cli = AdminAuth::cli();
+    let enabled = |publisher, id, on: bool| {
+        let input = WebhookInput {
+            enabled: Some(on),
+            ..WebhookInput::default()
+        };
+        hooks::update(sv, &cli, publisher, id, input)
+    };
+    let (publisher, id, done) = match cmd {
+        WebhookCommand::Create {
+            publisher,
+            url,
+            events,
+            description,
+        } => {
+            let input = WebhookInput {
+                url: Some(url),
+                event_types: Some(events),
+                description: Some(description),
+                ..WebhookInput::default()
+            };
+            let (w, secret) = hooks::create(sv, &cli, publisher, input)
+                .await
+                .map_err(refused)?;
+            println!("created webhook {} for publisher {publisher}", w.id);
+            println!("{secret}");
+            eprintln!("keep it now: it cannot be shown again");
+            return Ok(());
+        }
+        WebhookCommand::List { publisher } => {
+            println!(
+                "{:<6} {:<9} {:<8} {:<40} events",
+                "id", "enabled", "pending", "url"
+            );
+            for w in hooks::list(sv, &cli, publisher).await.map_err(refused)? {
+                let state = match (w.enabled, w.disabled_reason) {
+                    (true, _) => "yes".to_owned(),
+                    (false, reason) => format!("no:{}", reason.unwrap_or_default()),
+                };
+                let events = w.event_types.join(",");
+                println!(
+                    "{:<6} {:<9} {:<8} {:<40} {events}",
+                    w.id, state, w.pending, w.url
+                );
+            }
+            return Ok(());
+        }
+        WebhookCommand::RotateSecret { publisher, id } => {
+            let (_, secret) = hooks::rotate_secret(sv, &cli, publisher, id)
+                .await
+                .map_err(refused)?;
+            println!("{secret}");
+            eprintln!(
+                "keep it now: it cannot be shown again (the old one still signs for a while)"
+            );
+            return Ok(());
+        }
+        WebhookCommand::Disable { publisher, id } => (
+            publisher,
+            id,
+            enabled(publisher, id, false).await.map(|_| "disabled"),
+        ),
+        WebhookCommand::Enable { publisher, id } => (
+            publisher,
+            id,
+            enabled(publisher, id, true).await.map(|_| "enabled"),
+        ),
+        WebhookCommand::Delete { publisher, id } => (
+            publisher,
+            id,
+            hooks::delete(sv, &cli, publisher, id)
+                .await
+                .map(|_| "deleted"),
+        ),
+    };
+    match done {
+        Ok(what) => println!("{what} webhook {id} of publisher {publisher}"),
+        Err(e) if e.status().as_u16() == 404 => {
+            anyhow::bail!(
+                "webhook {id} of publisher {publisher} not found (see `enroll webhook list`)"
+            )
+        }
+        Err(e) => return Err(refused(e)),
     }
     Ok(())
 }

@@ -49,6 +49,9 @@ pub struct Settings {
     /// Per-route rate and concurrency limits.
     #[serde(default)]
     pub limits: LimitSettings,
+    /// Event webhooks.
+    #[serde(default)]
+    pub events: EventSettings,
     /// The admin API and dashboard.
     #[serde(default)]
     pub admin: AdminSettings,
@@ -397,6 +400,53 @@ impl Default for AdminSettings {
 
 /// The shortest `admin.operator_key` accepted: it is a password that opens everything.
 pub const MIN_OPERATOR_KEY: usize = 24;
+
+/// `[events]`: webhook deliveries of the event outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventSettings {
+    /// Run the delivery worker in this process (every replica may; they share the work).
+    pub worker: bool,
+    /// How often the worker looks for due deliveries.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long a receiver has to answer one delivery.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// First retry delay; doubles per failed try (with jitter), at most `retry_max`.
+    #[serde(with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Longest delay between two tries.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// How long an event is retried before its endpoint is disabled as failing.
+    #[serde(with = "humantime_serde")]
+    pub retry_for: Duration,
+    /// How long the previous secret still signs after a rotation.
+    #[serde(with = "humantime_serde")]
+    pub rotation_overlap: Duration,
+    /// Deliveries claimed (and sent concurrently) at once.
+    pub batch: u32,
+    /// Delivered deliveries and events with nothing left to deliver are kept this long.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            worker: true,
+            poll_interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(15),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3600),
+            retry_for: Duration::from_secs(3 * 24 * 3600),
+            rotation_overlap: Duration::from_secs(24 * 3600),
+            batch: 32,
+            retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
 
 /// `[mail]`
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod geo;
 pub mod http;
 pub mod limits;

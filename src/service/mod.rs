@@ -53,3 +53,4 @@ pub mod registration;
 pub mod sessions;
 pub mod tenants;
 pub mod verification;
+pub mod webhooks;

@@ -21,6 +21,11 @@ pub trait Backend: Send + Sync + 'static {
     /// ends (Postgres `FOR UPDATE`; nothing on SQLite, whose write transaction locks already).
     const FOR_UPDATE: &'static str;
 
+    /// Appended to a `SELECT` that claims work shared by replicas, so each takes rows the
+    /// others have not locked (Postgres `FOR UPDATE SKIP LOCKED`; nothing on SQLite, whose
+    /// one writer at a time claims alone).
+    const SKIP_LOCKED: &'static str;
+
     /// Appended to a text column so comparisons go byte by byte (Postgres `COLLATE "C"`,
     /// whatever the database's collation; SQLite compares bytes already), which makes a
     /// prefix search an index range.

@@ -8,6 +8,7 @@ mod admin;
 mod backend;
 mod customer;
 mod error;
+mod events;
 mod health;
 mod postgres;
 mod publisher;
@@ -16,9 +17,11 @@ mod sql_accounts;
 mod sql_admin;
 mod sql_admin_parts;
 mod sql_customers;
+mod sql_events;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
+mod sql_webhooks;
 mod sqlite;
 mod verification;
 
@@ -38,6 +41,10 @@ pub use customer::{
     NewConsentRecord, NewCustomer, NewRefreshToken, conflict_field,
 };
 pub use error::StoreError;
+pub use events::{
+    Actor, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook, WebhookChanges,
+    WebhookEndpoint,
+};
 pub use health::DbHealth;
 pub use postgres::PgStore;
 pub use publisher::{ApplyReport, ConsentVersion, Published, Publisher, PublisherStore};
@@ -47,12 +54,12 @@ pub use verification::{CodeCheck, VerificationStore};
 /// Everything Enroll keeps. Implementations: [`PgStore`], [`SqliteStore`]. Bring the parts
 /// into scope with `use enroll::store::{PublisherStore, CustomerStore}`.
 pub trait Store:
-    PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore
+    PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + EventStore
 {
 }
 
-impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore> Store
-    for T
+impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + EventStore>
+    Store for T
 {
 }
 

@@ -46,6 +46,7 @@ impl Backend for PgStore {
     type Db = Postgres;
 
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     // Prefix searches compare bytes (an index range), whatever the database's collation.
     const BYTE_ORDER: &'static str = " COLLATE \"C\"";

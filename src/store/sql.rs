@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::shared_sql;
+use super::sql_events::{Events, consent_event, written};
 use super::sql_publishing::Publishing;
 use super::{
     ApplyReport, ConsentVersion, PoolStats, Published, Publisher, PublisherStore, StoreError,
@@ -175,7 +177,14 @@ shared_sql! {
         ) -> Result<Published, StoreError> {
             let mut tx = self.begin_locked().await?;
             let published = Self::publish_in(&mut *tx, owner, draft).await?;
+            if let Published::New(version) = published {
+                let event = consent_event("consent.published", owner, &draft.name, Some(version), Actor::System);
+                Self::emit(&mut *tx, event, Utc::now()).await?;
+            }
             tx.commit().await?;
+            if let Published::New(_) = published {
+                written("consent.published");
+            }
             Ok(published)
         }
 
@@ -185,8 +194,22 @@ shared_sql! {
             name: &ConsentName,
         ) -> Result<bool, StoreError> {
             let mut tx = self.begin_locked().await?;
+            let live: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM consent_versions WHERE owner = $1 AND name = $2 AND NOT archived",
+            )
+            .bind(owner.get())
+            .bind(name.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
             let archived = Self::archive_in(&mut *tx, owner, name).await?;
+            if archived && live > 0 {
+                let event = consent_event("consent.archived", owner, name, None, Actor::System);
+                Self::emit(&mut *tx, event, Utc::now()).await?;
+            }
             tx.commit().await?;
+            if archived && live > 0 {
+                written("consent.archived");
+            }
             Ok(archived)
         }
 
@@ -242,6 +265,8 @@ shared_sql! {
                     DeclaredPart::Publisher(p) => Self::upsert_publisher_in(&mut *tx, p).await?,
                     DeclaredPart::Consent(owner, draft) => {
                         if let Published::New(v) = Self::publish_in(&mut *tx, owner, draft).await? {
+                            let event = consent_event("consent.published", owner, &draft.name, Some(v), Actor::System);
+                            Self::emit(&mut *tx, event, Utc::now()).await?;
                             report.published.push((owner, draft.name.clone(), v));
                         }
                     }
@@ -269,6 +294,8 @@ shared_sql! {
                 if let Some((owner, name)) = parse_consent_key(key)
                     && Self::archive_in(&mut *tx, owner, &name).await?
                 {
+                    let event = consent_event("consent.archived", owner, &name, None, Actor::System);
+                    Self::emit(&mut *tx, event, Utc::now()).await?;
                     report.archived.push((owner, name));
                 }
                 sqlx::query("DELETE FROM config_state WHERE item = $1")
@@ -277,6 +304,8 @@ shared_sql! {
                     .await?;
             }
             tx.commit().await?;
+            report.published.iter().for_each(|_| written("consent.published"));
+            report.archived.iter().for_each(|_| written("consent.archived"));
             Ok(report)
         }
     }

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::{Backend, Conn, shared_sql};
 use super::sql_customers::{CUSTOMER_COLUMNS, CustomerRow, before_now};
+use super::sql_events::{Events, NewEvent, written};
 use super::sql_sessions::Sessions;
 use super::{
     AccountStore, Customer, MailMessage, NewMail, NewRefreshToken, OutboxBacklog, OutboxMail,
@@ -95,7 +97,16 @@ shared_sql! {
                 return Err(StoreError::NotFound(format!("customer {customer}")));
             }
             Self::insert_refresh(&mut *tx, customer, token, now).await?;
+            let event = NewEvent {
+                kind: "customer.logged_in",
+                publisher: Some(publisher),
+                customer: Some(customer),
+                actor: Actor::Customer,
+                data: serde_json::json!({}),
+            };
+            Self::emit(&mut *tx, event, now).await?;
             tx.commit().await?;
+            written("customer.logged_in");
             Ok(())
         }
 
@@ -324,7 +335,16 @@ shared_sql! {
             // registration replays (which hold the old password).
             Self::end_sessions_in(&mut *tx, customer, now).await?;
             Self::enqueue(&mut *tx, mail, now).await?;
+            let event = NewEvent {
+                kind: "customer.password_changed",
+                publisher: Some(publisher),
+                customer: Some(customer),
+                actor: Actor::Customer,
+                data: serde_json::json!({"via": "reset"}),
+            };
+            Self::emit(&mut *tx, event, now).await?;
             tx.commit().await?;
+            written("customer.password_changed");
             Ok(true)
         }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::Digest;
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::{Backend, Conn, shared_sql};
 use super::sql::rows_into;
 use super::sql_admin_parts::{
@@ -13,6 +14,7 @@ use super::sql_admin_parts::{
     customer_page_sql, with_field,
 };
 use super::sql_customers::{CustomerConsentRow, CustomerRow};
+use super::sql_events::{Events, NewEvent, consent_event, written};
 use super::sql_publishing::Publishing;
 use super::sql_sessions::Sessions;
 use super::{
@@ -220,6 +222,8 @@ shared_sql! {
             let mut tx = self.begin_locked().await?;
             let published = Self::publish_in(&mut *tx, owner, draft).await?;
             if let Published::New(version) = published {
+                let event = consent_event("consent.published", owner, &draft.name, Some(version), Actor::of_audit(audit));
+                Self::emit(&mut *tx, event, Utc::now()).await?;
                 let audit = NewAudit {
                     detail: with_field(&audit.detail, "version", version.into()),
                     ..audit.clone()
@@ -227,6 +231,9 @@ shared_sql! {
                 Self::insert_audit(&mut *tx, &audit, Utc::now()).await?;
             }
             tx.commit().await?;
+            if let Published::New(_) = published {
+                written("consent.published");
+            }
             Ok(published)
         }
 
@@ -247,9 +254,14 @@ shared_sql! {
             .await?;
             let archived = Self::archive_in(&mut *tx, owner, name).await?;
             if archived && live > 0 {
+                let event = consent_event("consent.archived", owner, name, None, Actor::of_audit(audit));
+                Self::emit(&mut *tx, event, Utc::now()).await?;
                 Self::insert_audit(&mut *tx, audit, Utc::now()).await?;
             }
             tx.commit().await?;
+            if archived && live > 0 {
+                written("consent.archived");
+            }
             Ok(archived)
         }
 
@@ -355,8 +367,18 @@ shared_sql! {
                     .execute(&mut *tx)
                     .await?;
             }
+            Self::scrub_events(&mut *tx, customer).await?;
+            let event = NewEvent {
+                kind: "customer.erased",
+                publisher: Some(publisher),
+                customer: Some(customer),
+                actor: Actor::of_audit(audit),
+                data: serde_json::json!({}),
+            };
+            Self::emit(&mut *tx, event, now).await?;
             Self::insert_audit(&mut *tx, audit, now).await?;
             tx.commit().await?;
+            written("customer.erased");
             Ok(true)
         }
 

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
+use super::Actor;
 use super::backend::shared_sql;
 use super::sql::rows_into;
+use super::sql_events::{Events, NewEvent, written};
 use super::sql_sessions::Sessions;
 use super::{
     ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
@@ -120,6 +122,106 @@ pub(super) fn before_now(d: std::time::Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// `customer.registered`: the profile and the consents answered (no password, no token).
+fn registered_event(publisher: PublisherId, id: CustomerId, new: &NewCustomer) -> NewEvent {
+    let consents: Vec<serde_json::Value> = new
+        .consents
+        .iter()
+        .map(|c| serde_json::json!({"name": c.name.as_str(), "version": c.version, "state": c.state.as_str()}))
+        .collect();
+    NewEvent {
+        kind: "customer.registered",
+        publisher: Some(publisher),
+        customer: Some(id),
+        actor: Actor::Customer,
+        data: serde_json::json!({
+            "email": new.email,
+            "firstName": new.first_name,
+            "lastName": new.last_name,
+            "locale": new.locale,
+            "country": new.country,
+            "currency": new.currency,
+            "externalId": new.external_id,
+            "externalData": new.external_data,
+            "emailVerified": new.verification.is_some(),
+            "consents": consents,
+        }),
+    }
+}
+
+/// The profile fields an update changed, with their new values (never the password).
+fn changed_fields(
+    before: &CustomerRow,
+    after: &CustomerRow,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut changes = serde_json::Map::new();
+    let mut field = |name: &str, old: serde_json::Value, new: serde_json::Value| {
+        if old != new {
+            changes.insert(name.to_owned(), new);
+        }
+    };
+    field(
+        "email",
+        before.email.clone().into(),
+        after.email.clone().into(),
+    );
+    field(
+        "firstName",
+        before.first_name.clone().into(),
+        after.first_name.clone().into(),
+    );
+    field(
+        "lastName",
+        before.last_name.clone().into(),
+        after.last_name.clone().into(),
+    );
+    field(
+        "country",
+        before.country.clone().into(),
+        after.country.clone().into(),
+    );
+    field(
+        "locale",
+        before.locale.clone().into(),
+        after.locale.clone().into(),
+    );
+    let json = |v: &Option<Json<serde_json::Value>>| {
+        v.as_ref().map_or(serde_json::Value::Null, |j| j.0.clone())
+    };
+    field(
+        "externalData",
+        json(&before.external_data),
+        json(&after.external_data),
+    );
+    field("capture", json(&before.capture), json(&after.capture));
+    changes
+}
+
+/// The answers that changed a consent's version or state, with the state before.
+fn consent_changes(
+    before: &[ConsentRecordRow],
+    records: &[NewConsentRecord],
+) -> Vec<serde_json::Value> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let old = before
+                .iter()
+                .find(|b| b.owner == r.owner.get() && b.name == r.name.as_str());
+            if old.is_some_and(|o| o.version == r.version && o.state == r.state.as_str()) {
+                return None;
+            }
+            Some(serde_json::json!({
+                "name": r.name.as_str(),
+                "version": r.version,
+                "state": r.state.as_str(),
+                "oldState": old.map(|o| o.state.clone()),
+                "oldVersion": old.map(|o| o.version),
+            }))
+        })
+        .collect()
+}
+
 shared_sql! {
     impl CustomerStore for B {
         async fn create_customer(
@@ -183,6 +285,7 @@ shared_sql! {
                 }
                 Self::insert_consents(&mut *tx, id, &new.consents, now).await?;
                 Self::insert_refresh(&mut *tx, id, &new.refresh, now).await?;
+                Self::emit(&mut *tx, registered_event(publisher, id, new), now).await?;
                 if let Some(key) = &new.idempotency {
                     sqlx::query(
                         "UPDATE idempotency_keys SET state = 'done', customer_id = $4, status = 200, response = NULL \
@@ -196,6 +299,7 @@ shared_sql! {
                     .await?;
                 }
                 tx.commit().await?;
+                written("customer.registered");
                 return row.try_into();
             }
             Err(StoreError::Invalid(
@@ -249,6 +353,11 @@ shared_sql! {
                 return Err(StoreError::NotFound(format!("customer {id}")));
             };
             let moved = key.is_some() && key != current;
+            let before_sql = format!("SELECT {} FROM customers WHERE id = $1", CUSTOMER_COLUMNS);
+            let before: CustomerRow = sqlx::query_as(&before_sql)
+                .bind(id.get())
+                .fetch_one(&mut *tx)
+                .await?;
             let row: Option<CustomerRow> = sqlx::query_as(&sql)
                 .bind(id.get())
                 .bind(publisher.get())
@@ -273,7 +382,22 @@ shared_sql! {
             if moved {
                 row.session_epoch = Self::end_sessions_in(&mut *tx, id, Utc::now()).await?;
             }
+            let changes = changed_fields(&before, &row);
+            let updated = !changes.is_empty();
+            if updated {
+                let event = NewEvent {
+                    kind: "customer.updated",
+                    publisher: Some(publisher),
+                    customer: Some(id),
+                    actor: Actor::Customer,
+                    data: serde_json::json!({ "changes": changes }),
+                };
+                Self::emit(&mut *tx, event, Utc::now()).await?;
+            }
             tx.commit().await?;
+            if updated {
+                written("customer.updated");
+            }
             row.try_into()
         }
 
@@ -302,10 +426,34 @@ shared_sql! {
             customer: CustomerId,
             records: &[NewConsentRecord],
         ) -> Result<(), StoreError> {
+            let now = Utc::now();
             let mut tx = self.begin_write().await?;
             Self::customer_exists(&mut *tx, publisher, customer).await?;
-            Self::insert_consents(&mut *tx, customer, records, Utc::now()).await?;
+            let before: Vec<ConsentRecordRow> = sqlx::query_as(
+                "SELECT c.owner, c.name, c.version, c.state, c.at FROM customer_consents c \
+                 WHERE c.customer_id = $1 AND c.id = (SELECT MAX(m.id) FROM customer_consents m \
+                   WHERE m.customer_id = c.customer_id AND m.owner = c.owner AND m.name = c.name)",
+            )
+            .bind(customer.get())
+            .fetch_all(&mut *tx)
+            .await?;
+            Self::insert_consents(&mut *tx, customer, records, now).await?;
+            let changes = consent_changes(&before, records);
+            let changed = !changes.is_empty();
+            if changed {
+                let event = NewEvent {
+                    kind: "customer.consents_changed",
+                    publisher: Some(publisher),
+                    customer: Some(customer),
+                    actor: Actor::Customer,
+                    data: serde_json::json!({ "consents": changes }),
+                };
+                Self::emit(&mut *tx, event, now).await?;
+            }
             tx.commit().await?;
+            if changed {
+                written("customer.consents_changed");
+            }
             Ok(())
         }
 

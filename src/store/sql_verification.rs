@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
+use super::Actor;
 use super::backend::shared_sql;
 use super::sql_accounts::{Outbox, later};
+use super::sql_events::{Events, NewEvent, written};
 use super::sql_sessions::Sessions;
 use super::{CodeCheck, NewMail, StoreError, VerificationStore};
 use crate::domain::{CustomerId, PublisherId};
@@ -175,18 +177,29 @@ shared_sql! {
             let Some((customer, email_key)) = used else {
                 return Ok(None);
             };
-            let confirmed: Option<i64> = sqlx::query_scalar(
+            let confirmed: Option<(i64, Option<String>)> = sqlx::query_as(
                 "UPDATE customers SET email_verified = TRUE WHERE id = $1 AND email_key = $2 AND erased_at IS NULL \
-                 RETURNING publisher_id",
+                 RETURNING publisher_id, email",
             )
             .bind(customer)
             .bind(&email_key)
             .fetch_optional(&mut *tx)
             .await?;
+            if let Some((publisher, email)) = &confirmed {
+                let event = NewEvent {
+                    kind: "customer.email_verified",
+                    publisher: Some(PublisherId::from_i64(*publisher).map_err(StoreError::Corrupt)?),
+                    customer: Some(CustomerId::from_i64(customer).map_err(StoreError::Corrupt)?),
+                    actor: Actor::Customer,
+                    data: serde_json::json!({ "email": email }),
+                };
+                Self::emit(&mut *tx, event, now).await?;
+            }
             tx.commit().await?;
-            let Some(publisher) = confirmed else {
+            let Some((publisher, _)) = confirmed else {
                 return Ok(None);
             };
+            written("customer.email_verified");
             Ok(Some((
                 PublisherId::from_i64(publisher).map_err(StoreError::Corrupt)?,
                 CustomerId::from_i64(customer).map_err(StoreError::Corrupt)?,

@@ -86,6 +86,7 @@ impl Backend for SqliteStore {
 
     // The write transaction (BEGIN IMMEDIATE) already holds the only write lock.
     const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
 
     // SQLite compares text byte-wise already.
     const BYTE_ORDER: &'static str = "";

@@ -33,3 +33,4 @@ mod registration;
 mod sessions;
 mod store_contract;
 mod verification;
+mod webhooks;

@@ -9,6 +9,7 @@ pub mod export;
 pub mod keys;
 pub mod publishers;
 pub mod views;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -99,4 +100,22 @@ pub fn routes() -> Router<AppState> {
             get(customers::read).delete(customers::erase),
         )
         .route("/admin/api/audit", get(audit::list))
+        .route(
+            "/admin/api/publishers/{publisherId}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/webhooks/{webhookId}",
+            get(webhooks::read)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/disable",
+            post(webhooks::disable),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
 }
