@@ -20,6 +20,7 @@ mod guards;
 mod idempotency;
 mod identity;
 mod keys;
+mod legacy_hashes;
 mod limits;
 mod links;
 mod locales;
