@@ -14,8 +14,8 @@ use super::{PoolStats, StoreError};
 
 /// One database engine as the shared SQL needs it.
 pub trait Backend: Send + Sync + 'static {
-    /// The sqlx driver.
-    type Db: Database;
+    /// The sqlx driver (one that caches prepared statements, which a query may opt out of).
+    type Db: Database + sqlx::database::HasStatementCache;
 
     /// Appended to a `SELECT` that decides a write, to lock its rows until the transaction
     /// ends (Postgres `FOR UPDATE`; nothing on SQLite, whose write transaction locks already).

@@ -9,6 +9,7 @@ mod backend;
 mod customer;
 mod error;
 mod health;
+mod import;
 mod postgres;
 mod publisher;
 mod sql;
@@ -16,6 +17,7 @@ mod sql_accounts;
 mod sql_admin;
 mod sql_admin_parts;
 mod sql_customers;
+mod sql_import;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
@@ -39,20 +41,25 @@ pub use customer::{
 };
 pub use error::StoreError;
 pub use health::DbHealth;
+pub use import::{
+    IdMapping, ImportInfo, ImportStore, ImportedConsentRecord, ImportedCustomer, RowError,
+};
 pub use postgres::PgStore;
 pub use publisher::{ApplyReport, ConsentVersion, Published, Publisher, PublisherStore};
+pub use sql_import::NO_PASSWORD_HASH;
 pub use sqlite::SqliteStore;
 pub use verification::{CodeCheck, VerificationStore};
 
 /// Everything Enroll keeps. Implementations: [`PgStore`], [`SqliteStore`]. Bring the parts
 /// into scope with `use enroll::store::{PublisherStore, CustomerStore}`.
 pub trait Store:
-    PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore
+    PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + ImportStore
 {
 }
 
-impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore> Store
-    for T
+impl<
+    T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + ImportStore,
+> Store for T
 {
 }
 

@@ -19,6 +19,7 @@ mod envelope;
 mod guards;
 mod idempotency;
 mod identity;
+mod import;
 mod keys;
 mod legacy_hashes;
 mod limits;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod consents;
 pub mod customers;
 pub mod export;
+pub mod imports;
 pub mod keys;
 pub mod publishers;
 pub mod views;
@@ -99,4 +100,12 @@ pub fn routes() -> Router<AppState> {
             get(customers::read).delete(customers::erase),
         )
         .route("/admin/api/audit", get(audit::list))
+        .route(
+            "/admin/api/publishers/{publisherId}/imports",
+            post(imports::start),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/imports/{importId}",
+            get(imports::report),
+        )
 }
