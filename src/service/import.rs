@@ -277,6 +277,7 @@ async fn write_rows(
         errors.clear();
         done
     };
+    let mut batches = 0u64;
     while let Some(prepared) = rx.recv().await {
         match prepared {
             Ok(row) => rows.push(row),
@@ -284,6 +285,14 @@ async fn write_rows(
         }
         if rows.len() + errors.len() >= BATCH {
             flush(&mut rows, &mut errors).await?;
+            batches += 1;
+            // As the table grows, its statistics must follow (or lookups turn into scans).
+            if matches!(batches, 2 | 10 | 50) || batches % 200 == 0 {
+                sv.store
+                    .import_analyze()
+                    .await
+                    .map_err(|e| format!("database: {e}"))?;
+            }
         }
     }
     if !rows.is_empty() || !errors.is_empty() {

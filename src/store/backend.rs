@@ -29,6 +29,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The UTC day (`YYYY-MM-DD` text) of the `created_at` column.
     const UTC_DAY: &'static str;
 
+    /// Refreshes the planner's statistics of `customers` while a bulk import grows it
+    /// (Postgres: a table never analyzed is planned as empty, and a lookup by email key then
+    /// scans it all); `None` where the planner needs none (SQLite picks the unique index).
+    const ANALYZE_CUSTOMERS: Option<&'static str>;
+
     /// The connection pool.
     fn pool(&self) -> &Pool<Self::Db>;
 

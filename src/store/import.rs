@@ -136,6 +136,10 @@ pub trait ImportStore: Send + Sync + 'static {
         errors: &[RowError],
     ) -> Result<(), StoreError>;
 
+    /// Refreshes the database's statistics of the customers table where its planner needs
+    /// them (an import calls it now and then as the table grows).
+    async fn import_analyze(&self) -> Result<(), StoreError>;
+
     /// Marks the import `done` or `failed` (with why).
     async fn finish_import(
         &self,

@@ -434,6 +434,13 @@ shared_sql! {
             Ok(())
         }
 
+        async fn import_analyze(&self) -> Result<(), StoreError> {
+            if let Some(sql) = B::ANALYZE_CUSTOMERS {
+                sqlx::query(sql).execute(self.pool()).await?;
+            }
+            Ok(())
+        }
+
         async fn finish_import(
             &self,
             publisher: PublisherId,
