@@ -287,7 +287,7 @@ async fn write_rows(
             flush(&mut rows, &mut errors).await?;
             batches += 1;
             // As the table grows, its statistics must follow (or lookups turn into scans).
-            if matches!(batches, 2 | 10 | 50) || batches % 200 == 0 {
+            if matches!(batches, 2 | 10 | 50) || batches.is_multiple_of(200) {
                 sv.store
                     .import_analyze()
                     .await
