@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `publisher create|list|show|update`, `consent set`,
-//! `key create|list|revoke`.
+//! `key create|list|revoke`, `import customers`.
 
 use std::path::PathBuf;
 
@@ -8,12 +8,14 @@ use clap::{Args, Parser, Subcommand};
 
 use enroll::app::{Application, command_services, shutdown_signal};
 use enroll::config::{DEFAULT_CONFIG, Settings};
+use enroll::domain::import::ImportMode;
 use enroll::domain::problem::Reason;
 use enroll::domain::{
     ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings,
 };
 use enroll::error::ApiError;
 use enroll::service::admin_keys::AdminAuth;
+use enroll::service::import::Format;
 use enroll::service::{self, Services};
 use enroll::store::Published;
 
@@ -50,6 +52,28 @@ pub enum Command {
     Webhook(WebhookCommand),
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck,
+    /// Bring existing customers in.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `enroll import …`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import customers from a JSON Lines or CSV file (`-`: standard input); prints the report.
+    Customers {
+        /// Into this publisher.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// An existing email (or externalId): a row error, update the customer, or leave it.
+        #[arg(long, default_value = "insert", value_parser = ImportMode::parse)]
+        mode: ImportMode,
+        /// `jsonl` or `csv` (default: by the file's extension; JSON Lines for `-`).
+        #[arg(long)]
+        format: Option<String>,
+        /// The file, or `-` for standard input.
+        file: PathBuf,
+    },
 }
 
 /// `enroll publisher …`
@@ -269,7 +293,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(cmd) => key(&command_services(settings).await?, cmd).await,
         Command::Webhook(cmd) => webhook(&command_services(settings).await?, cmd).await,
         Command::Healthcheck => healthcheck(settings.server.addr).await,
+        Command::Import(cmd) => import(&command_services(settings).await?, cmd).await,
     }
+}
+
+async fn import(sv: &Services, cmd: ImportCommand) -> anyhow::Result<()> {
+    let ImportCommand::Customers {
+        publisher,
+        mode,
+        format,
+        file,
+    } = cmd;
+    let csv = match format.as_deref() {
+        Some("csv") => true,
+        Some("jsonl" | "ndjson" | "json") => false,
+        Some(other) => anyhow::bail!("--format {other}: use jsonl or csv"),
+        None => file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+    };
+    let format = if csv { Format::Csv } else { Format::JsonLines };
+    let source: Box<dyn std::io::Read + Send> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(&file).with_context(|| format!("{}", file.display()))?)
+    };
+    let id = service::import::new_id();
+    let info = service::import::run(sv, &AdminAuth::cli(), publisher, mode, format, source, &id)
+        .await
+        .map_err(|e| match e.status().as_u16() {
+            404 => anyhow::anyhow!("no publisher {publisher}"),
+            _ => refused(e),
+        })?;
+    let (_, errors, ids) =
+        service::import::report(sv, &AdminAuth::cli(), publisher, &id, 0, i64::MAX)
+            .await
+            .map_err(refused)?;
+    println!(
+        "import {id}: {} rows read, {} inserted, {} updated, {} skipped, {} with errors",
+        info.rows_read, info.inserted, info.updated, info.skipped, info.failed
+    );
+    for m in ids {
+        println!("line {}: id {} -> {}", m.line, m.old_id, m.customer_id);
+    }
+    for e in &errors {
+        println!("line {}: {}: {}", e.line, e.field, e.message);
+    }
+    if let Some(why) = info.message {
+        anyhow::bail!("import {id} stopped: {why}");
+    }
+    Ok(())
 }
 
 /// GET /healthz on the configured address with a bare HTTP/1.1 request (no client library).

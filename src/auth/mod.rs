@@ -2,8 +2,9 @@
 
 pub mod admin_key;
 pub mod jwt;
+pub mod legacy;
 pub mod password;
 pub mod tokens;
 
 pub use jwt::{Claims, Keys, TokenError};
-pub use password::{HashError, HashParams, Hasher};
+pub use password::{HashError, HashParams, Hasher, Verified};

@@ -45,8 +45,18 @@ enum Job {
     Verify {
         password: SecretString,
         phc: String,
-        reply: oneshot::Sender<Result<bool, HashError>>,
+        reply: oneshot::Sender<Result<Verified, HashError>>,
     },
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The password matches.
+    pub ok: bool,
+    /// It matches a hash that is not argon2id of the current parameters (an imported legacy
+    /// hash, or one made before a parameter change): store a new hash of it.
+    pub rehash: bool,
 }
 
 /// A pool of hashing threads, one argon2 memory block each; its size bounds how many hashes
@@ -91,6 +101,14 @@ impl Hasher {
 
     /// Whether `password` matches the PHC string (constant-time comparison).
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, HashError> {
+        self.check(password, phc).await.map(|v| v.ok)
+    }
+
+    /// Whether `password` matches a stored hash — argon2 of any parameters or an imported
+    /// legacy format ([`super::legacy`]) — and whether that hash should be replaced. A
+    /// mismatch against a legacy hash also does the argon2 work of the current parameters,
+    /// so a failure takes as long whatever the account's hash.
+    pub async fn check(&self, password: &str, phc: &str) -> Result<Verified, HashError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Verify {
             password: SecretString::from(password.to_owned()),
@@ -207,12 +225,31 @@ fn verify_with(
     password: &str,
     phc: &str,
     blocks: &mut [Block],
-) -> Result<bool, HashError> {
+) -> Result<Verified, HashError> {
     let bad = |e: &dyn std::fmt::Display| HashError::Argon2(format!("stored hash: {e}"));
-    let parsed = PasswordHash::new(phc).map_err(|e| bad(&e))?;
-    if parsed.algorithm != argon2::ARGON2ID_IDENT {
-        return Err(bad(&"not argon2id"));
+    if !phc.starts_with("$argon2") {
+        // `!`: imported without a password (set through a reset); nothing matches it.
+        let ok = phc != "!" && super::legacy::verify(password, phc).map_err(|e| bad(&e))?;
+        if !ok {
+            let mut out = [0u8; 32];
+            current
+                .hash_password_into_with_memory(
+                    password.as_bytes(),
+                    DUMMY_SALT,
+                    &mut out,
+                    &mut *blocks,
+                )
+                .map_err(|e| bad(&e))?;
+        }
+        return Ok(Verified { ok, rehash: ok });
     }
+    let parsed = PasswordHash::new(phc).map_err(|e| bad(&e))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| bad(&e))?;
+    // As the argon2 crate reads a PHC string without `v=`.
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|e| bad(&e))?,
+        None => Version::V0x13,
+    };
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
         return Err(bad(&"no salt or hash"));
     };
@@ -220,8 +257,8 @@ fn verify_with(
     let mut salt_bytes = [0u8; 64];
     let salt = salt.decode_b64(&mut salt_bytes).map_err(|e| bad(&e))?;
     let mut out = vec![0u8; expected.len()];
-    // Hashes made under other parameters (before a config change) still verify.
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    // Hashes made under other parameters (before a config change, or imported) still verify.
+    let argon2 = Argon2::new(algorithm, version, params.clone());
     if params.block_count() == current.params().block_count() {
         argon2.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut *blocks)
     } else {
@@ -229,8 +266,21 @@ fn verify_with(
     }
     .map_err(|e| bad(&e))?;
     let actual = Output::new(&out).map_err(|e| bad(&e))?;
-    Ok(actual == expected)
+    let ok = actual == expected;
+    let c = current.params();
+    let same = algorithm == Algorithm::Argon2id
+        && version == Version::V0x13
+        && (params.m_cost(), params.t_cost(), params.p_cost())
+            == (c.m_cost(), c.t_cost(), c.p_cost())
+        && expected.len() == 32;
+    Ok(Verified {
+        ok,
+        rehash: ok && !same,
+    })
 }
+
+/// The salt of the argon2 work done after a legacy mismatch (its output is thrown away).
+const DUMMY_SALT: &[u8] = b"enroll-legacy-mismatch";
 
 #[cfg(test)]
 mod tests {
@@ -280,6 +330,67 @@ mod tests {
             Argon2::default()
                 .verify_password(b"secret123", &parsed)
                 .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn legacy_hashes_verify_and_ask_for_a_rehash() {
+        let hasher = Hasher::start(1, FAST).unwrap();
+        let fixtures = crate::auth::legacy::tests::fixtures();
+        assert!(fixtures.len() >= 12);
+        for (name, hash) in fixtures {
+            let right = hasher
+                .check(crate::auth::legacy::tests::PASSWORD, &hash)
+                .await;
+            let right = right.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                right,
+                Verified {
+                    ok: true,
+                    rehash: true
+                },
+                "{name}"
+            );
+            let wrong = hasher.check("Legacy-pass 43!", &hash).await.unwrap();
+            assert_eq!(
+                wrong,
+                Verified {
+                    ok: false,
+                    rehash: false
+                },
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn current_argon2id_needs_no_rehash_and_other_parameters_do() {
+        let hasher = Hasher::start(1, FAST).unwrap();
+        let phc = hasher.hash("secret123").await.unwrap();
+        let v = hasher.check("secret123", &phc).await.unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                rehash: false
+            }
+        );
+        let other = Hasher::start(
+            1,
+            HashParams {
+                memory_kib: 128,
+                iterations: 1,
+                parallelism: 1,
+            },
+        )
+        .unwrap();
+        let v = other.check("secret123", &phc).await.unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                rehash: true
+            }
         );
     }
 }

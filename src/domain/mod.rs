@@ -7,6 +7,7 @@ pub mod customer;
 pub mod email;
 pub mod fields;
 pub mod ids;
+pub mod import;
 pub mod link;
 pub mod password;
 pub mod place;

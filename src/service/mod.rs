@@ -46,6 +46,7 @@ pub mod consent_answers;
 pub mod consents;
 pub mod customers;
 pub mod health;
+pub mod import;
 pub mod passwords;
 pub mod profile;
 pub mod publishers;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::Services;
+use crate::auth::Verified;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
 use crate::domain::email::email_key;
@@ -87,7 +88,7 @@ pub async fn login(
     let key = email_key(email);
     let customer = services.store.customer_by_email(publisher, &key).await?;
     // Counted per (publisher, email) whether or not the account exists.
-    let ok = check_password(
+    let checked = check(
         services,
         publisher,
         &key,
@@ -95,12 +96,21 @@ pub async fn login(
         customer.as_ref().map(|c| c.password_hash.as_str()),
     )
     .await?;
-    let Some(customer) = customer.filter(|_| ok) else {
+    let Some(customer) = customer.filter(|_| checked.ok) else {
         return Err(ApiError::wrong_credentials());
     };
     let epoch = customer.session_epoch;
+    // An imported legacy hash (or argon2id under old parameters) becomes a current one, in
+    // the login's transaction; when hashing is busy it waits for the next login.
+    let rehashed = match checked.rehash {
+        true => services.hasher.hash(password).await.ok(),
+        false => None,
+    };
+    let rehash = rehashed
+        .as_deref()
+        .map(|new| (customer.password_hash.as_str(), new));
     // The password checked was reset (or the account erased) meanwhile: as a wrong one.
-    let tokens = start(services, publisher, customer.id, ip, epoch)
+    let tokens = start(services, publisher, customer.id, ip, epoch, rehash)
         .await?
         .ok_or_else(ApiError::wrong_credentials)?;
     tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer logged in");
@@ -122,9 +132,16 @@ pub async fn sso(
         .await?
         .ok_or_else(unknown)?;
     // Its sessions were ended (or it was erased) since the lookup: as for an unknown one.
-    let tokens = start(services, publisher, customer.id, ip, customer.session_epoch)
-        .await?
-        .ok_or_else(unknown)?;
+    let tokens = start(
+        services,
+        publisher,
+        customer.id,
+        ip,
+        customer.session_epoch,
+        None,
+    )
+    .await?
+    .ok_or_else(unknown)?;
     tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer signed in by SSO");
     Ok(tokens)
 }
@@ -137,13 +154,24 @@ async fn start(
     customer: CustomerId,
     ip: IpAddr,
     epoch: i64,
+    rehash: Option<(&str, &str)>,
 ) -> Result<Option<Tokens>, ApiError> {
     let (token, stored) = new_refresh_token(services);
-    match services
-        .store
-        .record_login(publisher, customer, &ip.to_string(), &stored, epoch)
-        .await
-    {
+    let ip = ip.to_string();
+    let store = &services.store;
+    let recorded = match rehash {
+        None => {
+            store
+                .record_login(publisher, customer, &ip, &stored, epoch)
+                .await
+        }
+        Some(r) => {
+            store
+                .record_login_rehashed(publisher, customer, &ip, &stored, epoch, r)
+                .await
+        }
+    };
+    match recorded {
         Err(StoreError::NotFound(_)) => return Ok(None),
         other => other?,
     }
@@ -214,6 +242,19 @@ pub async fn check_password(
     password: &str,
     hash: Option<&str>,
 ) -> Result<bool, ApiError> {
+    check(services, publisher, email_key, password, hash)
+        .await
+        .map(|v| v.ok)
+}
+
+/// [`check_password`], also telling whether the matched hash should be replaced.
+async fn check(
+    services: &Services,
+    publisher: PublisherId,
+    email_key: &str,
+    password: &str,
+    hash: Option<&str>,
+) -> Result<Verified, ApiError> {
     let key_hash = budget_key(email_key);
     let now = chrono::Utc::now().timestamp();
     let hour = now / 3600;
@@ -231,15 +272,18 @@ pub async fn check_password(
     let hasher = &services.hasher;
     let verified = match hasher.prepare_dummy().await {
         Ok(_) => match hash {
-            Some(hash) => hasher.verify(password, hash).await,
-            None => hasher.verify_dummy(password).await,
+            Some(hash) => hasher.check(password, hash).await,
+            None => hasher
+                .verify_dummy(password)
+                .await
+                .map(|ok| Verified { ok, rehash: false }),
         },
         Err(e) => Err(e),
     };
     match verified {
-        Ok(false) => {
+        Ok(v) if !v.ok => {
             metrics::counter!("login_failures_total").increment(1);
-            Ok(false)
+            Ok(v)
         }
         // Right, or never evaluated (hashing busy or failing): not a failure.
         outcome => {

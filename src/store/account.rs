@@ -107,6 +107,19 @@ pub trait AccountStore: Send + Sync + 'static {
         epoch: i64,
     ) -> Result<(), StoreError>;
 
+    /// [`record_login`](Self::record_login) that also replaces the password hash, in the same
+    /// transaction, when `rehash` is `(checked, new)` and the stored hash is still `checked`
+    /// (an imported legacy hash, or argon2id under old parameters, upgraded at login).
+    async fn record_login_rehashed(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+        ip: &str,
+        token: &NewRefreshToken,
+        epoch: i64,
+        rehash: (&str, &str),
+    ) -> Result<(), StoreError>;
+
     /// Reserves one password check of (publisher, key) in an hour bucket (Unix hours), in one
     /// statement: counts it and returns the new count, or `None` (counting nothing) when
     /// `limit` checks are already counted. Concurrent callers on any replica never get more

@@ -14,8 +14,8 @@ use super::{PoolStats, StoreError};
 
 /// One database engine as the shared SQL needs it.
 pub trait Backend: Send + Sync + 'static {
-    /// The sqlx driver.
-    type Db: Database;
+    /// The sqlx driver (one that caches prepared statements, which a query may opt out of).
+    type Db: Database + sqlx::database::HasStatementCache;
 
     /// Appended to a `SELECT` that decides a write, to lock its rows until the transaction
     /// ends (Postgres `FOR UPDATE`; nothing on SQLite, whose write transaction locks already).
@@ -33,6 +33,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The UTC day (`YYYY-MM-DD` text) of the `created_at` column.
     const UTC_DAY: &'static str;
+
+    /// Refreshes the planner's statistics of `customers` while a bulk import grows it
+    /// (Postgres: a table never analyzed is planned as empty, and a lookup by email key then
+    /// scans it all); `None` where the planner needs none (SQLite picks the unique index).
+    const ANALYZE_CUSTOMERS: Option<&'static str>;
 
     /// The connection pool.
     fn pool(&self) -> &Pool<Self::Db>;

@@ -10,6 +10,7 @@ mod customer;
 mod error;
 mod events;
 mod health;
+mod import;
 mod postgres;
 mod publisher;
 mod sql;
@@ -18,6 +19,7 @@ mod sql_admin;
 mod sql_admin_parts;
 mod sql_customers;
 mod sql_events;
+mod sql_import;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
@@ -46,20 +48,37 @@ pub use events::{
     WebhookEndpoint,
 };
 pub use health::DbHealth;
+pub use import::{
+    IdMapping, ImportInfo, ImportStore, ImportedConsentRecord, ImportedCustomer, RowError,
+};
 pub use postgres::PgStore;
 pub use publisher::{ApplyReport, ConsentVersion, Published, Publisher, PublisherStore};
+pub use sql_import::NO_PASSWORD_HASH;
 pub use sqlite::SqliteStore;
 pub use verification::{CodeCheck, VerificationStore};
 
 /// Everything Enroll keeps. Implementations: [`PgStore`], [`SqliteStore`]. Bring the parts
 /// into scope with `use enroll::store::{PublisherStore, CustomerStore}`.
 pub trait Store:
-    PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + EventStore
+    PublisherStore
+    + CustomerStore
+    + AccountStore
+    + VerificationStore
+    + AdminStore
+    + EventStore
+    + ImportStore
 {
 }
 
-impl<T: PublisherStore + CustomerStore + AccountStore + VerificationStore + AdminStore + EventStore>
-    Store for T
+impl<
+    T: PublisherStore
+        + CustomerStore
+        + AccountStore
+        + VerificationStore
+        + AdminStore
+        + EventStore
+        + ImportStore,
+> Store for T
 {
 }
 

@@ -53,6 +53,8 @@ impl Backend for PgStore {
 
     const UTC_DAY: &'static str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
+    const ANALYZE_CUSTOMERS: Option<&'static str> = Some("ANALYZE customers");
+
     fn pool(&self) -> &Pool<Postgres> {
         &self.pool
     }

@@ -82,15 +82,32 @@ shared_sql! {
             token: &NewRefreshToken,
             epoch: i64,
         ) -> Result<(), StoreError> {
+            // No hash is ever empty: the CASE leaves the stored one as it is.
+            self.record_login_rehashed(publisher, customer, ip, token, epoch, ("", "")).await
+        }
+
+        async fn record_login_rehashed(
+            &self,
+            publisher: PublisherId,
+            customer: CustomerId,
+            ip: &str,
+            token: &NewRefreshToken,
+            epoch: i64,
+            rehash: (&str, &str),
+        ) -> Result<(), StoreError> {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
             // The update locks the row: a reset that committed meanwhile bumped the epoch.
-            let done = sqlx::query("UPDATE customers SET last_login_at = $3, last_ip = $4 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL AND session_epoch = $5")
+            let done = sqlx::query("UPDATE customers SET last_login_at = $3, last_ip = $4, \
+                 password_hash = CASE WHEN password_hash = $6 THEN $7 ELSE password_hash END \
+                 WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL AND session_epoch = $5")
                 .bind(customer.get())
                 .bind(publisher.get())
                 .bind(now)
                 .bind(ip)
                 .bind(epoch)
+                .bind(rehash.0)
+                .bind(rehash.1)
                 .execute(&mut *tx)
                 .await?;
             if B::rows_affected(&done) == 0 {

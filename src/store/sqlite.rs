@@ -94,6 +94,8 @@ impl Backend for SqliteStore {
     // Times are stored as RFC 3339 text in UTC: the day is its first ten characters.
     const UTC_DAY: &'static str = "substr(created_at, 1, 10)";
 
+    const ANALYZE_CUSTOMERS: Option<&'static str> = None;
+
     fn pool(&self) -> &Pool<Sqlite> {
         &self.pool
     }

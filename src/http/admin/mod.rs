@@ -6,6 +6,7 @@ pub mod audit;
 pub mod consents;
 pub mod customers;
 pub mod export;
+pub mod imports;
 pub mod keys;
 pub mod publishers;
 pub mod views;
@@ -117,5 +118,13 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/rotate-secret",
             post(webhooks::rotate_secret),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/imports",
+            post(imports::start),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/imports/{importId}",
+            get(imports::report),
         )
 }

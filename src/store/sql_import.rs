@@ -1,0 +1,537 @@
+//! The import's SQL, written once for both backends: a batch is one write transaction of
+//! a few multi-row statements (new customers, their consent answers, row errors, id mappings)
+//! plus one update per existing customer in `upsert`.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+
+use super::backend::{Conn, shared_sql};
+use super::{IdMapping, ImportInfo, ImportStore, ImportedCustomer, RowError, StoreError};
+use crate::domain::import::ImportMode;
+use crate::domain::{CustomerId, PublisherId};
+
+/// Stored for a customer imported without a password hash: no password matches it (it is
+/// not a hash format), so the customer sets one through a reset.
+pub const NO_PASSWORD_HASH: &str = "!";
+
+/// Rows per multi-row statement (17 values each, under SQLite's and Postgres' bind limits).
+const CHUNK: usize = 400;
+
+/// `($1, $2, …), (…)` for `rows` rows of `cols` values.
+fn values(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// How many rows (lines) the errors are about (a row may have several).
+fn lines(errors: &[RowError]) -> i64 {
+    let lines: HashSet<i64> = errors.iter().map(|e| e.line).collect();
+    i64::try_from(lines.len()).unwrap_or(i64::MAX)
+}
+
+/// `$first, …` for `n` placeholders.
+fn list(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(sqlx::FromRow)]
+struct ImportRowDb {
+    id: String,
+    publisher_id: i64,
+    mode: String,
+    state: String,
+    rows_read: i64,
+    inserted: i64,
+    updated: i64,
+    skipped: i64,
+    failed: i64,
+    message: Option<String>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+/// What the batch does with one row.
+enum Plan<'a> {
+    Insert(&'a ImportedCustomer, Option<CustomerId>),
+    Update(&'a ImportedCustomer, i64),
+}
+
+/// What writing a batch found: row errors, id mappings, counts.
+#[derive(Default)]
+struct Found {
+    errors: Vec<RowError>,
+    mappings: Vec<IdMapping>,
+    counts: Counts,
+}
+
+/// Counts of a batch.
+#[derive(Default)]
+struct Counts {
+    read: i64,
+    inserted: i64,
+    updated: i64,
+    skipped: i64,
+    failed: i64,
+}
+
+#[async_trait::async_trait]
+trait ImportSql: super::backend::Backend {
+    async fn existing(
+        conn: &mut Conn<Self>,
+        publisher: PublisherId,
+        column: &str,
+        keys: &[&str],
+    ) -> Result<HashMap<String, i64>, StoreError>;
+
+    async fn taken_ids(conn: &mut Conn<Self>, ids: &[i64]) -> Result<HashSet<i64>, StoreError>;
+
+    async fn write_rows(
+        conn: &mut Conn<Self>,
+        publisher: PublisherId,
+        import: &str,
+        mode: ImportMode,
+        rows: &[&ImportedCustomer],
+        found: &mut Found,
+    ) -> Result<(), StoreError>;
+}
+
+shared_sql! {
+    impl ImportSql for B {
+        async fn existing(
+            conn: &mut Conn<Self>,
+            publisher: PublisherId,
+            column: &str,
+            keys: &[&str],
+        ) -> Result<HashMap<String, i64>, StoreError> {
+            let mut found = HashMap::new();
+            for chunk in keys.chunks(CHUNK) {
+                let sql = format!(
+                    "SELECT {column}, id FROM customers WHERE publisher_id = $1 AND {column} IN ({})",
+                    list(2, chunk.len())
+                );
+                // Not prepared once: a plan cached while the table was small scans it all later.
+                let mut q = sqlx::query_as::<_, (String, i64)>(&sql)
+                    .persistent(false)
+                    .bind(publisher.get());
+                for k in chunk {
+                    q = q.bind(*k);
+                }
+                found.extend(q.fetch_all(&mut *conn).await?);
+            }
+            Ok(found)
+        }
+
+        async fn taken_ids(conn: &mut Conn<Self>, ids: &[i64]) -> Result<HashSet<i64>, StoreError> {
+            let mut taken = HashSet::new();
+            for chunk in ids.chunks(CHUNK) {
+                let sql = format!("SELECT id FROM customers WHERE id IN ({})", list(1, chunk.len()));
+                let mut q = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                taken.extend(q.fetch_all(&mut *conn).await?);
+            }
+            Ok(taken)
+        }
+
+        async fn write_rows(
+            conn: &mut Conn<Self>,
+            publisher: PublisherId,
+            import: &str,
+            mode: ImportMode,
+            rows: &[&ImportedCustomer],
+            found: &mut Found,
+        ) -> Result<(), StoreError> {
+            let now = Utc::now();
+            let Found { errors, mappings, counts } = &mut *found;
+            let emails: Vec<&str> = rows.iter().map(|r| r.email_key.as_str()).collect();
+            let by_email = Self::existing(&mut *conn, publisher, "email_key", &emails).await?;
+            let externals: Vec<&str> = rows.iter().filter_map(|r| r.external_id.as_deref()).collect();
+            let by_external = Self::existing(&mut *conn, publisher, "external_id", &externals).await?;
+            let own: Vec<i64> = rows.iter().filter_map(|r| r.id.map(CustomerId::get)).collect();
+            let mut taken = Self::taken_ids(&mut *conn, &own).await?;
+            let mut fail = |line: i64, field: &str, message: &str| {
+                errors.push(RowError { line, field: field.into(), message: message.into() });
+            };
+            let mut plans: Vec<Plan<'_>> = Vec::with_capacity(rows.len());
+            // A row repeating an email or external id of an earlier row of this batch waits
+            // for the next round, when the earlier one is a customer.
+            let mut later: Vec<&ImportedCustomer> = Vec::new();
+            let mut batch_emails: HashSet<&str> = HashSet::new();
+            let mut batch_externals: HashSet<&str> = HashSet::new();
+            for row in rows {
+                let ext = row.external_id.as_deref();
+                if batch_emails.contains(row.email_key.as_str())
+                    || ext.is_some_and(|e| batch_externals.contains(e))
+                {
+                    later.push(row);
+                    continue;
+                }
+                batch_emails.insert(&row.email_key);
+                if let Some(e) = ext {
+                    batch_externals.insert(e);
+                }
+                let ext_owner = ext.and_then(|e| by_external.get(e)).copied();
+                match (by_email.get(&row.email_key).copied(), mode) {
+                    (Some(_), ImportMode::Insert) => {
+                        fail(row.line, "email", "a customer with this email exists");
+                    }
+                    (Some(_), ImportMode::Skip) => counts.skipped += 1,
+                    (Some(id), ImportMode::Upsert) => match ext_owner {
+                        Some(other) if other != id => {
+                            fail(row.line, "externalId", "another customer has this externalId");
+                        }
+                        _ => plans.push(Plan::Update(row, id)),
+                    },
+                    (None, _) if ext_owner.is_some() => match mode {
+                        ImportMode::Skip => counts.skipped += 1,
+                        _ => fail(row.line, "externalId", "another customer has this externalId"),
+                    },
+                    (None, _) => {
+                        let own = row.id.filter(|own| taken.insert(own.get()));
+                        plans.push(Plan::Insert(row, own));
+                    }
+                }
+            }
+            // Fresh ids for the other new rows, drawn together and checked together.
+            loop {
+                let mut drawn = Vec::new();
+                for plan in &mut plans {
+                    if let Plan::Insert(_, id @ None) = plan {
+                        let fresh = CustomerId::random();
+                        if taken.insert(fresh.get()) {
+                            *id = Some(fresh);
+                            drawn.push(fresh.get());
+                        }
+                    }
+                }
+                let clash = Self::taken_ids(&mut *conn, &drawn).await?;
+                let mut again = false;
+                for plan in &mut plans {
+                    if let Plan::Insert(_, id) = plan
+                        && id.is_none_or(|i| clash.contains(&i.get()))
+                    {
+                        *id = None;
+                        again = true;
+                    }
+                }
+                if !again {
+                    break;
+                }
+            }
+            let inserts: Vec<(&ImportedCustomer, CustomerId)> = plans
+                .iter()
+                .filter_map(|p| match p {
+                    Plan::Insert(r, id) => id.map(|id| (*r, id)),
+                    Plan::Update(..) => None,
+                })
+                .collect();
+            let mut consents: Vec<(i64, &ImportedCustomer)> = Vec::new();
+            for chunk in inserts.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, \
+                     last_name, locale, country, currency, external_id, external_data, created_at, \
+                     last_login_at, email_verified) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                    values(chunk.len(), 15)
+                );
+                let mut q = sqlx::query_scalar::<_, i64>(&sql);
+                for (r, id) in chunk {
+                    q = q
+                        .bind(id.get())
+                        .bind(publisher.get())
+                        .bind(r.email.clone())
+                        .bind(r.email_key.clone())
+                        .bind(r.password_hash.clone().unwrap_or_else(|| NO_PASSWORD_HASH.into()))
+                        .bind(r.first_name.clone())
+                        .bind(r.last_name.clone())
+                        .bind(r.locale.clone())
+                        .bind(r.country.clone())
+                        .bind(r.currency.clone())
+                        .bind(r.external_id.clone())
+                        .bind(r.external_data.clone().map(Json))
+                        .bind(r.registration_date.unwrap_or(now))
+                        .bind(r.last_login)
+                        .bind(r.email_verified.unwrap_or(false));
+                }
+                let done: HashSet<i64> = q.fetch_all(&mut *conn).await?.into_iter().collect();
+                for (r, id) in chunk {
+                    if done.contains(&id.get()) {
+                        counts.inserted += 1;
+                        consents.push((id.get(), r));
+                        if let Some(own) = r.id {
+                            mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: id.get() });
+                        }
+                    } else {
+                        // A customer with this email or external id was created meanwhile.
+                        fail(r.line, "email", "a customer with this email or externalId was created meanwhile");
+                    }
+                }
+            }
+            for plan in &plans {
+                let Plan::Update(r, id) = plan else { continue };
+                let done = sqlx::query(
+                    "UPDATE customers SET email = $3, \
+                     password_hash = COALESCE($4, password_hash), first_name = COALESCE($5, first_name), \
+                     last_name = COALESCE($6, last_name), locale = $7, country = $8, currency = $9, \
+                     external_id = COALESCE($10, external_id), external_data = COALESCE($11, external_data), \
+                     created_at = COALESCE($12, created_at), last_login_at = COALESCE($13, last_login_at), \
+                     email_verified = CASE WHEN $14 THEN $15 ELSE email_verified END \
+                     WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
+                )
+                .bind(*id)
+                .bind(publisher.get())
+                .bind(r.email.clone())
+                .bind(r.password_hash.clone())
+                .bind(r.first_name.clone())
+                .bind(r.last_name.clone())
+                .bind(r.locale.clone())
+                .bind(r.country.clone())
+                .bind(r.currency.clone())
+                .bind(r.external_id.clone())
+                .bind(r.external_data.clone().map(Json))
+                .bind(r.registration_date)
+                .bind(r.last_login)
+                .bind(r.email_verified.is_some())
+                .bind(r.email_verified.unwrap_or(false))
+                .execute(&mut *conn)
+                .await?;
+                if B::rows_affected(&done) == 1 {
+                    counts.updated += 1;
+                    consents.push((*id, r));
+                    if let Some(own) = r.id {
+                        mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: *id });
+                    }
+                } else {
+                    fail(r.line, "email", "the customer was erased meanwhile");
+                }
+            }
+            let answers: Vec<(i64, &super::ImportedConsentRecord)> = consents
+                .iter()
+                .flat_map(|(id, r)| r.consents.iter().map(move |c| (*id, c)))
+                .collect();
+            for chunk in answers.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO customer_consents (customer_id, owner, name, version, state, at, imported) VALUES {}",
+                    values(chunk.len(), 7)
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, c) in chunk {
+                    q = q
+                        .bind(*id)
+                        .bind(c.owner.get())
+                        .bind(c.name.as_str().to_owned())
+                        .bind(c.version)
+                        .bind(c.state.as_str())
+                        .bind(c.at.unwrap_or(now))
+                        .bind(true);
+                }
+                q.execute(&mut *conn).await?;
+            }
+            if !later.is_empty() {
+                Self::write_rows(&mut *conn, publisher, import, mode, &later, found).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+shared_sql! {
+    impl ImportStore for B {
+        async fn create_import(
+            &self,
+            publisher: PublisherId,
+            id: &str,
+            mode: ImportMode,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO imports (id, publisher_id, mode, state, created_at) VALUES ($1, $2, $3, 'running', $4)",
+            )
+            .bind(id)
+            .bind(publisher.get())
+            .bind(mode.as_str())
+            .bind(Utc::now())
+            .execute(self.pool())
+            .await?;
+            Ok(())
+        }
+
+        async fn import_batch(
+            &self,
+            publisher: PublisherId,
+            import: &str,
+            mode: ImportMode,
+            rows: &[ImportedCustomer],
+            errors: &[RowError],
+        ) -> Result<(), StoreError> {
+            let mut tx = self.begin_write().await?;
+            let mut found = Found {
+                errors: errors.to_vec(),
+                ..Found::default()
+            };
+            found.counts.read = i64::try_from(rows.len()).unwrap_or(i64::MAX) + lines(errors);
+            let refs: Vec<&ImportedCustomer> = rows.iter().collect();
+            if !refs.is_empty() {
+                Self::write_rows(&mut *tx, publisher, import, mode, &refs, &mut found).await?;
+            }
+            let Found { errors, mappings, mut counts } = found;
+            counts.failed = lines(&errors);
+            for chunk in errors.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO import_errors (import_id, line, field, message) VALUES {}",
+                    values(chunk.len(), 4)
+                );
+                let mut q = sqlx::query(&sql);
+                for e in chunk {
+                    q = q.bind(import).bind(e.line).bind(e.field.clone()).bind(e.message.clone());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in mappings.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO import_ids (import_id, line, old_id, customer_id) VALUES {}",
+                    values(chunk.len(), 4)
+                );
+                let mut q = sqlx::query(&sql);
+                for m in chunk {
+                    q = q.bind(import).bind(m.line).bind(m.old_id).bind(m.customer_id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            sqlx::query(
+                "UPDATE imports SET rows_read = rows_read + $3, inserted = inserted + $4, \
+                 updated = updated + $5, skipped = skipped + $6, failed = failed + $7 \
+                 WHERE id = $1 AND publisher_id = $2",
+            )
+            .bind(import)
+            .bind(publisher.get())
+            .bind(counts.read)
+            .bind(counts.inserted)
+            .bind(counts.updated)
+            .bind(counts.skipped)
+            .bind(counts.failed)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn import_analyze(&self) -> Result<(), StoreError> {
+            if let Some(sql) = B::ANALYZE_CUSTOMERS {
+                sqlx::query(sql).execute(self.pool()).await?;
+            }
+            Ok(())
+        }
+
+        async fn finish_import(
+            &self,
+            publisher: PublisherId,
+            import: &str,
+            failed: Option<&str>,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "UPDATE imports SET state = $3, message = $4, finished_at = $5 WHERE id = $1 AND publisher_id = $2",
+            )
+            .bind(import)
+            .bind(publisher.get())
+            .bind(if failed.is_some() { "failed" } else { "done" })
+            .bind(failed.map(str::to_owned))
+            .bind(Utc::now())
+            .execute(self.pool())
+            .await?;
+            Ok(())
+        }
+
+        async fn import_info(
+            &self,
+            publisher: PublisherId,
+            import: &str,
+        ) -> Result<Option<ImportInfo>, StoreError> {
+            let row: Option<ImportRowDb> = sqlx::query_as(
+                "SELECT id, publisher_id, mode, state, rows_read, inserted, updated, skipped, failed, \
+                 message, created_at, finished_at FROM imports WHERE id = $1 AND publisher_id = $2",
+            )
+            .bind(import)
+            .bind(publisher.get())
+            .fetch_optional(self.pool())
+            .await?;
+            row.map(|r| {
+                Ok(ImportInfo {
+                    id: r.id,
+                    publisher: PublisherId::from_i64(r.publisher_id).map_err(StoreError::Corrupt)?,
+                    mode: r.mode,
+                    state: r.state,
+                    rows_read: r.rows_read,
+                    inserted: r.inserted,
+                    updated: r.updated,
+                    skipped: r.skipped,
+                    failed: r.failed,
+                    message: r.message,
+                    created_at: r.created_at,
+                    finished_at: r.finished_at,
+                })
+            })
+            .transpose()
+        }
+
+        async fn import_errors(
+            &self,
+            import: &str,
+            after: i64,
+            limit: i64,
+        ) -> Result<Vec<RowError>, StoreError> {
+            let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                "SELECT line, field, message FROM import_errors WHERE import_id = $1 AND line > $2 \
+                 ORDER BY line, field LIMIT $3",
+            )
+            .bind(import)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(line, field, message)| RowError { line, field, message })
+                .collect())
+        }
+
+        async fn import_ids(
+            &self,
+            import: &str,
+            after: i64,
+            limit: i64,
+        ) -> Result<Vec<IdMapping>, StoreError> {
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+                "SELECT line, old_id, customer_id FROM import_ids WHERE import_id = $1 AND line > $2 \
+                 ORDER BY line LIMIT $3",
+            )
+            .bind(import)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(line, old_id, customer_id)| IdMapping { line, old_id, customer_id })
+                .collect())
+        }
+    }
+}
