@@ -15,6 +15,7 @@ use crate::catalog::PublisherView;
 use crate::domain::PublisherId;
 use crate::domain::import::{ImportMode, ImportRow};
 use crate::error::ApiError;
+use crate::store::Actor;
 use crate::store::{IdMapping, ImportInfo, ImportedConsentRecord, ImportedCustomer, RowError};
 
 /// Rows written per transaction.
@@ -199,18 +200,31 @@ pub async fn run(
     import: &str,
 ) -> Result<ImportInfo, ApiError> {
     super::publishers::in_scope(sv, auth, publisher).await?;
-    begin(sv, auth, publisher, mode, import).await?;
-    write(sv, publisher, mode, format, source, import).await
+    let actor = begin(sv, auth, publisher, mode, import).await?;
+    write(sv, publisher, mode, format, source, import, actor).await
 }
 
-/// Checks the key's scope and records the import as running, with its audit line.
+/// Where an import [`begin`] recorded stands now.
+pub async fn info(
+    sv: &Services,
+    publisher: PublisherId,
+    import: &str,
+) -> Result<ImportInfo, ApiError> {
+    sv.store
+        .import_info(publisher, import)
+        .await?
+        .ok_or_else(|| ApiError::internal("the import vanished"))
+}
+
+/// Checks the key's scope and records the import as running, with its audit line; answers
+/// who the import's events name as their actor.
 pub async fn begin(
     sv: &Services,
     auth: &AdminAuth,
     publisher: PublisherId,
     mode: ImportMode,
     import: &str,
-) -> Result<(), ApiError> {
+) -> Result<Actor, ApiError> {
     super::publishers::in_scope(sv, auth, publisher).await?;
     sv.store.create_import(publisher, import, mode).await?;
     let line = auth.audit(
@@ -220,7 +234,7 @@ pub async fn begin(
     );
     super::audit::record(sv, &line).await?;
     tracing::info!(publisher_id = %publisher, import_id = import, "customer import started");
-    Ok(())
+    Ok(Actor::of_audit(&line))
 }
 
 /// Reads and writes the rows of an import [`begin`] recorded, then marks it done (or
@@ -232,15 +246,12 @@ pub async fn write(
     format: Format,
     source: Box<dyn Read + Send>,
     import: &str,
+    actor: Actor,
 ) -> Result<ImportInfo, ApiError> {
-    let outcome = write_rows(sv, publisher, mode, format, source, import).await;
+    let outcome = write_rows(sv, publisher, mode, format, source, import, &actor).await;
     let failed = outcome.as_ref().err().map(String::as_str);
     sv.store.finish_import(publisher, import, failed).await?;
-    let info = sv
-        .store
-        .import_info(publisher, import)
-        .await?
-        .ok_or_else(|| ApiError::internal("the import vanished"))?;
+    let info = info(sv, publisher, import).await?;
     tracing::info!(
         publisher_id = %publisher, import_id = import, state = %info.state,
         inserted = info.inserted, updated = info.updated, skipped = info.skipped,
@@ -256,6 +267,7 @@ async fn write_rows(
     format: Format,
     source: Box<dyn Read + Send>,
     import: &str,
+    actor: &Actor,
 ) -> Result<(), String> {
     let view = sv
         .catalog
@@ -270,7 +282,7 @@ async fn write_rows(
     let flush = async |rows: &mut Vec<ImportedCustomer>, errors: &mut Vec<RowError>| {
         let done = sv
             .store
-            .import_batch(publisher, import, mode, rows, errors)
+            .import_batch(publisher, import, mode, rows, errors, actor)
             .await
             .map_err(|e| format!("database: {e}"));
         rows.clear();

@@ -126,7 +126,8 @@ pub trait ImportStore: Send + Sync + 'static {
     /// Writes one batch in one transaction: the valid rows by `mode` (new customers in
     /// multi-row inserts, with fresh ids unless a row's own id is free; existing ones —
     /// same email key — updated, left or refused), the row errors found before (`errors`)
-    /// and while writing, the id mappings, and the import's counts.
+    /// and while writing, the id mappings, the import's counts, and a `customer.registered`
+    /// event (marked `imported`, caused by `actor`) for each new customer.
     async fn import_batch(
         &self,
         publisher: PublisherId,
@@ -134,6 +135,7 @@ pub trait ImportStore: Send + Sync + 'static {
         mode: ImportMode,
         rows: &[ImportedCustomer],
         errors: &[RowError],
+        actor: &super::Actor,
     ) -> Result<(), StoreError>;
 
     /// Refreshes the database's statistics of the customers table where its planner needs

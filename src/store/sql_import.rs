@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::backend::{Conn, shared_sql};
+use super::events::Actor;
+use super::sql_events::{Events, NewEvent, written};
 use super::{IdMapping, ImportInfo, ImportStore, ImportedCustomer, RowError, StoreError};
 use crate::domain::import::ImportMode;
 use crate::domain::{CustomerId, PublisherId};
@@ -18,6 +20,34 @@ pub const NO_PASSWORD_HASH: &str = "!";
 
 /// Rows per multi-row statement (17 values each, under SQLite's and Postgres' bind limits).
 const CHUNK: usize = 400;
+
+/// `customer.registered` of an imported row, marked `imported` (the actor is the import's).
+fn imported_event(publisher: PublisherId, id: CustomerId, r: &ImportedCustomer) -> NewEvent {
+    let consents: Vec<serde_json::Value> = r
+        .consents
+        .iter()
+        .map(|c| serde_json::json!({"name": c.name.as_str(), "version": c.version, "state": c.state.as_str()}))
+        .collect();
+    NewEvent {
+        kind: "customer.registered",
+        publisher: Some(publisher),
+        customer: Some(id),
+        actor: Actor::System,
+        data: serde_json::json!({
+            "email": r.email,
+            "firstName": r.first_name,
+            "lastName": r.last_name,
+            "locale": r.locale,
+            "country": r.country,
+            "currency": r.currency,
+            "externalId": r.external_id,
+            "externalData": r.external_data,
+            "emailVerified": r.email_verified.unwrap_or(false),
+            "consents": consents,
+            "imported": true,
+        }),
+    }
+}
 
 /// `($1, $2, …), (…)` for `rows` rows of `cols` values.
 fn values(rows: usize, cols: usize) -> String {
@@ -81,6 +111,8 @@ struct Found {
     errors: Vec<RowError>,
     mappings: Vec<IdMapping>,
     counts: Counts,
+    /// The `customer.registered` events of the new customers, written with the batch.
+    registered: Vec<NewEvent>,
 }
 
 /// Counts of a batch.
@@ -162,7 +194,7 @@ shared_sql! {
             found: &mut Found,
         ) -> Result<(), StoreError> {
             let now = Utc::now();
-            let Found { errors, mappings, counts } = &mut *found;
+            let Found { errors, mappings, counts, registered } = &mut *found;
             let emails: Vec<&str> = rows.iter().map(|r| r.email_key.as_str()).collect();
             let by_email = Self::existing(&mut *conn, publisher, "email_key", &emails).await?;
             let externals: Vec<&str> = rows.iter().filter_map(|r| r.external_id.as_deref()).collect();
@@ -276,6 +308,7 @@ shared_sql! {
                 for (r, id) in chunk {
                     if done.contains(&id.get()) {
                         counts.inserted += 1;
+                        registered.push(imported_event(publisher, *id, r));
                         consents.push((id.get(), r));
                         if let Some(own) = r.id {
                             mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: id.get() });
@@ -381,6 +414,7 @@ shared_sql! {
             mode: ImportMode,
             rows: &[ImportedCustomer],
             errors: &[RowError],
+            actor: &Actor,
         ) -> Result<(), StoreError> {
             let mut tx = self.begin_write().await?;
             let mut found = Found {
@@ -392,7 +426,13 @@ shared_sql! {
             if !refs.is_empty() {
                 Self::write_rows(&mut *tx, publisher, import, mode, &refs, &mut found).await?;
             }
-            let Found { errors, mappings, mut counts } = found;
+            let Found { errors, mappings, mut counts, registered } = found;
+            let now = Utc::now();
+            let events = registered.len();
+            for mut event in registered {
+                event.actor = actor.clone();
+                Self::emit(&mut *tx, event, now).await?;
+            }
             counts.failed = lines(&errors);
             for chunk in errors.chunks(CHUNK) {
                 let sql = format!(
@@ -431,6 +471,9 @@ shared_sql! {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            for _ in 0..events {
+                written("customer.registered");
+            }
             Ok(())
         }
 

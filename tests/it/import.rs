@@ -121,6 +121,22 @@ async fn jsonl_rows_import_and_bad_rows_are_reported_per_line(backend: Backend) 
     assert_eq!(report["rowsRead"], 7);
     assert_eq!(report["inserted"], 2);
     assert_eq!(report["failed"], 5);
+    // Each new customer is announced once, marked imported, caused by the import's key; a
+    // refused row announces nothing.
+    let imported = app
+        .db
+        .scalar(
+            "SELECT COUNT(*) FROM events WHERE type = 'customer.registered' \
+             AND body LIKE '%\"imported\":true%' AND body LIKE '%\"operator\"%'",
+        )
+        .await;
+    assert_eq!(imported, 2);
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM events WHERE body LIKE '%dora@example.com%'")
+            .await,
+        0
+    );
     let errors: Vec<(i64, String)> = report["errors"]
         .as_array()
         .unwrap()

@@ -155,13 +155,8 @@ pub async fn start(
     drop(file);
     let source = std::fs::File::open(&spool.0)
         .map_err(|e| ApiError::internal(format!("spool file: {e}")))?;
-    service::begin(&state, &auth, publisher.id, mode, &id).await?;
-    let info = state
-        .store
-        .import_info(publisher.id, &id)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::internal("the import vanished"))?;
+    let actor = service::begin(&state, &auth, publisher.id, mode, &id).await?;
+    let info = service::info(&state, publisher.id, &id).await?;
     let worker = state.clone();
     let import = id.clone();
     tokio::spawn(async move {
@@ -174,6 +169,7 @@ pub async fn start(
             format,
             Box::new(source),
             &import,
+            actor,
         )
         .await;
         if let Err(e) = outcome {
