@@ -386,6 +386,9 @@ pub struct AdminSettings {
     /// How long a dashboard session lasts.
     #[serde(with = "humantime_serde")]
     pub session_ttl: Duration,
+    /// Largest upload to `POST /admin/api/publishers/{id}/imports`, in bytes (every other
+    /// route keeps `server.body_limit`).
+    pub import_body_limit: usize,
 }
 
 impl Default for AdminSettings {
@@ -394,6 +397,7 @@ impl Default for AdminSettings {
             operator_key: secrecy::SecretString::from(String::new()),
             cookie_secure: true,
             session_ttl: Duration::from_secs(8 * 3600),
+            import_body_limit: 1 << 30,
         }
     }
 }

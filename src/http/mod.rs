@@ -169,8 +169,6 @@ pub fn router(
         .layer(cors)
         .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .map_response(IntoResponse::into_response)
-        .layer(RequestBodyLimitLayer::new(settings.server.body_limit))
         .service(inner);
     // The access record is the edge's (one line per request, off the request path).
     middleware::MakeEdge::new(stack, proxies, access::AccessLog::new(&settings.log))
@@ -269,9 +267,16 @@ fn routes(state: &AppState) -> Router<AppState> {
         ops = ops.route("/metrics", get(ops::metrics));
     }
     let admin = waiting(state, admin::routes().merge(dashboard::routes()));
+    let uploads = admin::import_routes()
+        .route_layer(RequestBodyLimitLayer::new(
+            state.settings.admin.import_body_limit,
+        ))
+        .route_layer(db_gate::DbGateLayer(state.db_health.clone()));
     customer_api
         .merge(unlimited(state, RouteClass::Ops, ops))
         .merge(unlimited(state, RouteClass::Admin, admin))
+        .route_layer(RequestBodyLimitLayer::new(state.settings.server.body_limit))
+        .merge(unlimited(state, RouteClass::Admin, uploads))
 }
 
 /// The routes of one limit class, each named with where its handler takes its tenant from.

@@ -21,14 +21,55 @@ backend_tests!(
     publisher_keys_import_into_their_own_publisher_only,
     the_cli_imports_a_file_and_stdin,
     a_hundred_thousand_rows_import_in_seconds,
+    uploads_have_a_limit_of_their_own,
 );
 
 async fn spawn(backend: Backend) -> TestApp {
-    TestApp::spawn_with(backend, |f| {
+    // `server.body_limit` stays at its 64 KiB: uploads have `admin.import_body_limit`.
+    TestApp::spawn_with(backend, |f| f.merge(("admin.operator_key", OPERATOR))).await
+}
+
+/// An upload over `admin.import_body_limit` is refused with 413, in the envelope; other routes
+/// keep `server.body_limit`.
+async fn uploads_have_a_limit_of_their_own(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| {
         f.merge(("admin.operator_key", OPERATOR))
-            .merge(("server.body_limit", 64 * 1024 * 1024))
+            .merge(("admin.import_body_limit", 4096))
+            .merge(("server.body_limit", 1024))
     })
+    .await;
+    let rows: Vec<Value> = (0..20)
+        .map(|i| row(&format!("limit{i}@example.com"), json!({})))
+        .collect();
+    let body = jsonl(&rows);
+    assert!(body.len() > 1024 && body.len() < 4096, "{}", body.len());
+    let report = import(&app, DEMO, OPERATOR, "insert", "application/x-ndjson", body).await;
+    assert_eq!(report["inserted"], 20, "{report}");
+    let big = jsonl(
+        &(0..100)
+            .map(|i| row(&format!("big{i}@example.com"), json!({})))
+            .collect::<Vec<_>>(),
+    );
+    let r = request(
+        &app,
+        Method::POST,
+        &format!("/admin/api/publishers/{DEMO}/imports?mode=insert"),
+        OPERATOR,
+    )
+    .header("content-type", "application/x-ndjson")
+    .body(big)
+    .send()
     .await
+    .unwrap();
+    let (status, body) = json(r).await;
+    assert_eq!((status, &body["code"]), (413, &json!("REQ0006")), "{body}");
+    let r = request(&app, Method::POST, "/admin/api/keys", OPERATOR)
+        .header("content-type", "application/json")
+        .body(format!("{{\"label\": \"{}\"}}", "x".repeat(2000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
 }
 
 fn row(email: &str, extra: Value) -> Value {

@@ -126,8 +126,9 @@ async fn publisher_keys_cannot_choose_where_the_server_connects(backend: Backend
         // the same URL spelt differently is still another one
         json!({"captcha": {"provider": "turnstile", "secret": "mine",
                            "siteverify_url": evil.url.replace("127.0.0.1", "localhost")}}),
-        // dropping the operator's URL (back to the provider's public endpoint)
-        json!({"captcha": {"provider": "turnstile", "secret": "mine"}}),
+        // dropping the operator's URL (back to the provider's public endpoint); settings are a
+        // merge patch, so dropping is a null (leaving the key out keeps the operator's URL)
+        json!({"captcha": {"provider": "turnstile", "secret": "mine", "siteverify_url": null}}),
         // with a provider change
         json!({"captcha": {"provider": "hcaptcha", "secret": "mine", "siteverify_url": evil.url}}),
         // a non-string value

@@ -120,11 +120,16 @@ pub fn routes() -> Router<AppState> {
             post(webhooks::rotate_secret),
         )
         .route(
-            "/admin/api/publishers/{publisherId}/imports",
-            post(imports::start),
-        )
-        .route(
             "/admin/api/publishers/{publisherId}/imports/{importId}",
             get(imports::report),
         )
+}
+
+/// The upload of an import: a file, streamed, under `admin.import_body_limit` rather than
+/// `server.body_limit`, and without `server.request_timeout` (a large file takes a while).
+pub fn import_routes() -> Router<AppState> {
+    Router::new().route(
+        "/admin/api/publishers/{publisherId}/imports",
+        post(imports::start),
+    )
 }
