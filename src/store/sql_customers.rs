@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use super::Actor;
 use super::backend::shared_sql;
 use super::sql::rows_into;
-use super::sql_events::{Events, NewEvent, written};
+use super::sql_events::{Events, NewEvent, answer, registered, written};
 use super::sql_sessions::Sessions;
 use super::{
     ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
@@ -124,29 +124,23 @@ pub(super) fn before_now(d: std::time::Duration) -> DateTime<Utc> {
 
 /// `customer.registered`: the profile and the consents answered (no password, no token).
 fn registered_event(publisher: PublisherId, id: CustomerId, new: &NewCustomer) -> NewEvent {
-    let consents: Vec<serde_json::Value> = new
+    let answers = new
         .consents
         .iter()
-        .map(|c| serde_json::json!({"name": c.name.as_str(), "version": c.version, "state": c.state.as_str()}))
+        .map(|c| answer(c.name.as_str(), c.version, c.state.as_str()))
         .collect();
-    NewEvent {
-        kind: "customer.registered",
-        publisher: Some(publisher),
-        customer: Some(id),
-        actor: Actor::Customer,
-        data: serde_json::json!({
-            "email": new.email,
-            "firstName": new.first_name,
-            "lastName": new.last_name,
-            "locale": new.locale,
-            "country": new.country,
-            "currency": new.currency,
-            "externalId": new.external_id,
-            "externalData": new.external_data,
-            "emailVerified": new.verification.is_some(),
-            "consents": consents,
-        }),
-    }
+    let profile = serde_json::json!({
+        "email": new.email,
+        "firstName": new.first_name,
+        "lastName": new.last_name,
+        "locale": new.locale,
+        "country": new.country,
+        "currency": new.currency,
+        "externalId": new.external_id,
+        "externalData": new.external_data,
+        "emailVerified": new.verification.is_some(),
+    });
+    registered(publisher, id, Actor::Customer, profile, answers)
 }
 
 /// The profile fields an update changed, with their new values (never the password).

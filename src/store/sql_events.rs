@@ -24,6 +24,30 @@ pub(super) struct NewEvent {
     pub data: Value,
 }
 
+/// `customer.registered` of a new customer, caused by `actor`: its `profile` (never a password
+/// or token) and its consent `answers` (see [`answer`]).
+pub(super) fn registered(
+    publisher: PublisherId,
+    id: CustomerId,
+    actor: Actor,
+    mut profile: Value,
+    answers: Vec<Value>,
+) -> NewEvent {
+    profile["consents"] = Value::Array(answers);
+    NewEvent {
+        kind: "customer.registered",
+        publisher: Some(publisher),
+        customer: Some(id),
+        actor,
+        data: profile,
+    }
+}
+
+/// One consent answer of an event: name, version, state.
+pub(super) fn answer(name: &str, version: i32, state: &str) -> Value {
+    json!({"name": name, "version": version, "state": state})
+}
+
 /// Counts events whose transaction committed.
 pub(super) fn written(kind: &'static str) {
     metrics::counter!("events_written_total", "type" => kind).increment(1);

@@ -9,7 +9,7 @@ use sqlx::types::Json;
 
 use super::backend::{Conn, shared_sql};
 use super::events::Actor;
-use super::sql_events::{Events, NewEvent, written};
+use super::sql_events::{Events, NewEvent, answer, registered, written};
 use super::{IdMapping, ImportInfo, ImportStore, ImportedCustomer, RowError, StoreError};
 use crate::domain::import::ImportMode;
 use crate::domain::{CustomerId, PublisherId};
@@ -21,32 +21,27 @@ pub const NO_PASSWORD_HASH: &str = "!";
 /// Rows per multi-row statement (17 values each, under SQLite's and Postgres' bind limits).
 const CHUNK: usize = 400;
 
-/// `customer.registered` of an imported row, marked `imported` (the actor is the import's).
+/// `customer.registered` of an imported row, marked `imported` (the import's actor is set
+/// when the batch is written).
 fn imported_event(publisher: PublisherId, id: CustomerId, r: &ImportedCustomer) -> NewEvent {
-    let consents: Vec<serde_json::Value> = r
+    let answers = r
         .consents
         .iter()
-        .map(|c| serde_json::json!({"name": c.name.as_str(), "version": c.version, "state": c.state.as_str()}))
+        .map(|c| answer(c.name.as_str(), c.version, c.state.as_str()))
         .collect();
-    NewEvent {
-        kind: "customer.registered",
-        publisher: Some(publisher),
-        customer: Some(id),
-        actor: Actor::System,
-        data: serde_json::json!({
-            "email": r.email,
-            "firstName": r.first_name,
-            "lastName": r.last_name,
-            "locale": r.locale,
-            "country": r.country,
-            "currency": r.currency,
-            "externalId": r.external_id,
-            "externalData": r.external_data,
-            "emailVerified": r.email_verified.unwrap_or(false),
-            "consents": consents,
-            "imported": true,
-        }),
-    }
+    let profile = serde_json::json!({
+        "email": r.email,
+        "firstName": r.first_name,
+        "lastName": r.last_name,
+        "locale": r.locale,
+        "country": r.country,
+        "currency": r.currency,
+        "externalId": r.external_id,
+        "externalData": r.external_data,
+        "emailVerified": r.email_verified.unwrap_or(false),
+        "imported": true,
+    });
+    registered(publisher, id, Actor::System, profile, answers)
 }
 
 /// `($1, $2, …), (…)` for `rows` rows of `cols` values.
