@@ -10,6 +10,7 @@ use std::future::Future;
 use sqlx::error::DatabaseError;
 use sqlx::{Database, Decode, Encode, Pool, Transaction, Type};
 
+use super::metered::Metered;
 use super::{PoolStats, StoreError};
 
 /// One database engine as the shared SQL needs it.
@@ -39,8 +40,8 @@ pub trait Backend: Send + Sync + 'static {
     /// scans it all); `None` where the planner needs none (SQLite picks the unique index).
     const ANALYZE_CUSTOMERS: Option<&'static str>;
 
-    /// The connection pool.
-    fn pool(&self) -> &Pool<Self::Db>;
+    /// The connection pool, measured (what the shared SQL runs on).
+    fn pool(&self) -> &Metered<Self::Db>;
 
     /// Begins a transaction that writes. SQLite takes the write lock at once (`BEGIN
     /// IMMEDIATE`), so concurrent writers queue behind the busy timeout instead of failing

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod health;
 mod import;
+mod metered;
 mod postgres;
 mod publisher;
 mod sql;

@@ -4,10 +4,11 @@ use std::str::FromStr;
 
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Pool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::StoreError;
 use super::backend::Backend;
+use super::metered::Metered;
 use crate::config::{DatabaseSettings, redact_url};
 
 /// Serializes provisioning and consent publication across every replica.
@@ -16,7 +17,7 @@ const PROVISIONING_LOCK: i64 = 0x656e_726f_6c6c; // "enroll"
 /// Enroll's data in Postgres.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pool: Metered<Postgres>,
 }
 
 impl PgStore {
@@ -33,12 +34,14 @@ impl PgStore {
                 Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
             })
             .connect_lazy_with(options);
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool: Metered::new(pool),
+        })
     }
 
     /// The pool, for tests and tools that need raw SQL.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.pool.raw()
     }
 }
 
@@ -55,7 +58,7 @@ impl Backend for PgStore {
 
     const ANALYZE_CUSTOMERS: Option<&'static str> = Some("ANALYZE customers");
 
-    fn pool(&self) -> &Pool<Postgres> {
+    fn pool(&self) -> &Metered<Postgres> {
         &self.pool
     }
 
@@ -75,7 +78,7 @@ impl Backend for PgStore {
     async fn run_migrations(&self) -> Result<(), StoreError> {
         // sqlx holds Postgres's advisory migration lock while it runs.
         sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
+            .run(self.pool.raw())
             .await?;
         Ok(())
     }

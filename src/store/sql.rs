@@ -97,7 +97,7 @@ shared_sql! {
         }
 
         fn pool_stats(&self) -> PoolStats {
-            super::backend::pool_stats(self.pool())
+            super::backend::pool_stats(self.pool().raw())
         }
 
         async fn create_publisher(

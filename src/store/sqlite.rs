@@ -7,16 +7,17 @@ use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Pool, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
 use super::StoreError;
 use super::backend::Backend;
+use super::metered::Metered;
 use crate::config::DatabaseSettings;
 
 /// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pool: Metered<Sqlite>,
     /// The database file (None in memory), for the migration lock beside it.
     file: Option<std::path::PathBuf>,
 }
@@ -72,12 +73,15 @@ impl SqliteStore {
             })
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool, file })
+        Ok(SqliteStore {
+            pool: Metered::new(pool),
+            file,
+        })
     }
 
     /// The pool, for tests and tools that need raw SQL.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        self.pool.raw()
     }
 }
 
@@ -96,16 +100,16 @@ impl Backend for SqliteStore {
 
     const ANALYZE_CUSTOMERS: Option<&'static str> = None;
 
-    fn pool(&self) -> &Pool<Sqlite> {
+    fn pool(&self) -> &Metered<Sqlite> {
         &self.pool
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         // IMMEDIATE takes the write lock now, so concurrent writers queue instead of failing.
-        match self.pool.begin_with("BEGIN IMMEDIATE").await {
+        match self.pool.begin_with(Some("BEGIN IMMEDIATE")).await {
             // The connection's pending rollback had not run yet: another one will do.
             Err(sqlx::Error::InvalidSavePointStatement) => {
-                self.pool.begin_with("BEGIN IMMEDIATE").await
+                self.pool.begin_with(Some("BEGIN IMMEDIATE")).await
             }
             other => other,
         }
@@ -123,7 +127,9 @@ impl Backend for SqliteStore {
             Some(db) => Some(lock_file(db.with_extension("migrate-lock")).await?),
             None => None,
         };
-        sqlx::migrate!("migrations/sqlite").run(&self.pool).await?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(self.pool.raw())
+            .await?;
         Ok(())
     }
 

@@ -373,6 +373,8 @@ async fn access_lines_and_ops_metrics_of_a_running_server(backend: Backend) {
             vec![],
             10.0, // database.max_connections
         ),
+        // Nothing queues for a connection once the requests above are answered.
+        ("database_pool_waiting", vec![], 0.0),
     ];
     for (name, labels, value) in want {
         assert_eq!(
@@ -390,6 +392,11 @@ async fn access_lines_and_ops_metrics_of_a_running_server(backend: Backend) {
     );
     assert!(series(&text, "mail_outbox_oldest_unsent_seconds", &[]) >= Some(0.0));
     assert!(series(&text, "database_pool_connections", &[("state", "idle")]).is_some());
+    // Every statement above took its connection through the measured pool.
+    assert!(
+        series(&text, "database_pool_acquire_duration_seconds_count", &[]) >= Some(10.0),
+        "{text}"
+    );
     assert!(
         !text.contains(email) && !text.contains("81.2.69.142"),
         "{text}"
