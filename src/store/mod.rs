@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod backend;
 mod customer;
+mod deliveries;
 mod error;
 mod events;
 mod health;
@@ -18,6 +19,7 @@ mod sql_accounts;
 mod sql_admin;
 mod sql_admin_parts;
 mod sql_customers;
+mod sql_deliveries;
 mod sql_events;
 mod sql_import;
 mod sql_publishing;
@@ -42,6 +44,7 @@ pub use customer::{
     ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
     NewConsentRecord, NewCustomer, NewRefreshToken, conflict_field,
 };
+pub use deliveries::{Delivery, DeliveryStore};
 pub use error::StoreError;
 pub use events::{
     Actor, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook, WebhookChanges,
@@ -66,6 +69,7 @@ pub trait Store:
     + VerificationStore
     + AdminStore
     + EventStore
+    + DeliveryStore
     + ImportStore
 {
 }
@@ -77,6 +81,7 @@ impl<
         + VerificationStore
         + AdminStore
         + EventStore
+        + DeliveryStore
         + ImportStore,
 > Store for T
 {
