@@ -158,6 +158,13 @@ pub async fn update(
     input: WebhookInput,
 ) -> Result<WebhookEndpoint, ApiError> {
     let endpoint = get(sv, auth, publisher, id).await?;
+    if input.format.as_ref().is_some_and(|f| *f != endpoint.format) {
+        return Err(ApiError::invalid_body(vec![FieldError::with_message(
+            "format",
+            Reason::InvalidValue,
+            "Invalid param format: an endpoint's format is chosen when it is created",
+        )]));
+    }
     check(sv, &input, &endpoint.format)?;
     let changes = WebhookChanges {
         url: input.url,

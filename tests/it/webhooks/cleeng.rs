@@ -107,6 +107,18 @@ async fn cleeng_endpoints_get_cleeng_shaped_signed_webhooks(backend: Backend) {
         "{shared}"
     );
     *secret.lock().unwrap() = shared;
+    // The format is chosen at creation.
+    let one = format!("{base}/{}", created["id"]);
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &one,
+        OPERATOR,
+        Some(json!({"format": "standard"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["details"][0]["field"], "format");
 
     let c = app.signed_up("cleeng-hook@example.com").await;
     let first = wait_for(&got, 1).await;
