@@ -257,6 +257,32 @@ pub enum WebhookCommand {
         /// The id `webhook list` shows.
         id: i64,
     },
+    /// An endpoint's recent deliveries, newest first.
+    Deliveries {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// The id `webhook list` shows.
+        id: i64,
+        /// How many (at most 200).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Send one delivery again, or every event since a time (also those the endpoint never got).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["delivery", "since"])))]
+    Replay {
+        /// Whose.
+        #[arg(long, value_parser = PublisherId::parse)]
+        publisher: PublisherId,
+        /// The id `webhook list` shows.
+        id: i64,
+        /// The delivery id `webhook deliveries` shows.
+        #[arg(long)]
+        delivery: Option<i64>,
+        /// RFC 3339, e.g. 2026-11-30T12:00:00Z.
+        #[arg(long, value_parser = service::deliveries::parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 fn parse_owner(s: &str) -> Result<ConsentOwner, String> {
@@ -618,6 +644,50 @@ async fn webhook(sv: &Services, cmd: WebhookCommand) -> anyhow::Result<()> {
                 .await
                 .map(|_| "deleted"),
         ),
+        WebhookCommand::Deliveries {
+            publisher,
+            id,
+            limit,
+        } => {
+            let page = service::deliveries::list(sv, &cli, publisher, id, None, limit)
+                .await
+                .map_err(refused)?;
+            println!(
+                "{:<8} {:<26} {:<10} {:<6} {:<8} {:<21} event",
+                "id", "type", "state", "tries", "status", "occurred"
+            );
+            for d in page {
+                let status = d.last_status.map(|s| s.to_string()).unwrap_or_default();
+                println!(
+                    "{:<8} {:<26} {:<10} {:<6} {:<8} {:<21} {}",
+                    d.id,
+                    d.event_type,
+                    d.state,
+                    d.attempts,
+                    status,
+                    d.occurred_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    d.event_id
+                );
+            }
+            return Ok(());
+        }
+        WebhookCommand::Replay {
+            publisher,
+            id,
+            delivery,
+            since,
+        } => {
+            let n = match (delivery, since) {
+                (Some(d), _) => service::deliveries::replay_one(sv, &cli, publisher, id, d).await,
+                (None, Some(t)) => {
+                    service::deliveries::replay_since(sv, &cli, publisher, id, t).await
+                }
+                (None, None) => anyhow::bail!("give --delivery ID or --since TIME"),
+            }
+            .map_err(refused)?;
+            println!("replaying {n} deliveries of webhook {id} of publisher {publisher}");
+            return Ok(());
+        }
     };
     match done {
         Ok(what) => println!("{what} webhook {id} of publisher {publisher}"),

@@ -5,6 +5,8 @@
 //! outbound policy. All state is in the database, so a restart or a crash loses nothing: a
 //! claim that was never settled expires after the timeout and the delivery is tried again.
 
+pub mod cleeng;
+
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
@@ -143,15 +145,19 @@ async fn deliver(
     let result = attempt(client, settings, d).await;
     let outcome = match &result {
         DeliveryResult::Delivered(_) => "delivered",
+        DeliveryResult::Skipped => "skipped",
         DeliveryResult::Retry { .. } => "retry",
         DeliveryResult::Disable { reason, .. } => reason,
     };
     metrics::counter!("webhook_deliveries_total", "outcome" => outcome).increment(1);
     match &result {
         DeliveryResult::Delivered(status) => {
-            let latency = (Utc::now() - d.occurred_at).num_milliseconds().max(0) as f64 / 1000.0;
+            let latency = (Utc::now() - d.queued_at).num_milliseconds().max(0) as f64 / 1000.0;
             metrics::histogram!("webhook_delivery_latency_seconds").record(latency);
             tracing::debug!(endpoint = d.endpoint, event = %d.event_id, status, "webhook delivered");
+        }
+        DeliveryResult::Skipped => {
+            tracing::debug!(endpoint = d.endpoint, event = %d.event_id, "no Cleeng topic; skipped");
         }
         DeliveryResult::Retry { status, error, at } => {
             tracing::info!(endpoint = d.endpoint, event = %d.event_id, attempt = d.attempts, ?status, %error, retry_at = %at, "webhook not delivered; will retry");
@@ -170,53 +176,88 @@ async fn deliver(
     }
 }
 
+/// One POST: its status, or why there was none.
+async fn post(
+    client: &OutboundClient,
+    settings: &EventSettings,
+    url: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> Result<u16, String> {
+    let mut request = client
+        .post(url)
+        .map_err(|refused| refused.to_string())?
+        .timeout(settings.timeout)
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    match request.body(body.to_owned()).send().await {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(e) if e.is_timeout() => Err(format!("no answer within {:?}", settings.timeout)),
+        Err(e) => Err(format!("request failed: {}", e.without_url())),
+    }
+}
+
+/// Sends the delivery in its endpoint's format: a 2xx for every request is delivered.
+async fn send(
+    client: &OutboundClient,
+    settings: &EventSettings,
+    d: &ClaimedDelivery,
+) -> Option<Result<u16, String>> {
+    if d.format == "cleeng" {
+        let event: serde_json::Value = serde_json::from_str(&d.body).unwrap_or_default();
+        let bodies = cleeng::bodies(d.publisher, &event, d.email.as_deref());
+        // Cleeng invalidates a rotated secret at once: only the current one signs.
+        let secret = d.secrets.first().map(String::as_str).unwrap_or_default();
+        let mut last = None;
+        for body in &bodies {
+            let header = [(cleeng::SIGNATURE_HEADER, cleeng::signature(secret, body))];
+            let sent = post(client, settings, &d.url, &header, body).await;
+            let ok = matches!(sent, Ok(s) if (200..300).contains(&s));
+            last = Some(sent);
+            if !ok {
+                break;
+            }
+        }
+        return last;
+    }
+    let timestamp = Utc::now().timestamp();
+    let headers = [
+        ("webhook-id", d.event_id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+        (
+            "webhook-signature",
+            signature(&d.secrets, &d.event_id, timestamp, &d.body),
+        ),
+    ];
+    Some(post(client, settings, &d.url, &headers, &d.body).await)
+}
+
 async fn attempt(
     client: &OutboundClient,
     settings: &EventSettings,
     d: &ClaimedDelivery,
 ) -> DeliveryResult {
-    let timestamp = Utc::now().timestamp();
-    let sent = match client.post(&d.url) {
-        Ok(request) => request
-            .timeout(settings.timeout)
-            .header("content-type", "application/json")
-            .header("webhook-id", &d.event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header(
-                "webhook-signature",
-                signature(&d.secrets, &d.event_id, timestamp, &d.body),
-            )
-            .body(d.body.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    format!("no answer within {:?}", settings.timeout)
-                } else {
-                    format!("request failed: {}", e.without_url())
-                }
-            }),
-        Err(refused) => Err(refused.to_string()),
+    let Some(sent) = send(client, settings, d).await else {
+        return DeliveryResult::Skipped;
     };
     let (status, error) = match sent {
-        Ok(response) => {
-            let status = i32::from(response.status().as_u16());
-            if response.status().is_success() {
-                return DeliveryResult::Delivered(status);
-            }
-            if status == 410 {
-                return DeliveryResult::Disable {
-                    status: Some(status),
-                    error: "410 Gone".into(),
-                    reason: "gone",
-                };
-            }
-            (Some(status), format!("answered {status}"))
+        Ok(status) if (200..300).contains(&status) => {
+            return DeliveryResult::Delivered(i32::from(status));
         }
+        Ok(410) => {
+            return DeliveryResult::Disable {
+                status: Some(410),
+                error: "410 Gone".into(),
+                reason: "gone",
+            };
+        }
+        Ok(status) => (Some(i32::from(status)), format!("answered {status}")),
         Err(error) => (None, error),
     };
     let retry_for = chrono::Duration::from_std(settings.retry_for).unwrap_or(chrono::Duration::MAX);
-    if Utc::now() - d.occurred_at >= retry_for {
+    if Utc::now() - d.queued_at >= retry_for {
         return DeliveryResult::Disable {
             status,
             error,

@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::admin::{
-    audit, consents as admin_consents, customers as admin_customers, export, keys, publishers,
+    audit, consents as admin_consents, customers as admin_customers, deliveries, export, keys,
+    publishers, webhooks,
 };
 use super::{
     capture, consents, customer_consents, customers, error, identity, locales, login, ops,
@@ -71,6 +72,16 @@ use super::{
         admin_customers::erase,
         export::export,
         audit::list,
+        webhooks::create,
+        webhooks::list,
+        webhooks::read,
+        webhooks::update,
+        webhooks::disable,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        deliveries::list,
+        deliveries::replay_one,
+        deliveries::replay_since,
     ),
     components(schemas(error::FieldError, error::Reason)),
     modifiers(&BearerJwt)
@@ -179,6 +190,16 @@ pub const ROUTES: &[Route] = &[
     route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
     route("delete", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
     route("get", "/admin/api/audit", Admin, None, Data, &[400, 404]),
+    route("post", "/admin/api/publishers/{publisherId}/webhooks", Admin, Some(body::new_webhook), Data, &[404]),
+    route("get", "/admin/api/publishers/{publisherId}/webhooks", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}", Admin, None, Data, &[400, 404]),
+    route("patch", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}", Admin, Some(body::webhook_change), Data, &[404]),
+    route("post", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/disable", Admin, None, Data, &[400, 404]),
+    route("delete", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}", Admin, None, Data, &[400, 404]),
+    route("post", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/rotate-secret", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/deliveries", Admin, None, Data, &[400, 404]),
+    route("post", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/deliveries/{deliveryId}/replay", Admin, None, Data, &[400, 404]),
+    route("post", "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/replay", Admin, Some(body::replay), Data, &[404]),
 ];
 
 impl Route {

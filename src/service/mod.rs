@@ -45,6 +45,7 @@ pub mod audit;
 pub mod consent_answers;
 pub mod consents;
 pub mod customers;
+pub mod deliveries;
 pub mod health;
 pub mod import;
 pub mod passwords;

@@ -20,15 +20,16 @@ pub struct WebhookInput {
     pub event_types: Option<Vec<String>>,
     /// `Some(None)` clears it.
     pub description: Option<Option<String>>,
-    /// `standard` (the default).
+    /// `standard` (the default) or `cleeng`.
     pub format: Option<String>,
     /// Enable or disable.
     pub enabled: Option<bool>,
 }
 
-/// Checks the URL (http(s), not refused by the outbound policy when it is an address) and
-/// the event types; every problem at once.
-fn check(sv: &Services, input: &WebhookInput) -> Result<(), ApiError> {
+/// Checks the URL (http(s), not refused by the outbound policy when it is an address), the
+/// format, and the event types (a Cleeng-format endpoint takes only those Cleeng has a topic
+/// for); every problem at once. `format` is the endpoint's (for an update) or the one asked.
+fn check(sv: &Services, input: &WebhookInput, format: &str) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if let Some(url) = &input.url {
         let ok = url::Url::parse(url)
@@ -38,24 +39,43 @@ fn check(sv: &Services, input: &WebhookInput) -> Result<(), ApiError> {
             errors.push(FieldError::invalid("url", Reason::InvalidValue));
         }
     }
+    let known = |t: &String| match format {
+        "cleeng" => crate::events::cleeng::topic(t).is_some(),
+        _ => EVENT_TYPES.contains(&t.as_str()),
+    };
     if let Some(types) = &input.event_types
-        && (types.is_empty() || types.iter().any(|t| !EVENT_TYPES.contains(&t.as_str())))
+        && (types.is_empty() || !types.iter().all(known))
     {
-        errors.push(FieldError::invalid("eventTypes", Reason::InvalidValue));
+        errors.push(if format == "cleeng" && types.iter().all(|t| EVENT_TYPES.contains(&t.as_str())) {
+            FieldError::with_message(
+                "eventTypes",
+                Reason::InvalidValue,
+                "Invalid param eventTypes: a cleeng endpoint takes only customer.registered and customer.consents_changed (the types Cleeng has a topic for)",
+            )
+        } else {
+            FieldError::invalid("eventTypes", Reason::InvalidValue)
+        });
     }
     if let Some(Some(d)) = &input.description
         && d.chars().count() > 500
     {
         errors.push(FieldError::invalid("description", Reason::TooLong));
     }
-    // Only the Standard Webhooks format is delivered today.
-    if input.format.as_deref().is_some_and(|f| f != "standard") {
+    if !matches!(format, "standard" | "cleeng") {
         errors.push(FieldError::invalid("format", Reason::InvalidValue));
     }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(ApiError::invalid_body(errors))
+    }
+}
+
+/// A secret of the format: Standard Webhooks' `whsec_…`, or Cleeng's shared secret.
+fn new_secret(format: &str) -> String {
+    match format {
+        "cleeng" => crate::events::cleeng::new_secret(),
+        _ => crate::events::new_secret(),
     }
 }
 
@@ -85,13 +105,14 @@ pub async fn create(
     if !missing.is_empty() {
         return Err(ApiError::invalid_body(missing));
     }
-    check(sv, &input)?;
-    let secret = crate::events::new_secret();
+    let format = input.format.clone().unwrap_or_else(|| "standard".into());
+    check(sv, &input, &format)?;
+    let secret = new_secret(&format);
     let new = NewWebhook {
         url: input.url.unwrap_or_default(),
         event_types: unique(&input.event_types.unwrap_or_default()),
         description: input.description.flatten(),
-        format: input.format.unwrap_or_else(|| "standard".into()),
+        format,
         secret: secret.clone(),
     };
     let created = sv.store.create_webhook(publisher, &new).await?;
@@ -136,8 +157,15 @@ pub async fn update(
     id: i64,
     input: WebhookInput,
 ) -> Result<WebhookEndpoint, ApiError> {
-    super::publishers::in_scope(sv, auth, publisher).await?;
-    check(sv, &input)?;
+    let endpoint = get(sv, auth, publisher, id).await?;
+    if input.format.as_ref().is_some_and(|f| *f != endpoint.format) {
+        return Err(ApiError::invalid_body(vec![FieldError::with_message(
+            "format",
+            Reason::InvalidValue,
+            "Invalid param format: an endpoint's format is chosen when it is created",
+        )]));
+    }
+    check(sv, &input, &endpoint.format)?;
     let changes = WebhookChanges {
         url: input.url,
         event_types: input.event_types.as_deref().map(unique),
@@ -182,8 +210,8 @@ pub async fn rotate_secret(
     publisher: PublisherId,
     id: i64,
 ) -> Result<(WebhookEndpoint, String), ApiError> {
-    super::publishers::in_scope(sv, auth, publisher).await?;
-    let secret = crate::events::new_secret();
+    let endpoint = get(sv, auth, publisher, id).await?;
+    let secret = new_secret(&endpoint.format);
     let overlap = sv.settings.events.rotation_overlap;
     let rotated = sv
         .store

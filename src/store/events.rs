@@ -74,7 +74,7 @@ pub struct WebhookEndpoint {
     pub event_types: Vec<String>,
     /// The publisher's note.
     pub description: Option<String>,
-    /// `standard` (Standard Webhooks 1.0).
+    /// `standard` (Standard Webhooks 1.0) or `cleeng` (Cleeng's shape and signature).
     pub format: String,
     /// Receiving deliveries.
     pub enabled: bool,
@@ -97,9 +97,9 @@ pub struct NewWebhook {
     pub event_types: Vec<String>,
     /// The publisher's note.
     pub description: Option<String>,
-    /// `standard`.
+    /// `standard` or `cleeng`.
     pub format: String,
-    /// `whsec_…`.
+    /// `whsec_…` (standard) or the shared secret (cleeng).
     pub secret: String,
 }
 
@@ -137,6 +137,16 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
     /// When the event was written.
     pub occurred_at: DateTime<Utc>,
+    /// When the delivery was queued (the event's commit, or its latest replay): retries run
+    /// for `events.retry_for` from here.
+    pub queued_at: DateTime<Utc>,
+    /// The endpoint's format: `standard` or `cleeng`.
+    pub format: String,
+    /// The endpoint's publisher (Cleeng's `broadcasterId`).
+    pub publisher: i64,
+    /// The customer's current email, if the event has a customer who still has one (the
+    /// Cleeng shape carries it where Enroll's event does not).
+    pub email: Option<String>,
 }
 
 /// How a try ended.
@@ -153,6 +163,8 @@ pub enum DeliveryResult {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Nothing to send (an event with no Cleeng topic, for a Cleeng-format endpoint).
+    Skipped,
     /// The endpoint is disabled (`gone` for a 410, `failing` when retries ran out); the
     /// delivery stays pending, so enabling the endpoint again delivers it.
     Disable {

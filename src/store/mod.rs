@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod backend;
 mod customer;
+mod deliveries;
 mod error;
 mod events;
 mod health;
@@ -19,6 +20,7 @@ mod sql_accounts;
 mod sql_admin;
 mod sql_admin_parts;
 mod sql_customers;
+mod sql_deliveries;
 mod sql_events;
 mod sql_import;
 mod sql_publishing;
@@ -43,6 +45,7 @@ pub use customer::{
     ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
     NewConsentRecord, NewCustomer, NewRefreshToken, conflict_field,
 };
+pub use deliveries::{Delivery, DeliveryStore};
 pub use error::StoreError;
 pub use events::{
     Actor, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook, WebhookChanges,
@@ -67,6 +70,7 @@ pub trait Store:
     + VerificationStore
     + AdminStore
     + EventStore
+    + DeliveryStore
     + ImportStore
 {
 }
@@ -78,6 +82,7 @@ impl<
         + VerificationStore
         + AdminStore
         + EventStore
+        + DeliveryStore
         + ImportStore,
 > Store for T
 {

@@ -69,6 +69,10 @@ struct ClaimRow {
     event_type: String,
     body: String,
     occurred_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    format: String,
+    publisher_id: i64,
+    email: Option<String>,
 }
 
 /// `,a,b,`: a type matches with `LIKE '%,type,%'` on both backends.
@@ -269,9 +273,11 @@ shared_sql! {
                 .await?;
                 let row: ClaimRow = sqlx::query_as(
                     "SELECT d.id, d.endpoint_id, d.attempts, e.url, e.secret, e.previous_secret, e.previous_until, \
-                     v.id AS event_id, v.type AS event_type, v.body, v.occurred_at \
+                     v.id AS event_id, v.type AS event_type, v.body, v.occurred_at, d.created_at, e.format, \
+                     e.publisher_id, c.email \
                      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-                     JOIN events v ON v.id = d.event_id WHERE d.id = $1",
+                     JOIN events v ON v.id = d.event_id LEFT JOIN customers c ON c.id = v.customer_id \
+                     WHERE d.id = $1",
                 )
                 .bind(id)
                 .fetch_one(&mut *tx)
@@ -292,6 +298,10 @@ shared_sql! {
                     secrets,
                     attempts: row.attempts,
                     occurred_at: row.occurred_at,
+                    queued_at: row.created_at,
+                    format: row.format,
+                    publisher: row.publisher_id,
+                    email: row.email,
                 });
             }
             tx.commit().await?;
@@ -313,6 +323,16 @@ shared_sql! {
                     )
                     .bind(delivery.id)
                     .bind(*status)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                DeliveryResult::Skipped => {
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET state = 'skipped', last_status = NULL, last_error = NULL, \
+                         claimed_until = NULL, finished_at = $2 WHERE id = $1",
+                    )
+                    .bind(delivery.id)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
@@ -356,7 +376,7 @@ shared_sql! {
 
         async fn purge_events(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
             let mut tx = self.begin_write().await?;
-            sqlx::query("DELETE FROM webhook_deliveries WHERE state = 'delivered' AND finished_at < $1")
+            sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND finished_at < $1")
                 .bind(cutoff)
                 .execute(&mut *tx)
                 .await?;

@@ -3,11 +3,13 @@
 //! its file in `webhooks/`: endpoint management, every event from every front end, delivery
 //! (outage, order, 410, rotation), several replicas and a crash.
 
+mod cleeng;
 mod cli;
 mod dashboard;
 mod delivery;
 mod endpoints;
 mod events;
+mod replay;
 mod replicas;
 mod retries;
 
@@ -173,6 +175,19 @@ impl Receiver {
             tokio::time::sleep(Duration::from_millis(1000)).await;
         }
     }
+}
+
+/// Waits (up to 10 s) until `n` deliveries are settled as delivered (a replay leaves a
+/// delivery that a worker is still sending to that try).
+pub async fn settled_deliveries(app: &TestApp, n: i64) {
+    let sql = "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'delivered'";
+    for _ in 0..200 {
+        if app.db.scalar(sql).await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} deliveries not settled");
 }
 
 /// Fast worker settings for tests.

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod consents;
 pub mod customers;
+pub mod deliveries;
 pub mod export;
 pub mod imports;
 pub mod keys;
@@ -118,6 +119,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/rotate-secret",
             post(webhooks::rotate_secret),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/deliveries",
+            get(deliveries::list),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/deliveries/{deliveryId}/replay",
+            post(deliveries::replay_one),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/replay",
+            post(deliveries::replay_since),
         )
         .route(
             "/admin/api/publishers/{publisherId}/imports/{importId}",

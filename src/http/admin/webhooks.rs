@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::store::WebhookEndpoint;
 
 /// An endpoint as the admin API shows it (never its secret).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
     id: i64,
@@ -52,7 +52,7 @@ impl From<WebhookEndpoint> for WebhookView {
 }
 
 /// An endpoint with its secret: answered once, at creation or rotation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WithSecret {
     /// `whsec_…`; keep it now, it cannot be shown again.
     secret: String,
@@ -61,9 +61,32 @@ pub struct WithSecret {
 }
 
 /// The endpoints of a publisher.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Webhooks {
     webhooks: Vec<WebhookView>,
+}
+
+/// A deleted endpoint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    deleted: bool,
+    id: i64,
+}
+
+/// What a create or a change takes (a change: any of them; `format` only at creation).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookBody {
+    /// http(s), allowed by the outbound policy.
+    pub url: Option<String>,
+    /// The event types wanted (a `cleeng` endpoint: `customer.registered`, `customer.consents_changed`).
+    pub event_types: Option<Vec<String>>,
+    /// Up to 500 characters; `null` or `""` clears it.
+    pub description: Option<String>,
+    /// `standard` (default) or `cleeng`.
+    pub format: Option<String>,
+    /// `true` enables (and clears `disabledReason`), `false` disables.
+    pub enabled: Option<bool>,
 }
 
 fn read_body(body: &Value) -> Result<WebhookInput, ApiError> {
@@ -115,6 +138,10 @@ fn ids(path: Result<Path<(String, String)>, PathRejection>) -> Result<(String, i
 }
 
 /// Creates an endpoint: `{"url", "eventTypes": [...], "description"?, "format"?: "standard"}`.
+#[utoipa::path(post, path = "/admin/api/publishers/{publisherId}/webhooks", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path)), request_body = WebhookBody,
+    responses((status = 200, body = WithSecret), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -132,6 +159,10 @@ pub async fn create(
 }
 
 /// The publisher's endpoints.
+#[utoipa::path(get, path = "/admin/api/publishers/{publisherId}/webhooks", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path)),
+    responses((status = 200, body = Webhooks), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -146,6 +177,10 @@ pub async fn list(
 }
 
 /// One endpoint.
+#[utoipa::path(get, path = "/admin/api/publishers/{publisherId}/webhooks/{webhookId}", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path), ("webhookId" = String, Path)),
+    responses((status = 200, body = WebhookView), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn read(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -159,6 +194,10 @@ pub async fn read(
 }
 
 /// Changes `url`, `eventTypes`, `description` or `enabled`.
+#[utoipa::path(patch, path = "/admin/api/publishers/{publisherId}/webhooks/{webhookId}", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path), ("webhookId" = String, Path)), request_body = WebhookBody,
+    responses((status = 200, body = WebhookView), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -173,6 +212,10 @@ pub async fn update(
 }
 
 /// Disables an endpoint (its deliveries wait until it is enabled again).
+#[utoipa::path(post, path = "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/disable", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path), ("webhookId" = String, Path)),
+    responses((status = 200, body = WebhookView), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -192,18 +235,26 @@ pub async fn disable(
 }
 
 /// Deletes an endpoint and its pending deliveries.
+#[utoipa::path(delete, path = "/admin/api/publishers/{publisherId}/webhooks/{webhookId}", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path), ("webhookId" = String, Path)),
+    responses((status = 200, body = Deleted), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: AdminAuth,
     path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Data<Value>, ApiError> {
+) -> Result<Data<Deleted>, ApiError> {
     let (text, id) = ids(path)?;
     let publisher = publisher_in_scope(&state, &auth, &text).await?;
     service::delete(&state, &auth, publisher.id, id).await?;
-    Ok(Data(serde_json::json!({"deleted": true, "id": id})))
+    Ok(Data(Deleted { deleted: true, id }))
 }
 
 /// A new secret, answered once; the old one still signs for `events.rotation_overlap`.
+#[utoipa::path(post, path = "/admin/api/publishers/{publisherId}/webhooks/{webhookId}/rotate-secret", tag = "admin", security(("adminKey" = [])),
+    params(("publisherId" = String, Path), ("webhookId" = String, Path)),
+    responses((status = 200, body = WithSecret), (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     auth: AdminAuth,

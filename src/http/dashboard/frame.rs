@@ -63,6 +63,8 @@ pub enum Tab {
     Consents,
     /// Audit trail.
     Audit,
+    /// Webhook endpoints and deliveries.
+    Webhooks,
 }
 
 pub fn document(title: &str, body: Markup) -> Markup {
@@ -95,6 +97,7 @@ pub fn page(frame: &Frame<'_>, title: &str, content: Markup) -> Markup {
                 span.brand { "Enroll" }
                 a class=(tab(Tab::Customers)) href={ "/admin/customers" (query) } { "Customer Accounts" }
                 a class=(tab(Tab::Consents)) href={ "/admin/consents" (query) } { "Consents" }
+                a class=(tab(Tab::Webhooks)) href={ "/admin/webhooks" (query) } { "Webhooks" }
                 a class=(tab(Tab::Audit)) href={ "/admin/audit" (query) } { "Audit trail" }
                 @if frame.operator {
                     form method="get" action="/admin/customers" {

@@ -13,6 +13,7 @@ pub mod customer;
 pub mod customers;
 pub mod frame;
 pub mod session;
+pub mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -44,4 +45,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/consents/{name}/archive", post(consents::archive))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/webhooks", get(webhooks::list))
+        .route(
+            "/admin/webhooks/{webhook}/replay",
+            post(webhooks::replay_since),
+        )
+        .route(
+            "/admin/webhooks/{webhook}/deliveries/{delivery}/replay",
+            post(webhooks::replay_one),
+        )
 }

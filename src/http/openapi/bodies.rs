@@ -208,6 +208,34 @@ pub fn new_consent_version() -> Value {
     )
 }
 
+fn webhook_properties() -> Value {
+    json!({
+        "url": {"type": "string", "maxLength": 2000, "description": "http(s), allowed by the outbound policy"},
+        "eventTypes": {"type": ["array", "null"], "items": {"type": "string", "enum": crate::store::EVENT_TYPES}},
+        "description": text(),
+        "format": {"type": ["string", "null"], "enum": ["standard", "cleeng", null], "description": "at creation only"},
+        "enabled": {"type": ["boolean", "null"]},
+    })
+}
+
+/// `POST /admin/api/publishers/{publisherId}/webhooks`.
+pub fn new_webhook() -> Value {
+    object(&["url", "eventTypes"], webhook_properties())
+}
+
+/// `PATCH /admin/api/publishers/{publisherId}/webhooks/{webhookId}`.
+pub fn webhook_change() -> Value {
+    object(&[], webhook_properties())
+}
+
+/// `POST …/webhooks/{webhookId}/replay`.
+pub fn replay() -> Value {
+    object(
+        &["since"],
+        json!({"since": {"type": "string", "format": "date-time", "examples": ["2026-11-30T12:00:00Z"]}}),
+    )
+}
+
 /// `{}`.
 pub fn empty() -> Value {
     json!({"type": "object", "maxProperties": 0})

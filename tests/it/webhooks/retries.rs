@@ -72,4 +72,13 @@ async fn an_endpoint_failing_past_retry_for_is_disabled(backend: Backend) {
         endpoint["pendingDeliveries"], 1,
         "kept for when it is enabled again"
     );
+    // The dashboard shows it disabled, and why.
+    let admin = crate::dashboard::Admin::sign_in(&app, OPERATOR).await;
+    let (_, page) = admin
+        .get(&format!("/admin/webhooks?publisher={DEMO}"))
+        .await;
+    assert!(
+        page.contains("disabled: failing (retries ran out)"),
+        "{page}"
+    );
 }
