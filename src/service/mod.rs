@@ -47,6 +47,7 @@ pub mod consents;
 pub mod customers;
 pub mod health;
 pub mod import;
+pub mod owner_data;
 pub mod passwords;
 pub mod profile;
 pub mod publishers;

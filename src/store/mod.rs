@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod health;
 mod import;
+mod owner_data;
 mod postgres;
 mod publisher;
 mod sql;
@@ -20,6 +21,7 @@ mod sql_admin_parts;
 mod sql_customers;
 mod sql_events;
 mod sql_import;
+mod sql_owner_data;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
@@ -44,13 +46,14 @@ pub use customer::{
 };
 pub use error::StoreError;
 pub use events::{
-    Actor, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook, WebhookChanges,
-    WebhookEndpoint,
+    Actor, CUSTOMER_ACTOR, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook,
+    WebhookChanges, WebhookEndpoint,
 };
 pub use health::DbHealth;
 pub use import::{
     IdMapping, ImportInfo, ImportStore, ImportedConsentRecord, ImportedCustomer, RowError,
 };
+pub use owner_data::{OwnerDataStore, StoredRow};
 pub use postgres::PgStore;
 pub use publisher::{ApplyReport, ConsentVersion, Published, Publisher, PublisherStore};
 pub use sql_import::NO_PASSWORD_HASH;
@@ -67,6 +70,7 @@ pub trait Store:
     + AdminStore
     + EventStore
     + ImportStore
+    + OwnerDataStore
 {
 }
 
@@ -77,7 +81,8 @@ impl<
         + VerificationStore
         + AdminStore
         + EventStore
-        + ImportStore,
+        + ImportStore
+        + OwnerDataStore,
 > Store for T
 {
 }
