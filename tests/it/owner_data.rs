@@ -18,6 +18,53 @@ use crate::support::{Backend, Customer, TestApp, TestDb, assert_error, json};
 
 backend_tests!(export_holds_every_stored_field_and_nothing_of_another_customer);
 
+/// Export and self-erasure are in the password-reset class (they hand out everything kept, or
+/// check a password); the profile stays in the default class.
+#[tokio::test]
+async fn export_and_erasure_are_limited_like_password_resets() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |f| {
+        f.merge(("limits.enabled", true))
+            .merge(("limits.password_reset.rps", 2))
+    })
+    .await;
+    let c = app.signed_up("limited@example.com").await;
+    let (mut admitted, mut refused) = (0, 0);
+    for i in 0..24 {
+        let r = if i % 2 == 0 {
+            export_with(&app, &c.id, &c.jwt).await
+        } else {
+            app.authed(Method::DELETE, &format!("/customers/{}", c.id), &c.jwt)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+        };
+        let (status, body) = json(r).await;
+        match status {
+            429 => {
+                assert_eq!(body["code"], "RATE0001");
+                refused += 1;
+            }
+            200 | 400 => admitted += 1,
+            _ => panic!("{status} {body}"),
+        }
+    }
+    assert!(
+        refused > 0 && admitted >= 2,
+        "{admitted} admitted, {refused} refused"
+    );
+    for _ in 0..24 {
+        assert_eq!(app.me(&c).await["email"], "limited@example.com");
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rate_limit_total{") && l.contains("class=\"password_reset\"")),
+        "{metrics}"
+    );
+}
+
 /// Registers through the API with everything a customer can give, from `ip` with `agent`.
 pub async fn register_full(app: &TestApp, email: &str, ip: &str, agent: &str) -> Customer {
     let body = json!({
