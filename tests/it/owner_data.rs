@@ -366,6 +366,11 @@ async fn export_holds_every_stored_field_and_nothing_of_another_customer(backend
     );
     let file: Value = r.json().await.unwrap();
     assert_eq!(timeless(file), timeless(doc));
+    let theirs = Admin::sign_in(&app, &other_key).await;
+    let (status, _) = theirs
+        .get(&format!("/admin/customers/{}/export", a.id))
+        .await;
+    assert_eq!(status, 404, "another publisher's dashboard session");
 
     // Admin and dashboard reads are in the audit trail; the customer's own is not.
     assert_eq!(
