@@ -38,6 +38,8 @@ pub struct Export {
     pub consent_history: Vec<StoredRow>,
     /// Sign-in state.
     pub sessions: SessionsPart,
+    /// The customer's events as stored (what webhooks send the publisher's systems), in order.
+    pub events: Vec<Value>,
 }
 
 /// The publisher, by id and name.
@@ -168,6 +170,7 @@ pub async fn document(
     let answers: Vec<&ConsentRecord> = answers.iter().collect();
     let history = sv.store.consent_history_rows(pid, id).await?;
     let live = sv.store.live_sessions(pid, id).await?;
+    let events = sv.store.customer_events(pid, id).await?;
     let c = customer;
     Ok(Export {
         format: FORMAT,
@@ -182,6 +185,7 @@ pub async fn document(
             .map(|row| row.into_iter().map(|(k, v)| (camel(&k), v)).collect())
             .collect::<Vec<Map<String, Value>>>(),
         sessions: SessionsPart { live },
+        events,
         capture: c.capture,
         profile: ProfilePart {
             id: c.id.to_string(),

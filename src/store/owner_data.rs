@@ -1,6 +1,6 @@
 //! What the customer's own-data export reads beyond the customer row: every stored column of
 //! the consent history, read generically (a column a later migration adds appears in the
-//! export without a change here), and the live sessions.
+//! export without a change here), the customer's events and the live sessions.
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -23,6 +23,14 @@ pub trait OwnerDataStore: Send + Sync + 'static {
         publisher: PublisherId,
         customer: CustomerId,
     ) -> Result<Vec<StoredRow>, StoreError>;
+
+    /// The customer's events (what webhooks tell the publisher's systems), in the customer's
+    /// order: each stored body as JSON (an erased customer's carry no data).
+    async fn customer_events(
+        &self,
+        publisher: PublisherId,
+        customer: CustomerId,
+    ) -> Result<Vec<Value>, StoreError>;
 
     /// How many sessions of the customer are live: refresh tokens neither used, revoked nor
     /// expired (each signed-in device holds one).

@@ -93,6 +93,25 @@ shared_sql! {
                 .collect())
         }
 
+        async fn customer_events(
+            &self,
+            publisher: PublisherId,
+            customer: CustomerId,
+        ) -> Result<Vec<Value>, StoreError> {
+            let bodies: Vec<(String,)> = sqlx::query_as(
+                "SELECT body FROM events WHERE customer_id = $1 AND publisher_id = $2 \
+                 ORDER BY sequence, occurred_at",
+            )
+            .bind(customer.get())
+            .bind(publisher.get())
+            .fetch_all(self.pool())
+            .await?;
+            Ok(bodies
+                .into_iter()
+                .map(|(body,)| serde_json::from_str(&body).unwrap_or(Value::String(body)))
+                .collect())
+        }
+
         async fn live_sessions(
             &self,
             publisher: PublisherId,

@@ -300,6 +300,22 @@ async fn export_holds_every_stored_field_and_nothing_of_another_customer(backend
         .await;
     assert_eq!((doc["sessions"]["live"].as_i64(), live), (Some(2), 2));
 
+    // The customer's events, as stored, in order.
+    let events = doc["events"].as_array().unwrap();
+    let stored_events = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM events WHERE customer_id = {id}"
+        ))
+        .await;
+    assert_eq!(i64::try_from(events.len()).unwrap(), stored_events);
+    assert_eq!(events[0]["type"], "customer.registered", "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["customerId"].to_string().contains(&a.id))
+    );
+
     // Nothing of the other customer.
     let text = doc.to_string();
     for theirs in [

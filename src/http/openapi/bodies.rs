@@ -149,7 +149,7 @@ pub fn customer_export() -> Value {
     let nullable = |t: &str| json!({"type": [t, "null"]});
     json!({
         "type": "object",
-        "required": ["format", "exportedAt", "publisher", "profile", "capture", "consents", "consentHistory", "sessions"],
+        "required": ["format", "exportedAt", "publisher", "profile", "capture", "consents", "consentHistory", "sessions", "events"],
         "properties": {
             "format": {"const": "enroll.customer-export/1"},
             "exportedAt": {"type": "string", "format": "date-time"},
@@ -179,6 +179,8 @@ pub fn customer_export() -> Value {
             "consentHistory": {"type": "array", "description": "Every stored column of each answer, camelCase (id, owner, name, version, state, ip, userAgent, at, imported, …)",
                 "items": object(&["id", "name", "version", "state", "at"], json!({}))},
             "sessions": object(&["live"], json!({"live": {"type": "integer", "minimum": 0}})),
+            "events": {"type": "array", "description": "The customer's events as stored (the webhook payloads), in order",
+                "items": {"type": "object"}},
         },
     })
 }
