@@ -64,6 +64,10 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
+/// For answers holding personal data (exports): kept in no cache, not even the browser's.
+pub const NO_STORE: [(HeaderName, HeaderValue); 1] =
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+
 /// The client's `User-Agent`, when it is text (kept with consent answers).
 pub struct UserAgent(pub Option<String>);
 

@@ -6,7 +6,7 @@ mod erasure;
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use reqwest::header::{CONTENT_DISPOSITION, COOKIE};
+use reqwest::header::{CACHE_CONTROL, CONTENT_DISPOSITION, COOKIE};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -222,7 +222,9 @@ async fn export_holds_every_stored_field_and_nothing_of_another_customer(backend
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let (status, body) = json(export_with(&app, &a.id, &a.jwt).await).await;
+    let r = export_with(&app, &a.id, &a.jwt).await;
+    assert_eq!(r.headers()[CACHE_CONTROL], "no-store", "personal data");
+    let (status, body) = json(r).await;
     assert_eq!(status, 200, "{body}");
     let doc = body["responseData"].clone();
     assert_eq!(doc["format"], "enroll.customer-export/1");
@@ -372,6 +374,7 @@ async fn export_holds_every_stored_field_and_nothing_of_another_customer(backend
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
     let disposition = r.headers()[CONTENT_DISPOSITION]
         .to_str()
         .unwrap()

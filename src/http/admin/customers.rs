@@ -273,10 +273,10 @@ pub async fn export(
     State(state): State<AppState>,
     auth: AdminAuth,
     path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Data<crate::service::owner_data::Export>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let (publisher, id) = customer_in(&state, &auth, path).await?;
     let export = crate::service::owner_data::export_for_admin(&state, &auth, &publisher, id);
-    Ok(Data(export.await?))
+    Ok((crate::http::NO_STORE, Data(export.await?)))
 }
 
 /// What erasing did.

@@ -3,13 +3,14 @@
 //! erasure with `confirmationPassword`, Art. 17).
 
 use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::http::Data;
 use crate::http::admin::customers::Erased;
 use crate::http::api::auth::CustomerAuth;
 use crate::http::error::ApiError;
 use crate::http::json::AppJson;
+use crate::http::{Data, NO_STORE};
 use crate::service::owner_data::{self, Export};
 use crate::state::AppState;
 
@@ -24,9 +25,10 @@ pub async fn export(
     State(state): State<AppState>,
     auth: CustomerAuth,
     Path(path): Path<String>,
-) -> Result<Data<Export>, ApiError> {
+) -> Result<([(HeaderName, HeaderValue); 1], Data<Export>), ApiError> {
     auth.check_path(&path)?;
-    Ok(Data(owner_data::export_own(&state, &auth).await?))
+    let export = owner_data::export_own(&state, &auth).await?;
+    Ok((NO_STORE, Data(export)))
 }
 
 /// Self-service erasure: body `{"confirmationPassword": "..."}`; the same effect as the admin

@@ -122,6 +122,7 @@ pub async fn export(
     let headers = [
         (header::CONTENT_TYPE, "application/json".to_owned()),
         (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
     ];
     Ok((headers, body).into_response())
 }
