@@ -452,4 +452,14 @@ impl ApiError {
             "Invalid param token. The link is not valid (used, expired, or for another address)",
         )])
     }
+
+    /// 403 USER0005: the publisher has turned self-service erasure off (`self_erasure: false`);
+    /// the customer asks the publisher, who erases through the admin API.
+    pub fn self_erasure_disabled() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "USER0005",
+            "Self-service erasure is turned off by the publisher: ask the publisher to erase the account",
+        )
+    }
 }

@@ -38,6 +38,22 @@ pub struct PublisherSettings {
     pub email_verification: EmailVerification,
     /// Extra profile fields asked for (Capture).
     pub capture: super::capture::CaptureSettings,
+    /// Customers may erase their own account (`DELETE /customers/{id}` with their password).
+    /// On by default: GDPR Art. 17 gives the right and Art. 12(2) asks the controller to make
+    /// it easy; a publisher that must vet each request first (a legal hold, Art. 17(3)) turns
+    /// it off and erases through the admin API.
+    pub self_erasure: SelfErasure,
+}
+
+/// Whether customers may erase their own account: `true` (the default) or `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SelfErasure(pub bool);
+
+impl Default for SelfErasure {
+    fn default() -> Self {
+        SelfErasure(true)
+    }
 }
 
 /// Whether registration needs a code sent to the address first.
@@ -322,5 +338,22 @@ mod tests {
             serde_json::from_str(r#"{"cors_origins":["https://x.io"]}"#).unwrap();
         assert_eq!(s.cors_origins, vec!["https://x.io".to_owned()]);
         assert!(!s.require_consents_at_registration);
+        assert_eq!(s.self_erasure, SelfErasure(true), "on unless turned off");
+        let off = s
+            .patched(&serde_json::json!({"self_erasure": false}))
+            .unwrap();
+        assert_eq!(off.self_erasure, SelfErasure(false));
+        assert!(
+            s.patched(&serde_json::json!({"self_erasure": "no"}))
+                .is_err()
+        );
+        let back = off
+            .patched(&serde_json::json!({"self_erasure": null}))
+            .unwrap();
+        assert_eq!(
+            back.self_erasure,
+            SelfErasure(true),
+            "null resets to the default"
+        );
     }
 }

@@ -12,8 +12,8 @@ pub mod ops;
 use std::sync::Arc;
 
 use api::{
-    capture, consents, customer_consents, customers, identity, locales, login, passwords,
-    registration, verification,
+    capture, consents, customer_consents, customers, identity, locales, login, owner_data,
+    passwords, registration, verification,
 };
 use edge::{access, client_ip, db_gate, limit, measure, middleware};
 
@@ -63,6 +63,10 @@ impl<T: Serialize> IntoResponse for Data<T> {
         }
     }
 }
+
+/// For answers holding personal data (exports): kept in no cache, not even the browser's.
+pub const NO_STORE: [(HeaderName, HeaderValue); 1] =
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
 
 /// The client's `User-Agent`, when it is text (kept with consent answers).
 pub struct UserAgent(pub Option<String>);
@@ -207,6 +211,13 @@ fn routes(state: &AppState) -> Router<AppState> {
                     "/customers/{customer_id}/email/confirmation",
                     Token,
                     post(verification::request_confirmation),
+                )
+                // They check a password (erasure) or hand out everything kept (export).
+                .waiting("/customers/{customer_id}", Token, delete(owner_data::erase))
+                .waiting(
+                    "/customers/{customer_id}/export",
+                    Token,
+                    get(owner_data::export),
                 ),
         )
         .merge(

@@ -17,7 +17,7 @@ use super::admin::{
 };
 use super::{
     capture, consents, customer_consents, customers, error, identity, locales, login, ops,
-    passwords, registration, verification,
+    owner_data, passwords, registration, verification,
 };
 
 /// Every route of the service. A route added later goes in `paths` and in [`ROUTES`].
@@ -44,6 +44,8 @@ use super::{
         customer_consents::put_consents,
         capture::capture_status,
         capture::put_capture,
+        owner_data::export,
+        owner_data::erase,
         identity::revoke_refresh_tokens,
         identity::sso_auth,
         identity::delete_customer,
@@ -70,6 +72,7 @@ use super::{
         admin_customers::list,
         admin_customers::read,
         admin_customers::erase,
+        admin_customers::export,
         export::export,
         audit::list,
         webhooks::create,
@@ -162,6 +165,8 @@ pub const ROUTES: &[Route] = &[
     route("put", "/customers/{customerId}/consents", Customer, Some(body::consent_answers), Data, &[404]),
     route("get", "/customers/{customerId}/capture/status", Customer, None, Data, &[]),
     route("put", "/customers/{customerId}/capture", Customer, Some(body::capture), Data, &[]),
+    route("get", "/customers/{customerId}/export", Customer, None, DataOf(body::customer_export), &[]),
+    route("delete", "/customers/{customerId}", Customer, Some(body::erasure), Data, &[]),
     route("delete", "/refresh_tokens", Customer, None, DataOf(body::empty), &[]),
     route("post", "/sso/auths", Admin, Some(body::sso), Data, &[403, 404, 429]),
     route("delete", "/3.1/customers/{customerId}", Admin, None, Data, &[400, 404, 429]),
@@ -189,6 +194,7 @@ pub const ROUTES: &[Route] = &[
     route("get", "/admin/api/publishers/{publisherId}/customers.csv", Admin, None, Raw("text/csv; charset=utf-8", body::text_body), &[400, 404]),
     route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
     route("delete", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}/export", Admin, None, DataOf(body::customer_export), &[400, 404]),
     route("get", "/admin/api/audit", Admin, None, Data, &[400, 404]),
     route("post", "/admin/api/publishers/{publisherId}/webhooks", Admin, Some(body::new_webhook), Data, &[404]),
     route("get", "/admin/api/publishers/{publisherId}/webhooks", Admin, None, Data, &[400, 404]),
@@ -227,7 +233,7 @@ impl Route {
 const CODES: &[(u16, &[&str], &str)] = &[
     (400, &["REQ0001", "REQ0002", "REQ0003", "CON0002"], "Invalid request: body (REQ0001), query (REQ0002), path (REQ0003), consent version (CON0002)"),
     (401, &["USER0001", "AUTH0001", "AUTH0002", "AUTH0003", "AUTH0005", "ADM0001"], "Not authenticated"),
-    (403, &["AUTH0004"], "Access denied"),
+    (403, &["AUTH0004", "USER0005"], "Access denied (AUTH0004), or self-service erasure turned off (USER0005)"),
     (404, &["REQ0003", "REQ0004", "CON0001"], "Not found: an unknown id (REQ0003) or consent (CON0001)"),
     (405, &["REQ0005"], "Method not allowed"),
     (409, &["IDEM0001"], "A request with this Idempotency-Key is in progress"),

@@ -80,7 +80,7 @@ impl Standing {
     }
 }
 
-fn standings(current: &[ConsentVersion], answers: &[&ConsentRecord]) -> Vec<Standing> {
+pub(super) fn standings(current: &[ConsentVersion], answers: &[&ConsentRecord]) -> Vec<Standing> {
     current
         .iter()
         .map(|c| Standing {

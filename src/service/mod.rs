@@ -48,6 +48,7 @@ pub mod customers;
 pub mod deliveries;
 pub mod health;
 pub mod import;
+pub mod owner_data;
 pub mod passwords;
 pub mod profile;
 pub mod publishers;

@@ -39,12 +39,16 @@ pub enum Actor {
     System,
 }
 
+/// The audit trail's actor for what customers do to their own account (self-service erasure).
+pub const CUSTOMER_ACTOR: &str = "customer";
+
 impl Actor {
-    /// The actor of an admin change, from its audit line.
+    /// The actor of a change, from its audit line.
     pub fn of_audit(audit: &NewAudit) -> Actor {
         match audit.key_id {
             Some(id) => Actor::AdminKey(id),
             None if audit.actor == "cli" => Actor::Cli,
+            None if audit.actor == CUSTOMER_ACTOR => Actor::Customer,
             None => Actor::Operator,
         }
     }

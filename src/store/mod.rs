@@ -13,6 +13,7 @@ mod events;
 mod health;
 mod import;
 mod metered;
+mod owner_data;
 mod postgres;
 mod publisher;
 mod sql;
@@ -23,6 +24,7 @@ mod sql_customers;
 mod sql_deliveries;
 mod sql_events;
 mod sql_import;
+mod sql_owner_data;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
@@ -48,13 +50,14 @@ pub use customer::{
 pub use deliveries::{Delivery, DeliveryStore};
 pub use error::StoreError;
 pub use events::{
-    Actor, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook, WebhookChanges,
-    WebhookEndpoint,
+    Actor, CUSTOMER_ACTOR, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook,
+    WebhookChanges, WebhookEndpoint,
 };
 pub use health::DbHealth;
 pub use import::{
     IdMapping, ImportInfo, ImportStore, ImportedConsentRecord, ImportedCustomer, RowError,
 };
+pub use owner_data::{OwnerDataStore, StoredRow};
 pub use postgres::PgStore;
 pub use publisher::{ApplyReport, ConsentVersion, Published, Publisher, PublisherStore};
 pub use sql_import::NO_PASSWORD_HASH;
@@ -72,6 +75,7 @@ pub trait Store:
     + EventStore
     + DeliveryStore
     + ImportStore
+    + OwnerDataStore
 {
 }
 
@@ -83,7 +87,8 @@ impl<
         + AdminStore
         + EventStore
         + DeliveryStore
-        + ImportStore,
+        + ImportStore
+        + OwnerDataStore,
 > Store for T
 {
 }

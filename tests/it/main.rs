@@ -29,6 +29,7 @@ mod login;
 mod openapi;
 mod ops;
 mod outbound;
+mod owner_data;
 mod passwords;
 mod provisioning;
 mod registration;

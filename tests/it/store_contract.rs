@@ -8,6 +8,7 @@ mod customers;
 mod erasure;
 mod idempotency;
 mod outbox;
+mod owner_data;
 mod publishers;
 mod verification;
 

@@ -1,5 +1,5 @@
 //! `/admin/api/publishers/{publisherId}/customers`: the keyset-paged list with search and
-//! filters, one customer with the full consent history, and erasure.
+//! filters, one customer with the full consent history, their own-data export, and erasure.
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -261,6 +261,22 @@ pub async fn read(
         consents,
         history: detail.history.into_iter().map(HistoryView::from).collect(),
     }))
+}
+
+/// Everything Enroll keeps about one customer: the same document the customer receives from
+/// `GET /customers/{customerId}/export`. Recorded in the audit trail (`customer.data_export`).
+#[utoipa::path(get, path = "/admin/api/publishers/{publisherId}/customers/{customerId}/export", tag = "admin",
+    security(("adminKey" = [])), params(("publisherId" = String, Path), ("customerId" = String, Path)),
+    responses((status = 200, description = "The export document (see docs/api.md)"),
+        (status = 404, description = "REQ0003 unknown (or erased) customer, or a publisher the key does not reach", body = crate::http::error::ErrorBody)))]
+pub async fn export(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let (publisher, id) = customer_in(&state, &auth, path).await?;
+    let export = crate::service::owner_data::export_for_admin(&state, &auth, &publisher, id);
+    Ok((crate::http::NO_STORE, Data(export.await?)))
 }
 
 /// What erasing did.

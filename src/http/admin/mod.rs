@@ -101,6 +101,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/api/publishers/{publisherId}/customers/{customerId}",
             get(customers::read).delete(customers::erase),
         )
+        .route(
+            "/admin/api/publishers/{publisherId}/customers/{customerId}/export",
+            get(customers::export),
+        )
         .route("/admin/api/audit", get(audit::list))
         .route(
             "/admin/api/publishers/{publisherId}/webhooks",

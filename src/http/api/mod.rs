@@ -11,6 +11,7 @@ pub mod guard;
 pub mod identity;
 pub mod locales;
 pub mod login;
+pub mod owner_data;
 pub mod passwords;
 pub mod registration;
 pub mod verification;

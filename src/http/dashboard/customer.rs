@@ -1,9 +1,9 @@
 //! One customer's page (profile, capture answers, where they stand on each consent, the
-//! whole consent history) and erasing them.
+//! whole consent history), the download of their own-data export, and erasing them.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -14,7 +14,9 @@ use super::frame::{
 use super::session::{CsrfForm, Session};
 use crate::domain::CustomerId;
 use crate::domain::capture::CaptureAnswers;
+use crate::error::ApiError;
 use crate::service::customers as service;
+use crate::service::owner_data;
 use crate::state::AppState;
 use crate::store::{ConsentHistoryRecord, Customer};
 
@@ -100,6 +102,29 @@ pub async fn show(
         &session.csrf,
     );
     Ok(shown.page(&session, StatusCode::OK, Tab::Customers, &c.email, content))
+}
+
+/// `GET /admin/customers/{customer_id}/export`: the customer's own-data export (the document
+/// the customer and the admin API get), as a JSON file; recorded in the audit trail.
+pub async fn export(
+    State(state): State<AppState>,
+    session: Session,
+    Path(path): Path<String>,
+    Query(which): Query<Which>,
+) -> Result<Response, Response> {
+    let shown = publisher_of(&state, &session, which.publisher.as_deref()).await?;
+    let id = CustomerId::parse(&path).map_err(|_| not_found())?;
+    let export = owner_data::export_for_admin(&state, &session.auth, &shown.publisher, id)
+        .await
+        .map_err(error_page)?;
+    let body = serde_json::to_vec_pretty(&export).map_err(|e| error_page(ApiError::internal(e)))?;
+    let disposition = format!("attachment; filename=\"customer-{id}.json\"");
+    let headers = [
+        (header::CONTENT_TYPE, "application/json".to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, body).into_response())
 }
 
 /// `POST /admin/customers/{customer_id}/erase`: erases once the box is ticked.
@@ -202,6 +227,8 @@ pub fn customer(
                 @if history.is_empty() { tr { td colspan="6" .muted { "No answers yet." } } }
             }
         }
+        h2 { "Their data" }
+        p { a id="export" href={ "/admin/customers/" (c.id) "/export?publisher=" (publisher) } download { "Download everything kept about this customer (JSON)" } }
         h2 { "Erase" }
         form.card method="post" action={ "/admin/customers/" (c.id) "/erase?publisher=" (publisher) } {
             input type="hidden" name="csrf" value=(csrf);

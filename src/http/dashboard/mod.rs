@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/customers.csv", get(customers::export))
         .route("/admin/customers/{customer_id}", get(customer::show))
         .route(
+            "/admin/customers/{customer_id}/export",
+            get(customer::export),
+        )
+        .route(
             "/admin/customers/{customer_id}/erase",
             post(customer::erase),
         )

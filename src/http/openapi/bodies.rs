@@ -136,6 +136,55 @@ pub fn customer_change() -> Value {
     )
 }
 
+/// `DELETE /customers/{customerId}` (self-service erasure).
+pub fn erasure() -> Value {
+    object(
+        &["confirmationPassword"],
+        json!({"confirmationPassword": {"type": "string", "description": "The customer's current password"}}),
+    )
+}
+
+/// The own-data export (`GET /customers/{customerId}/export` and the admin API's).
+pub fn customer_export() -> Value {
+    let nullable = |t: &str| json!({"type": [t, "null"]});
+    json!({
+        "type": "object",
+        "required": ["format", "exportedAt", "publisher", "profile", "capture", "consents", "consentHistory", "sessions", "events"],
+        "properties": {
+            "format": {"const": "enroll.customer-export/1"},
+            "exportedAt": {"type": "string", "format": "date-time"},
+            "publisher": object(&["id", "name"], json!({"id": {"type": "string"}, "name": {"type": "string"}})),
+            "profile": object(
+                &["id", "email", "emailVerified", "locale", "country", "currency", "registeredAt"],
+                json!({
+                    "id": {"type": "string"}, "email": {"type": "string"}, "emailVerified": {"type": "boolean"},
+                    "firstName": nullable("string"), "lastName": nullable("string"),
+                    "locale": {"type": "string"}, "country": {"type": "string"}, "currency": {"type": "string"},
+                    "externalId": nullable("string"), "externalData": nullable("object"),
+                    "registeredAt": {"type": "string"}, "registrationIp": nullable("string"),
+                    "lastLoginAt": nullable("string"), "lastIp": nullable("string"),
+                }),
+            ),
+            "capture": nullable("object"),
+            "consents": {"type": "array", "items": object(
+                &["name", "broadcasterId", "required", "state", "newestVersion", "needsUpdate"],
+                json!({
+                    "name": {"type": "string"}, "broadcasterId": {"type": "integer"},
+                    "label": {"type": "string"}, "value": {"type": "string"}, "required": {"type": "boolean"},
+                    "state": {"enum": ["accepted", "declined"]}, "version": nullable("string"),
+                    "newestVersion": {"type": "string"}, "needsUpdate": {"type": "boolean"},
+                    "answeredAt": nullable("string"),
+                }),
+            )},
+            "consentHistory": {"type": "array", "description": "Every stored column of each answer, camelCase (id, owner, name, version, state, ip, userAgent, at, imported, …)",
+                "items": object(&["id", "name", "version", "state", "at"], json!({}))},
+            "sessions": object(&["live"], json!({"live": {"type": "integer", "minimum": 0}})),
+            "events": {"type": "array", "description": "The customer's events as stored (the webhook payloads), in order",
+                "items": {"type": "object"}},
+        },
+    })
+}
+
 /// `PUT /customers/{customerId}/consents`.
 pub fn consent_answers() -> Value {
     let mut answers = consent_answers_array();
