@@ -38,6 +38,8 @@ pub struct PublisherSettings {
     pub email_verification: EmailVerification,
     /// Extra profile fields asked for (Capture).
     pub capture: super::capture::CaptureSettings,
+    /// Lazy migration from a Cleeng-compatible service (off when absent; operators only).
+    pub migration: Option<super::migration::MigrationSettings>,
 }
 
 /// Whether registration needs a code sent to the address first.
@@ -67,6 +69,11 @@ impl PublisherSettings {
         self.capture
             .validate()
             .map_err(|e| format!("capture: {e}"))?;
+        if let Some(migration) = &self.migration {
+            migration
+                .validate()
+                .map_err(|e| format!("migration: {e}"))?;
+        }
         if let Some(default) = &self.reset_url_default {
             super::link::http_url(default).map_err(|e| format!("reset_url_default: {e}"))?;
         }

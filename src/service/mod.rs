@@ -38,6 +38,8 @@ pub struct Services {
     pub captcha: crate::captcha::Verifier,
     /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
     pub outbound: crate::outbound::Outbound,
+    /// The client of publishers' migration upstreams (under the outbound policy).
+    pub upstream: crate::upstream::Upstream,
 }
 
 pub mod admin_keys;
@@ -47,6 +49,7 @@ pub mod consents;
 pub mod customers;
 pub mod health;
 pub mod import;
+pub mod migration;
 pub mod passwords;
 pub mod profile;
 pub mod publishers;
