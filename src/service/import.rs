@@ -11,9 +11,13 @@ use tokio::sync::mpsc;
 
 use super::Services;
 use super::admin_keys::AdminAuth;
+use crate::auth::firebase::FirebaseParams;
 use crate::catalog::PublisherView;
 use crate::domain::PublisherId;
+use crate::domain::capture::{CaptureAnswers, CaptureInput, Profile};
+use crate::domain::fields::Fields;
 use crate::domain::import::{ImportMode, ImportRow};
+use crate::domain::problem::FieldError;
 use crate::error::ApiError;
 use crate::store::Actor;
 use crate::store::{IdMapping, ImportInfo, ImportedConsentRecord, ImportedCustomer, RowError};
@@ -28,6 +32,17 @@ pub enum Format {
     JsonLines,
     /// A header line of field names, then one row per record (`text/csv`).
     Csv,
+}
+
+/// The file to import: how it is written, its bytes, and the Firebase project's password-hash
+/// parameters when its hashes are Firebase scrypt (given once per import).
+pub struct ImportFile {
+    /// JSON Lines or CSV.
+    pub format: Format,
+    /// The bytes, read as a stream.
+    pub source: Box<dyn Read + Send>,
+    /// For rows whose `passwordHash` is a bare Firebase scrypt hash (with `passwordSalt`).
+    pub firebase: Option<FirebaseParams>,
 }
 
 /// A new import's id.
@@ -47,6 +62,7 @@ fn read_records(
     format: Format,
     source: Box<dyn Read + Send>,
     view: &PublisherView,
+    firebase: Option<&FirebaseParams>,
     out: &mpsc::Sender<Prepared>,
 ) -> Result<(), String> {
     // Rows are checked here too, so checking overlaps with the writing of the batch before.
@@ -59,7 +75,7 @@ fn read_records(
                     message: why,
                 }]
             })
-            .and_then(|value| prepare(view, line, &value));
+            .and_then(|value| prepare(view, firebase, line, &value));
         out.blocking_send(prepared)
             .map_err(|_| "the import stopped".to_owned())
     };
@@ -123,6 +139,7 @@ fn read_records(
 /// One row in stored form, or its errors.
 fn prepare(
     view: &PublisherView,
+    firebase: Option<&FirebaseParams>,
     line: i64,
     value: &Value,
 ) -> Result<ImportedCustomer, Vec<RowError>> {
@@ -138,7 +155,21 @@ fn prepare(
             .collect::<Vec<_>>()
     })?;
     let mut errors = Vec::new();
-    if let Some(hash) = &row.password_hash
+    let password_hash = match (&row.password_hash, firebase) {
+        // Firebase exports a bare base64 hash and its salt beside it.
+        (Some(hash), Some(params)) if !hash.starts_with('$') => match &row.password_salt {
+            Some(salt) => Some(params.stored(hash, salt)),
+            None => {
+                errors.push(error(
+                    "passwordSalt",
+                    "a Firebase scrypt hash needs its passwordSalt".into(),
+                ));
+                None
+            }
+        },
+        (hash, _) => hash.clone(),
+    };
+    if let Some(hash) = &password_hash
         && let Err(why) = crate::auth::legacy::check_format(hash)
     {
         errors.push(error("passwordHash", why));
@@ -164,6 +195,13 @@ fn prepare(
             None => errors.push(error("consents", format!("no consent {:?}", c.name))),
         }
     }
+    let capture = match capture(view, &row, value) {
+        Ok(c) => c,
+        Err(problems) => {
+            errors.extend(problems.into_iter().map(|e| error(&e.field, e.message)));
+            None
+        }
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -172,7 +210,7 @@ fn prepare(
         id: row.id,
         email_key: crate::domain::email::email_key(row.email.as_str()),
         email: row.email.as_str().to_owned(),
-        password_hash: row.password_hash,
+        password_hash,
         first_name: row.first_name,
         last_name: row.last_name,
         locale: row.locale.as_str().to_owned(),
@@ -184,7 +222,50 @@ fn prepare(
         last_login: row.last_login,
         email_verified: row.email_verified,
         consents,
+        capture,
     })
+}
+
+/// The capture answers a row carries, in registration's field names and rules (`birthDate`,
+/// `companyName`, `phoneNumber`, `address`, `address2`, `city`, `state`, `postCode`,
+/// `customAnswers` — from CSV a JSON text), as the document registration stores; fields the
+/// publisher does not ask for are ignored.
+fn capture(
+    view: &PublisherView,
+    row: &ImportRow,
+    value: &Value,
+) -> Result<Option<Value>, Vec<FieldError>> {
+    let settings = &view.publisher.settings.capture;
+    if !settings.enabled() {
+        return Ok(None);
+    }
+    let parsed;
+    let value = match value.get("customAnswers") {
+        Some(Value::String(text)) if !text.is_empty() => {
+            let mut copy = value.clone();
+            copy["customAnswers"] = serde_json::from_str(text).unwrap_or(Value::Bool(false));
+            parsed = copy;
+            &parsed
+        }
+        _ => value,
+    };
+    let mut f = Fields::new(value).map_err(|e| vec![e])?;
+    let input = CaptureInput::parse(&mut f, settings, false, chrono::Utc::now().date_naive());
+    if !f.errors.is_empty() {
+        return Err(f.errors);
+    }
+    let mut profile = input.apply(&Profile {
+        first_name: row.first_name.clone(),
+        last_name: row.last_name.clone(),
+        answers: CaptureAnswers::default(),
+    });
+    // The address's country is the customer's unless the row says otherwise (as registration).
+    if let Some(address) = profile.answers.address.as_mut()
+        && address.country.is_empty()
+    {
+        address.country = row.country.to_string();
+    }
+    Ok((profile.answers != CaptureAnswers::default()).then(|| profile.answers.to_stored()))
 }
 
 /// Imports `source` into `publisher` under the id `import` (see [`new_id`]), which shows
@@ -195,13 +276,12 @@ pub async fn run(
     auth: &AdminAuth,
     publisher: PublisherId,
     mode: ImportMode,
-    format: Format,
-    source: Box<dyn Read + Send>,
+    file: ImportFile,
     import: &str,
 ) -> Result<ImportInfo, ApiError> {
     super::publishers::in_scope(sv, auth, publisher).await?;
     let actor = begin(sv, auth, publisher, mode, import).await?;
-    write(sv, publisher, mode, format, source, import, actor).await
+    write(sv, publisher, mode, file, import, actor).await
 }
 
 /// Where an import [`begin`] recorded stands now.
@@ -243,12 +323,24 @@ pub async fn write(
     sv: &Services,
     publisher: PublisherId,
     mode: ImportMode,
-    format: Format,
-    source: Box<dyn Read + Send>,
+    file: ImportFile,
     import: &str,
     actor: Actor,
 ) -> Result<ImportInfo, ApiError> {
-    let outcome = write_rows(sv, publisher, mode, format, source, import, &actor).await;
+    // A heartbeat while it runs, so a server that dies midway leaves it `interrupted`.
+    let every = sv.settings.admin.import_stale_after / 4;
+    let beat = async {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = sv.store.touch_import(publisher, import).await {
+                tracing::warn!(import_id = import, error = %e, "import heartbeat not recorded");
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = write_rows(sv, publisher, mode, file, import, &actor) => outcome,
+        () = beat => unreachable!("the heartbeat never ends"),
+    };
     let failed = outcome.as_ref().err().map(String::as_str);
     sv.store.finish_import(publisher, import, failed).await?;
     let info = info(sv, publisher, import).await?;
@@ -264,8 +356,7 @@ async fn write_rows(
     sv: &Services,
     publisher: PublisherId,
     mode: ImportMode,
-    format: Format,
-    source: Box<dyn Read + Send>,
+    file: ImportFile,
     import: &str,
     actor: &Actor,
 ) -> Result<(), String> {
@@ -276,7 +367,14 @@ async fn write_rows(
         .map_err(|e| format!("database: {e}"))?
         .ok_or_else(|| "no such publisher".to_owned())?;
     let (tx, mut rx) = mpsc::channel::<Prepared>(2 * BATCH);
-    let reader = tokio::task::spawn_blocking(move || read_records(format, source, &view, &tx));
+    let reader = tokio::task::spawn_blocking(move || {
+        let ImportFile {
+            format,
+            source,
+            firebase,
+        } = file;
+        read_records(format, source, &view, firebase.as_ref(), &tx)
+    });
     let mut rows = Vec::with_capacity(BATCH);
     let mut errors = Vec::new();
     let flush = async |rows: &mut Vec<ImportedCustomer>, errors: &mut Vec<RowError>| {
@@ -326,12 +424,39 @@ pub async fn report(
     limit: i64,
 ) -> Result<(ImportInfo, Vec<RowError>, Vec<IdMapping>), ApiError> {
     super::publishers::in_scope(sv, auth, publisher).await?;
-    let info = sv
+    let mut info = sv
         .store
         .import_info(publisher, import)
         .await?
         .ok_or_else(|| ApiError::unknown("importId"))?;
+    if info.state == "running" && info.heartbeat_at.is_none_or(|at| at < stale_before(sv)) {
+        interrupt_stale(sv).await?;
+        info = sv
+            .store
+            .import_info(publisher, import)
+            .await?
+            .ok_or_else(|| ApiError::unknown("importId"))?;
+    }
     let errors = sv.store.import_errors(import, after, limit).await?;
     let ids = sv.store.import_ids(import, after, limit).await?;
     Ok((info, errors, ids))
+}
+
+/// Heartbeats older than this mean the import's server stopped.
+fn stale_before(sv: &Services) -> chrono::DateTime<chrono::Utc> {
+    let after = sv.settings.admin.import_stale_after;
+    chrono::Utc::now() - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Marks the imports whose server stopped midway `interrupted` (start-up, and a report of a
+/// `running` import whose heartbeat is stale); they re-run without duplicates.
+pub async fn interrupt_stale(sv: &Services) -> Result<u64, ApiError> {
+    let n = sv.store.interrupt_stale_imports(stale_before(sv)).await?;
+    if n > 0 {
+        tracing::warn!(
+            imports = n,
+            "imports whose server stopped midway marked interrupted"
+        );
+    }
+    Ok(n)
 }
