@@ -489,7 +489,8 @@ shared_sql! {
             .bind(counts.updated)
             .bind(counts.skipped)
             .bind(counts.failed)
-            .bind(now)
+            // Now, not the batch's start: writing its events may have taken a while.
+            .bind(Utc::now())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
