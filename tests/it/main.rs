@@ -16,6 +16,7 @@ mod dashboard_browser;
 mod deploy;
 mod email_lookalikes;
 mod envelope;
+mod firebase_hashes;
 mod guards;
 mod idempotency;
 mod identity;
