@@ -48,7 +48,7 @@ pub async fn login(
         }
     };
     reservation.release(sv).await?;
-    match create(sv, view, email, password, &found, ip).await? {
+    match create(sv, view, email, password, &found, Some(ip)).await? {
         Some(customer) => {
             tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer migrated from the upstream at login");
             sessions::start(sv, publisher, customer.id, ip, customer.session_epoch, None)
@@ -105,8 +105,8 @@ pub async fn reset(
         // The upstream has the new password; the next login migrates the customer.
         return Ok(true);
     };
-    let ip = IpAddr::from([0, 0, 0, 0]);
-    if let Some(customer) = create(sv, view, email, new_password, &found, ip).await? {
+    // No client address here: the customer's first login records one.
+    if let Some(customer) = create(sv, view, email, new_password, &found, None).await? {
         tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer migrated from the upstream at a password reset");
     }
     Ok(true)
@@ -121,7 +121,7 @@ async fn create(
     email: &str,
     password: &str,
     found: &UpstreamCustomer,
-    ip: IpAddr,
+    ip: Option<IpAddr>,
 ) -> Result<Option<Customer>, ApiError> {
     let publisher = view.publisher.id;
     let key = crate::domain::email::email_key(email);
@@ -174,7 +174,7 @@ async fn create(
         currency: currency.to_string(),
         external_id,
         external_data,
-        ip: Some(ip.to_string()),
+        ip: ip.map(|ip| ip.to_string()),
         consents: Vec::new(),
         refresh: sessions::new_refresh_token(sv).1,
         idempotency: None,
