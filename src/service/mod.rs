@@ -49,6 +49,7 @@ pub mod consents;
 pub mod customers;
 pub mod health;
 pub mod import;
+mod import_rows;
 pub mod migration;
 pub mod passwords;
 pub mod profile;
