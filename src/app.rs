@@ -89,6 +89,7 @@ impl Application {
         let limiter = crate::limits::Limiter::new(&settings.limits).map(Arc::new);
         let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
         let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
+        let upstream = crate::upstream::Upstream::new(&outbound).map_err(anyhow::Error::msg)?;
         if settings.events.worker {
             let client = outbound
                 .client(crate::outbound::Redirects::None)
@@ -99,6 +100,7 @@ impl Application {
         let state = AppState::new(Shared {
             services: Services {
                 captcha,
+                upstream,
                 outbound,
                 settings: Arc::new(settings),
                 store,
@@ -116,6 +118,10 @@ impl Application {
             db_health,
             draining: Default::default(),
         });
+        // Imports left `running` by a server that stopped midway.
+        if let Err(e) = crate::service::import::interrupt_stale(&state).await {
+            tracing::warn!(error = %e.message(), "could not mark interrupted imports");
+        }
         Ok(Application {
             listener,
             metrics_listener,
@@ -322,7 +328,9 @@ pub async fn command_services(settings: Settings) -> anyhow::Result<Services> {
     .map_err(anyhow::Error::msg)?;
     let outbound = crate::outbound::Outbound::new(settings.server.outbound_allow.clone());
     let captcha = crate::captcha::Verifier::new(&outbound).map_err(anyhow::Error::msg)?;
+    let upstream = crate::upstream::Upstream::new(&outbound).map_err(anyhow::Error::msg)?;
     Ok(Services {
+        upstream,
         catalog: Arc::new(crate::catalog::Catalog::new(
             store.clone(),
             settings.cache.ttl,

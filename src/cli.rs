@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use enroll::app::{Application, command_services, shutdown_signal};
+use enroll::auth::firebase::FirebaseParams;
+use enroll::auth::legacy::MAX_MEMORY_KIB;
 use enroll::config::{DEFAULT_CONFIG, Settings};
 use enroll::domain::import::ImportMode;
 use enroll::domain::problem::Reason;
@@ -71,6 +73,19 @@ pub enum ImportCommand {
         /// `jsonl` or `csv` (default: by the file's extension; JSON Lines for `-`).
         #[arg(long)]
         format: Option<String>,
+        /// Firebase scrypt hashes: the project's base64 signer key (rows give `passwordHash`
+        /// and `passwordSalt` as Firebase exports them).
+        #[arg(long, requires_all = ["firebase_salt_separator", "firebase_rounds", "firebase_mem_cost"])]
+        firebase_signer_key: Option<String>,
+        /// Firebase scrypt: the project's base64 salt separator.
+        #[arg(long, requires = "firebase_signer_key")]
+        firebase_salt_separator: Option<String>,
+        /// Firebase scrypt: the project's rounds.
+        #[arg(long, requires = "firebase_signer_key")]
+        firebase_rounds: Option<u32>,
+        /// Firebase scrypt: the project's memory cost.
+        #[arg(long, requires = "firebase_signer_key")]
+        firebase_mem_cost: Option<u32>,
         /// The file, or `-` for standard input.
         file: PathBuf,
     },
@@ -328,8 +343,32 @@ async fn import(sv: &Services, cmd: ImportCommand) -> anyhow::Result<()> {
         publisher,
         mode,
         format,
+        firebase_signer_key,
+        firebase_salt_separator,
+        firebase_rounds,
+        firebase_mem_cost,
         file,
     } = cmd;
+    let firebase = match (
+        firebase_signer_key,
+        firebase_salt_separator,
+        firebase_rounds,
+        firebase_mem_cost,
+    ) {
+        (Some(signer_key), Some(salt_separator), Some(rounds), Some(mem_cost)) => {
+            let params = FirebaseParams {
+                signer_key,
+                salt_separator,
+                rounds,
+                mem_cost,
+            };
+            params
+                .check(MAX_MEMORY_KIB)
+                .map_err(|e| anyhow::anyhow!("--firebase-*: {e}"))?;
+            Some(params)
+        }
+        _ => None,
+    };
     let csv = match format.as_deref() {
         Some("csv") => true,
         Some("jsonl" | "ndjson" | "json") => false,
@@ -345,7 +384,12 @@ async fn import(sv: &Services, cmd: ImportCommand) -> anyhow::Result<()> {
         Box::new(std::fs::File::open(&file).with_context(|| format!("{}", file.display()))?)
     };
     let id = service::import::new_id();
-    let info = service::import::run(sv, &AdminAuth::cli(), publisher, mode, format, source, &id)
+    let file = service::import::ImportFile {
+        format,
+        source,
+        firebase,
+    };
+    let info = service::import::run(sv, &AdminAuth::cli(), publisher, mode, file, &id)
         .await
         .map_err(|e| match e.status().as_u16() {
             404 => anyhow::anyhow!("no publisher {publisher}"),

@@ -389,6 +389,11 @@ pub struct AdminSettings {
     /// Largest upload to `POST /admin/api/publishers/{id}/imports`, in bytes (every other
     /// route keeps `server.body_limit`).
     pub import_body_limit: usize,
+    /// An import whose progress (a heartbeat every quarter of this) has not moved for this
+    /// long is marked `interrupted` — its server stopped midway (start-up and reading its
+    /// report check).
+    #[serde(with = "humantime_serde")]
+    pub import_stale_after: Duration,
 }
 
 impl Default for AdminSettings {
@@ -398,6 +403,7 @@ impl Default for AdminSettings {
             cookie_secure: true,
             session_ttl: Duration::from_secs(8 * 3600),
             import_body_limit: 1 << 30,
+            import_stale_after: Duration::from_secs(60),
         }
     }
 }
@@ -684,6 +690,9 @@ impl Settings {
         }
         if self.admin.session_ttl.is_zero() {
             return Err("admin.session_ttl: must be more than 0 (e.g. \"8h\")".into());
+        }
+        if self.admin.import_stale_after < Duration::from_millis(400) {
+            return Err("admin.import_stale_after: must be at least 400ms (e.g. \"60s\")".into());
         }
         if self.cache.ttl.is_zero() {
             return Err("cache.ttl: must be more than 0 (e.g. \"5s\")".into());

@@ -17,6 +17,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 
 pub use app::Application;
 pub use config::Settings;

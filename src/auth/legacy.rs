@@ -7,7 +7,7 @@ use argon2::password_hash::{PasswordHash, PasswordVerifier};
 
 /// The most work an imported hash may ask of a login, so a planted hash cannot stall or
 /// exhaust a hashing thread: memory in KiB (argon2, scrypt) and iterations.
-const MAX_MEMORY_KIB: u64 = 256 * 1024;
+pub const MAX_MEMORY_KIB: u64 = 256 * 1024;
 const MAX_ARGON2_PASSES: u32 = 64;
 const MAX_BCRYPT_COST: u32 = 16;
 const MAX_PBKDF2_ROUNDS: u32 = 10_000_000;
@@ -26,6 +26,8 @@ pub enum Scheme {
     Pbkdf2,
     /// `$6$` (SHA-512) and `$5$` (SHA-256) crypt.
     ShaCrypt,
+    /// Firebase's scrypt variant, with the project's parameters ([`super::firebase`]).
+    FirebaseScrypt,
 }
 
 /// The scheme of a hash whose format is valid and whose cost is within bounds; otherwise
@@ -42,6 +44,10 @@ pub fn check_format(hash: &str) -> Result<Scheme, String> {
             return Err(format!("bcrypt cost must be 4 to {MAX_BCRYPT_COST}"));
         }
         return Ok(Scheme::Bcrypt);
+    }
+    if hash.starts_with(super::firebase::PREFIX) {
+        return super::firebase::check_format(hash, MAX_MEMORY_KIB)
+            .map(|()| Scheme::FirebaseScrypt);
     }
     if let Some(rest) = hash.strip_prefix("$6$") {
         return sha_crypt_format(rest, 86).map(|()| Scheme::ShaCrypt);
@@ -89,7 +95,8 @@ pub fn check_format(hash: &str) -> Result<Scheme, String> {
 
 fn unknown() -> String {
     "unknown password hash format (accepted: argon2, bcrypt $2a$/$2b$/$2y$, scrypt, pbkdf2, \
-     sha512-crypt $6$, sha256-crypt $5$)"
+     sha512-crypt $6$, sha256-crypt $5$, and Firebase scrypt with the project's parameters \
+     given for the import)"
         .into()
 }
 
@@ -142,6 +149,7 @@ pub fn verify(password: &str, hash: &str) -> Result<bool, String> {
             }
         }
         Scheme::Scrypt => phc_verify(&scrypt::Scrypt, password, hash),
+        Scheme::FirebaseScrypt => super::firebase::verify(password, hash, MAX_MEMORY_KIB),
         Scheme::Pbkdf2 => phc_verify(&pbkdf2::Pbkdf2, password, hash),
     }
 }

@@ -1,6 +1,7 @@
 //! Passwords, customer JWTs and opaque tokens.
 
 pub mod admin_key;
+pub mod firebase;
 pub mod jwt;
 pub mod legacy;
 pub mod password;

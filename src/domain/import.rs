@@ -67,6 +67,8 @@ pub struct ImportRow {
     /// A password hash in an accepted format (checked by the caller), or none: the customer
     /// then sets a password through a reset.
     pub password_hash: Option<String>,
+    /// The salt of a Firebase scrypt hash (base64, as Firebase exports it).
+    pub password_salt: Option<String>,
     /// 1–50 characters.
     pub first_name: Option<String>,
     /// 1–50 characters.
@@ -198,6 +200,7 @@ impl ImportRow {
             .value();
         let email = f.required("email", Some(EMAIL_MESSAGE), Email::parse);
         let password_hash = f.text("passwordHash").value();
+        let password_salt = f.text("passwordSalt").value();
         let first_name = f.optional("firstName", bounded(1, 50)).value();
         let last_name = f.optional("lastName", bounded(1, 50)).value();
         let locale = f.required("locale", None, Locale::parse);
@@ -220,6 +223,7 @@ impl ImportRow {
                 id,
                 email,
                 password_hash,
+                password_salt,
                 first_name,
                 last_name,
                 locale,

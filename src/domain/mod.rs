@@ -9,6 +9,7 @@ pub mod fields;
 pub mod ids;
 pub mod import;
 pub mod link;
+pub mod migration;
 pub mod password;
 pub mod place;
 pub mod problem;

@@ -43,6 +43,8 @@ pub struct PublisherSettings {
     /// it easy; a publisher that must vet each request first (a legal hold, Art. 17(3)) turns
     /// it off and erases through the admin API.
     pub self_erasure: SelfErasure,
+    /// Lazy migration from a Cleeng-compatible service (off when absent; operators only).
+    pub migration: Option<super::migration::MigrationSettings>,
 }
 
 /// Whether customers may erase their own account: `true` (the default) or `false`.
@@ -83,6 +85,11 @@ impl PublisherSettings {
         self.capture
             .validate()
             .map_err(|e| format!("capture: {e}"))?;
+        if let Some(migration) = &self.migration {
+            migration
+                .validate()
+                .map_err(|e| format!("migration: {e}"))?;
+        }
         if let Some(default) = &self.reset_url_default {
             super::link::http_url(default).map_err(|e| format!("reset_url_default: {e}"))?;
         }

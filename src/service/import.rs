@@ -4,19 +4,19 @@
 //! constant whatever the file's size. Rows follow registration's field rules; a bad row is
 //! an error of its own (line, field, message), never the file's. No email is sent.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 
-use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::Services;
 use super::admin_keys::AdminAuth;
-use crate::catalog::PublisherView;
+use super::import_rows::{Prepared, read_records};
+use crate::auth::firebase::FirebaseParams;
 use crate::domain::PublisherId;
-use crate::domain::import::{ImportMode, ImportRow};
+use crate::domain::import::ImportMode;
 use crate::error::ApiError;
 use crate::store::Actor;
-use crate::store::{IdMapping, ImportInfo, ImportedConsentRecord, ImportedCustomer, RowError};
+use crate::store::{IdMapping, ImportInfo, ImportedCustomer, RowError};
 
 /// Rows written per transaction.
 pub const BATCH: usize = 1000;
@@ -30,161 +30,20 @@ pub enum Format {
     Csv,
 }
 
+/// The file to import: how it is written, its bytes, and the Firebase project's password-hash
+/// parameters when its hashes are Firebase scrypt (given once per import).
+pub struct ImportFile {
+    /// JSON Lines or CSV.
+    pub format: Format,
+    /// The bytes, read as a stream.
+    pub source: Box<dyn Read + Send>,
+    /// For rows whose `passwordHash` is a bare Firebase scrypt hash (with `passwordSalt`).
+    pub firebase: Option<FirebaseParams>,
+}
+
 /// A new import's id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// One record of the file: its line and its fields, or why it is not a row.
-type Record = (i64, Result<Value, String>);
-
-/// One row ready to write, or its errors.
-type Prepared = Result<ImportedCustomer, Vec<RowError>>;
-
-/// Reads records off `source` on the calling (blocking) thread into `out`; an I/O error
-/// ends the import (`Err`), a malformed record is a row error.
-fn read_records(
-    format: Format,
-    source: Box<dyn Read + Send>,
-    view: &PublisherView,
-    out: &mpsc::Sender<Prepared>,
-) -> Result<(), String> {
-    // Rows are checked here too, so checking overlaps with the writing of the batch before.
-    let send = |(line, record): Record| {
-        let prepared = record
-            .map_err(|why| {
-                vec![RowError {
-                    line,
-                    field: "row".into(),
-                    message: why,
-                }]
-            })
-            .and_then(|value| prepare(view, line, &value));
-        out.blocking_send(prepared)
-            .map_err(|_| "the import stopped".to_owned())
-    };
-    match format {
-        Format::JsonLines => {
-            let reader = BufReader::with_capacity(256 * 1024, source);
-            for (i, line) in reader.lines().enumerate() {
-                let line = line.map_err(|e| format!("reading the file: {e}"))?;
-                let n = i64::try_from(i + 1).unwrap_or(i64::MAX);
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let value = serde_json::from_str::<Value>(&line)
-                    .map_err(|e| format!("not a JSON object ({e})"));
-                send((n, value))?;
-            }
-        }
-        Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(BufReader::with_capacity(256 * 1024, source));
-            let headers = reader
-                .headers()
-                .map_err(|e| format!("reading the CSV header: {e}"))?
-                .clone();
-            let mut record = csv::StringRecord::new();
-            loop {
-                let line = i64::try_from(reader.position().line()).unwrap_or(i64::MAX);
-                match reader.read_record(&mut record) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        let line = record
-                            .position()
-                            .map_or(line, |p| i64::try_from(p.line()).unwrap_or(i64::MAX));
-                        let value = if record.len() != headers.len() {
-                            Err(format!(
-                                "{} fields where the header names {}",
-                                record.len(),
-                                headers.len()
-                            ))
-                        } else {
-                            let map: Map<String, Value> = headers
-                                .iter()
-                                .zip(record.iter())
-                                .filter(|(_, v)| !v.is_empty())
-                                .map(|(k, v)| (k.trim().to_owned(), Value::String(v.to_owned())))
-                                .collect();
-                            Ok(Value::Object(map))
-                        };
-                        send((line, value))?;
-                    }
-                    Err(e) if e.is_io_error() => return Err(format!("reading the file: {e}")),
-                    Err(e) => send((line, Err(format!("not a CSV record ({e})"))))?,
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One row in stored form, or its errors.
-fn prepare(
-    view: &PublisherView,
-    line: i64,
-    value: &Value,
-) -> Result<ImportedCustomer, Vec<RowError>> {
-    let error = |field: &str, message: String| RowError {
-        line,
-        field: field.to_owned(),
-        message,
-    };
-    let row = ImportRow::parse(value).map_err(|errors| {
-        errors
-            .into_iter()
-            .map(|e| error(&e.field, e.message))
-            .collect::<Vec<_>>()
-    })?;
-    let mut errors = Vec::new();
-    if let Some(hash) = &row.password_hash
-        && let Err(why) = crate::auth::legacy::check_format(hash)
-    {
-        errors.push(error("passwordHash", why));
-    }
-    let mut consents = Vec::with_capacity(row.consents.len());
-    for c in &row.consents {
-        let known = view.consents.iter().find(|v| v.name.as_str() == c.name);
-        match known {
-            Some(v) if c.version <= v.version => consents.push(ImportedConsentRecord {
-                owner: v.owner,
-                name: v.name.clone(),
-                version: c.version,
-                state: c.state,
-                at: c.date,
-            }),
-            Some(v) => errors.push(error(
-                "consents",
-                format!(
-                    "consent {:?} has no version {} (newest: {})",
-                    c.name, c.version, v.version
-                ),
-            )),
-            None => errors.push(error("consents", format!("no consent {:?}", c.name))),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(ImportedCustomer {
-        line,
-        id: row.id,
-        email_key: crate::domain::email::email_key(row.email.as_str()),
-        email: row.email.as_str().to_owned(),
-        password_hash: row.password_hash,
-        first_name: row.first_name,
-        last_name: row.last_name,
-        locale: row.locale.as_str().to_owned(),
-        country: row.country.as_str().to_owned(),
-        currency: row.currency.as_str().to_owned(),
-        external_id: row.external_id,
-        external_data: row.external_data,
-        registration_date: row.registration_date,
-        last_login: row.last_login,
-        email_verified: row.email_verified,
-        consents,
-    })
 }
 
 /// Imports `source` into `publisher` under the id `import` (see [`new_id`]), which shows
@@ -195,13 +54,12 @@ pub async fn run(
     auth: &AdminAuth,
     publisher: PublisherId,
     mode: ImportMode,
-    format: Format,
-    source: Box<dyn Read + Send>,
+    file: ImportFile,
     import: &str,
 ) -> Result<ImportInfo, ApiError> {
     super::publishers::in_scope(sv, auth, publisher).await?;
     let actor = begin(sv, auth, publisher, mode, import).await?;
-    write(sv, publisher, mode, format, source, import, actor).await
+    write(sv, publisher, mode, file, import, actor).await
 }
 
 /// Where an import [`begin`] recorded stands now.
@@ -243,12 +101,24 @@ pub async fn write(
     sv: &Services,
     publisher: PublisherId,
     mode: ImportMode,
-    format: Format,
-    source: Box<dyn Read + Send>,
+    file: ImportFile,
     import: &str,
     actor: Actor,
 ) -> Result<ImportInfo, ApiError> {
-    let outcome = write_rows(sv, publisher, mode, format, source, import, &actor).await;
+    // A heartbeat while it runs, so a server that dies midway leaves it `interrupted`.
+    let every = sv.settings.admin.import_stale_after / 4;
+    let beat = async {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = sv.store.touch_import(publisher, import).await {
+                tracing::warn!(import_id = import, error = %e, "import heartbeat not recorded");
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = write_rows(sv, publisher, mode, file, import, &actor) => outcome,
+        () = beat => unreachable!("the heartbeat never ends"),
+    };
     let failed = outcome.as_ref().err().map(String::as_str);
     sv.store.finish_import(publisher, import, failed).await?;
     let info = info(sv, publisher, import).await?;
@@ -264,8 +134,7 @@ async fn write_rows(
     sv: &Services,
     publisher: PublisherId,
     mode: ImportMode,
-    format: Format,
-    source: Box<dyn Read + Send>,
+    file: ImportFile,
     import: &str,
     actor: &Actor,
 ) -> Result<(), String> {
@@ -276,7 +145,14 @@ async fn write_rows(
         .map_err(|e| format!("database: {e}"))?
         .ok_or_else(|| "no such publisher".to_owned())?;
     let (tx, mut rx) = mpsc::channel::<Prepared>(2 * BATCH);
-    let reader = tokio::task::spawn_blocking(move || read_records(format, source, &view, &tx));
+    let reader = tokio::task::spawn_blocking(move || {
+        let ImportFile {
+            format,
+            source,
+            firebase,
+        } = file;
+        read_records(format, source, &view, firebase.as_ref(), &tx)
+    });
     let mut rows = Vec::with_capacity(BATCH);
     let mut errors = Vec::new();
     let flush = async |rows: &mut Vec<ImportedCustomer>, errors: &mut Vec<RowError>| {
@@ -326,12 +202,39 @@ pub async fn report(
     limit: i64,
 ) -> Result<(ImportInfo, Vec<RowError>, Vec<IdMapping>), ApiError> {
     super::publishers::in_scope(sv, auth, publisher).await?;
-    let info = sv
+    let mut info = sv
         .store
         .import_info(publisher, import)
         .await?
         .ok_or_else(|| ApiError::unknown("importId"))?;
+    if info.state == "running" && info.heartbeat_at.is_none_or(|at| at < stale_before(sv)) {
+        interrupt_stale(sv).await?;
+        info = sv
+            .store
+            .import_info(publisher, import)
+            .await?
+            .ok_or_else(|| ApiError::unknown("importId"))?;
+    }
     let errors = sv.store.import_errors(import, after, limit).await?;
     let ids = sv.store.import_ids(import, after, limit).await?;
     Ok((info, errors, ids))
+}
+
+/// Heartbeats older than this mean the import's server stopped.
+fn stale_before(sv: &Services) -> chrono::DateTime<chrono::Utc> {
+    let after = sv.settings.admin.import_stale_after;
+    chrono::Utc::now() - chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Marks the imports whose server stopped midway `interrupted` (start-up, and a report of a
+/// `running` import whose heartbeat is stale); they re-run without duplicates.
+pub async fn interrupt_stale(sv: &Services) -> Result<u64, ApiError> {
+    let n = sv.store.interrupt_stale_imports(stale_before(sv)).await?;
+    if n > 0 {
+        tracing::warn!(
+            imports = n,
+            "imports whose server stopped midway marked interrupted"
+        );
+    }
+    Ok(n)
 }

@@ -38,6 +38,8 @@ pub struct Services {
     pub captcha: crate::captcha::Verifier,
     /// Where outbound HTTP may go (`server.outbound_allow`); every outbound client comes from it.
     pub outbound: crate::outbound::Outbound,
+    /// The client of publishers' migration upstreams (under the outbound policy).
+    pub upstream: crate::upstream::Upstream,
 }
 
 pub mod admin_keys;
@@ -48,6 +50,8 @@ pub mod customers;
 pub mod deliveries;
 pub mod health;
 pub mod import;
+mod import_rows;
+pub mod migration;
 pub mod owner_data;
 pub mod passwords;
 pub mod profile;

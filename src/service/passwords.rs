@@ -4,6 +4,7 @@
 use super::Services;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
+use crate::domain::email::email_key;
 use crate::domain::password::Password;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::strength::user_inputs;
@@ -76,20 +77,24 @@ pub fn reset_link_base(view: &PublisherView, given: Option<&str>) -> Result<url:
     )
 }
 
-/// Queues a reset email to the customer with this email key, if there is one and the hourly
-/// limit allows; nothing tells the caller which (run it after answering).
+/// Queues a reset email to the customer with this email, if there is one and the hourly
+/// limit allows; nothing tells the caller which (run it after answering). For an unknown
+/// email of a publisher migrating from an upstream, the upstream is asked to send its own.
 pub async fn send_reset(
     services: &Services,
     view: &PublisherView,
-    email_key: &str,
+    email: &str,
     base: url::Url,
 ) -> Result<(), ApiError> {
     let publisher = &view.publisher;
     let Some(customer) = services
         .store
-        .customer_by_email(publisher.id, email_key)
+        .customer_by_email(publisher.id, &email_key(email))
         .await?
     else {
+        if let Some(migration) = &publisher.settings.migration {
+            super::migration::request_reset(services, view, migration, email, base.as_str()).await;
+        }
         return Ok(());
     };
     let (token, hash) = new_token();
@@ -133,21 +138,42 @@ pub async fn send_reset(
 
 /// Sets a new password with the token from the reset email (400 when the token is not valid
 /// or the publisher's policy refuses the password); every session is signed out and the
-/// customer is told by email.
+/// customer is told by email. For an unknown email of a publisher migrating from an
+/// upstream, the token is the upstream's: it takes the new password, and the customer is
+/// migrated with it.
 pub async fn reset(
     services: &Services,
     view: &PublisherView,
-    email_key: &str,
+    email: &str,
     token: &str,
     password: &Password,
 ) -> Result<(), ApiError> {
     let publisher = &view.publisher;
     let hash = token_hash(token);
-    let customer = services
+    let key = email_key(email);
+    let Some(customer) = services
         .store
-        .reset_token_customer(publisher.id, email_key, &hash)
+        .reset_token_customer(publisher.id, &key, &hash)
         .await?
-        .ok_or_else(ApiError::reset_token_invalid)?;
+    else {
+        let migrating = match &publisher.settings.migration {
+            Some(m) => services
+                .store
+                .customer_by_email(publisher.id, &key)
+                .await?
+                .is_none()
+                .then_some(m),
+            None => None,
+        };
+        if let Some(migration) = migrating {
+            policy_hint(view, password.expose(), email, &[]).map_err(weak)?;
+            let expose = password.expose();
+            if super::migration::reset(services, view, migration, email, token, expose).await? {
+                return Ok(());
+            }
+        }
+        return Err(ApiError::reset_token_invalid());
+    };
     policy_hint(
         view,
         password.expose(),
@@ -157,13 +183,7 @@ pub async fn reset(
             customer.last_name.as_deref(),
         ],
     )
-    .map_err(|hint| {
-        ApiError::invalid_body(vec![FieldError::with_message(
-            "newPassword",
-            Reason::Weak,
-            format!("Password score does not match standards. {hint}"),
-        )])
-    })?;
+    .map_err(weak)?;
     let password_hash = services.hasher.hash(password.expose()).await?;
     let message =
         templates::password_changed(&customer.email, Lang::of(&customer.locale), &publisher.name);
@@ -182,4 +202,13 @@ pub async fn reset(
     services.mail_notify.notify_one();
     tracing::info!(customer_id = %customer.id, "password reset; refresh tokens revoked");
     Ok(())
+}
+
+/// A new password the publisher's policy refuses (400 on `newPassword`).
+fn weak(hint: String) -> ApiError {
+    ApiError::invalid_body(vec![FieldError::with_message(
+        "newPassword",
+        Reason::Weak,
+        format!("Password score does not match standards. {hint}"),
+    )])
 }

@@ -15,12 +15,14 @@ use crate::error::ApiError;
 use crate::store::{Publisher, StoreError};
 
 /// Settings only an operator may change: they decide where browsers may call from and where
-/// emailed links (reset and confirmation links carry tokens) may point.
-pub const OPERATOR_SETTINGS: [&str; 4] = [
+/// emailed links (reset and confirmation links carry tokens) may point, and where the server
+/// sends customers' passwords (the migration's upstream).
+pub const OPERATOR_SETTINGS: [&str; 5] = [
     "cors_origins",
     "reset_url_origins",
     "reset_url_default",
     "confirm_url_default",
+    "migration",
 ];
 
 /// The settings as JSON without the captcha secret (how every front end shows them).

@@ -87,6 +87,14 @@ pub async fn login(
     let publisher = view.publisher.id;
     let key = email_key(email);
     let customer = services.store.customer_by_email(publisher, &key).await?;
+    if customer.is_none()
+        && let Some(migration) = &view.publisher.settings.migration
+    {
+        return Box::pin(super::migration::login(
+            services, view, migration, email, password, ip,
+        ))
+        .await;
+    }
     // Counted per (publisher, email) whether or not the account exists.
     let checked = check(
         services,
@@ -148,7 +156,7 @@ pub async fn sso(
 
 /// Records a login (time, address, a new refresh family) in the customer's session `epoch`
 /// and issues the pair; `None` when that epoch has ended meanwhile (or the customer is gone).
-async fn start(
+pub(super) async fn start(
     services: &Services,
     publisher: PublisherId,
     customer: CustomerId,
@@ -247,14 +255,31 @@ pub async fn check_password(
         .map(|v| v.ok)
 }
 
-/// [`check_password`], also telling whether the matched hash should be replaced.
-async fn check(
+/// One password check reserved in the hourly failure budget of (publisher, email key).
+pub(super) struct Reservation {
+    publisher: PublisherId,
+    key_hash: String,
+    hour: i64,
+}
+
+impl Reservation {
+    /// Gives the reservation back: the password was right, or never evaluated.
+    pub(super) async fn release(self, services: &Services) -> Result<(), ApiError> {
+        services
+            .store
+            .release_password_check(self.publisher, &self.key_hash, self.hour)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Spends one check of the hourly failure budget of (publisher, `email_key`), atomically in
+/// the database; past the limit 429 RATE0001 with `Retry-After` (until the hour ends).
+pub(super) async fn reserve_check(
     services: &Services,
     publisher: PublisherId,
     email_key: &str,
-    password: &str,
-    hash: Option<&str>,
-) -> Result<Verified, ApiError> {
+) -> Result<Reservation, ApiError> {
     let key_hash = budget_key(email_key);
     let now = chrono::Utc::now().timestamp();
     let hour = now / 3600;
@@ -268,6 +293,22 @@ async fn check(
         let retry_after = u64::try_from((hour + 1) * 3600 - now).unwrap_or(3600);
         return Err(ApiError::too_many_requests().with_retry_after(retry_after));
     };
+    Ok(Reservation {
+        publisher,
+        key_hash,
+        hour,
+    })
+}
+
+/// [`check_password`], also telling whether the matched hash should be replaced.
+async fn check(
+    services: &Services,
+    publisher: PublisherId,
+    email_key: &str,
+    password: &str,
+    hash: Option<&str>,
+) -> Result<Verified, ApiError> {
+    let reservation = reserve_check(services, publisher, email_key).await?;
     // The same work either way: an unknown account verifies against a dummy hash.
     let hasher = &services.hasher;
     let verified = match hasher.prepare_dummy().await {
@@ -287,10 +328,7 @@ async fn check(
         }
         // Right, or never evaluated (hashing busy or failing): not a failure.
         outcome => {
-            services
-                .store
-                .release_password_check(publisher, &key_hash, hour)
-                .await?;
+            reservation.release(services).await?;
             Ok(outcome?)
         }
     }

@@ -44,6 +44,8 @@ pub struct ImportedCustomer {
     pub email_verified: Option<bool>,
     /// Consent answers, kept as history marked imported.
     pub consents: Vec<ImportedConsentRecord>,
+    /// Capture answers, stored as registration stores them (`None`: none given).
+    pub capture: Option<Value>,
 }
 
 /// One imported consent answer.
@@ -92,7 +94,7 @@ pub struct ImportInfo {
     pub publisher: PublisherId,
     /// `insert`, `upsert` or `skip`.
     pub mode: String,
-    /// `running`, `done` or `failed`.
+    /// `running`, `done`, `failed` or `interrupted` (its server stopped midway).
     pub state: String,
     /// Rows read so far.
     pub rows_read: i64,
@@ -110,6 +112,8 @@ pub struct ImportInfo {
     pub created_at: DateTime<Utc>,
     /// Ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Last sign of life of the process running it.
+    pub heartbeat_at: Option<DateTime<Utc>>,
 }
 
 /// Bulk imports.
@@ -141,6 +145,13 @@ pub trait ImportStore: Send + Sync + 'static {
     /// Refreshes the database's statistics of the customers table where its planner needs
     /// them (an import calls it now and then as the table grows).
     async fn import_analyze(&self) -> Result<(), StoreError>;
+
+    /// Records that the import's process is alive (its heartbeat).
+    async fn touch_import(&self, publisher: PublisherId, import: &str) -> Result<(), StoreError>;
+
+    /// Marks every `running` import whose heartbeat is older than `before` as `interrupted`
+    /// (its server stopped midway); how many.
+    async fn interrupt_stale_imports(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Marks the import `done` or `failed` (with why).
     async fn finish_import(

@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use super::backend::{Conn, shared_sql};
 use super::events::Actor;
 use super::sql_events::{Events, NewEvent, answer, registered, written};
+use super::sql_sessions::Sessions;
 use super::{IdMapping, ImportInfo, ImportStore, ImportedCustomer, RowError, StoreError};
 use crate::domain::import::ImportMode;
 use crate::domain::{CustomerId, PublisherId};
@@ -18,7 +19,11 @@ use crate::domain::{CustomerId, PublisherId};
 /// not a hash format), so the customer sets one through a reset.
 pub const NO_PASSWORD_HASH: &str = "!";
 
-/// Rows per multi-row statement (17 values each, under SQLite's and Postgres' bind limits).
+/// Why an import is `interrupted`.
+const INTERRUPTED: &str = "the server running this import stopped midway; the rows written \
+                           so far are kept: run the same file again (mode skip or upsert) to finish";
+
+/// Rows per multi-row statement (16 values each, under SQLite's and Postgres' bind limits).
 const CHUNK: usize = 400;
 
 /// `customer.registered` of an imported row, marked `imported` (the import's actor is set
@@ -92,6 +97,7 @@ struct ImportRowDb {
     message: Option<String>,
     created_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+    heartbeat_at: Option<DateTime<Utc>>,
 }
 
 /// What the batch does with one row.
@@ -277,8 +283,8 @@ shared_sql! {
                 let sql = format!(
                     "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, \
                      last_name, locale, country, currency, external_id, external_data, created_at, \
-                     last_login_at, email_verified) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-                    values(chunk.len(), 15)
+                     last_login_at, email_verified, capture) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+                    values(chunk.len(), 16)
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(&sql);
                 for (r, id) in chunk {
@@ -297,7 +303,8 @@ shared_sql! {
                         .bind(r.external_data.clone().map(Json))
                         .bind(r.registration_date.unwrap_or(now))
                         .bind(r.last_login)
-                        .bind(r.email_verified.unwrap_or(false));
+                        .bind(r.email_verified.unwrap_or(false))
+                        .bind(r.capture.clone().map(Json));
                 }
                 let done: HashSet<i64> = q.fetch_all(&mut *conn).await?.into_iter().collect();
                 for (r, id) in chunk {
@@ -316,13 +323,26 @@ shared_sql! {
             }
             for plan in &plans {
                 let Plan::Update(r, id) = plan else { continue };
+                // A new password hash ends the customer's sessions, as a password reset does.
+                let new_password = match &r.password_hash {
+                    Some(hash) => {
+                        let old: Option<String> =
+                            sqlx::query_scalar("SELECT password_hash FROM customers WHERE id = $1")
+                                .bind(*id)
+                                .fetch_optional(&mut *conn)
+                                .await?;
+                        old.as_deref() != Some(hash.as_str())
+                    }
+                    None => false,
+                };
                 let done = sqlx::query(
                     "UPDATE customers SET email = $3, \
                      password_hash = COALESCE($4, password_hash), first_name = COALESCE($5, first_name), \
                      last_name = COALESCE($6, last_name), locale = $7, country = $8, currency = $9, \
                      external_id = COALESCE($10, external_id), external_data = COALESCE($11, external_data), \
                      created_at = COALESCE($12, created_at), last_login_at = COALESCE($13, last_login_at), \
-                     email_verified = CASE WHEN $14 THEN $15 ELSE email_verified END \
+                     email_verified = CASE WHEN $14 THEN $15 ELSE email_verified END, \
+                     capture = COALESCE($16, capture) \
                      WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
                 )
                 .bind(*id)
@@ -340,9 +360,14 @@ shared_sql! {
                 .bind(r.last_login)
                 .bind(r.email_verified.is_some())
                 .bind(r.email_verified.unwrap_or(false))
+                .bind(r.capture.clone().map(Json))
                 .execute(&mut *conn)
                 .await?;
                 if B::rows_affected(&done) == 1 {
+                    if new_password {
+                        let customer = CustomerId::from_i64(*id).map_err(StoreError::Corrupt)?;
+                        <Self as Sessions>::end_sessions_in(&mut *conn, customer, now).await?;
+                    }
                     counts.updated += 1;
                     consents.push((*id, r));
                     if let Some(own) = r.id {
@@ -391,7 +416,8 @@ shared_sql! {
             mode: ImportMode,
         ) -> Result<(), StoreError> {
             sqlx::query(
-                "INSERT INTO imports (id, publisher_id, mode, state, created_at) VALUES ($1, $2, $3, 'running', $4)",
+                "INSERT INTO imports (id, publisher_id, mode, state, created_at, heartbeat_at) \
+                 VALUES ($1, $2, $3, 'running', $4, $4)",
             )
             .bind(id)
             .bind(publisher.get())
@@ -453,7 +479,7 @@ shared_sql! {
             }
             sqlx::query(
                 "UPDATE imports SET rows_read = rows_read + $3, inserted = inserted + $4, \
-                 updated = updated + $5, skipped = skipped + $6, failed = failed + $7 \
+                 updated = updated + $5, skipped = skipped + $6, failed = failed + $7, heartbeat_at = $8 \
                  WHERE id = $1 AND publisher_id = $2",
             )
             .bind(import)
@@ -463,6 +489,8 @@ shared_sql! {
             .bind(counts.updated)
             .bind(counts.skipped)
             .bind(counts.failed)
+            // Now, not the batch's start: writing its events may have taken a while.
+            .bind(Utc::now())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -477,6 +505,29 @@ shared_sql! {
                 sqlx::query(sql).execute(self.pool()).await?;
             }
             Ok(())
+        }
+
+        async fn touch_import(&self, publisher: PublisherId, import: &str) -> Result<(), StoreError> {
+            sqlx::query("UPDATE imports SET heartbeat_at = $3 WHERE id = $1 AND publisher_id = $2")
+                .bind(import)
+                .bind(publisher.get())
+                .bind(Utc::now())
+                .execute(self.pool())
+                .await?;
+            Ok(())
+        }
+
+        async fn interrupt_stale_imports(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+            let done = sqlx::query(
+                "UPDATE imports SET state = 'interrupted', finished_at = $2, message = $3 \
+                 WHERE state = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $1)",
+            )
+            .bind(before)
+            .bind(Utc::now())
+            .bind(INTERRUPTED)
+            .execute(self.pool())
+            .await?;
+            Ok(B::rows_affected(&done))
         }
 
         async fn finish_import(
@@ -505,7 +556,7 @@ shared_sql! {
         ) -> Result<Option<ImportInfo>, StoreError> {
             let row: Option<ImportRowDb> = sqlx::query_as(
                 "SELECT id, publisher_id, mode, state, rows_read, inserted, updated, skipped, failed, \
-                 message, created_at, finished_at FROM imports WHERE id = $1 AND publisher_id = $2",
+                 message, created_at, finished_at, heartbeat_at FROM imports WHERE id = $1 AND publisher_id = $2",
             )
             .bind(import)
             .bind(publisher.get())
@@ -525,6 +576,7 @@ shared_sql! {
                     message: r.message,
                     created_at: r.created_at,
                     finished_at: r.finished_at,
+                    heartbeat_at: r.heartbeat_at,
                 })
             })
             .transpose()

@@ -20,7 +20,7 @@ fn settings(capture: Value) -> Value {
             "consents": [{"name": "broadcaster_terms", "label": "Terms", "required": true}]}])
 }
 
-fn full() -> Value {
+pub(crate) fn full() -> Value {
     json!({
         "first_name_last_name": "required", "birth_date": "required", "min_age": 18,
         "company_name": "optional", "phone_number": "optional", "address": "optional",
@@ -36,7 +36,7 @@ pub async fn with_capture(backend: Backend, capture: Value) -> TestApp {
     .await
 }
 
-async fn status(app: &TestApp, c: &Customer) -> Value {
+pub(crate) async fn status(app: &TestApp, c: &Customer) -> Value {
     let r = app
         .authed(
             reqwest::Method::GET,
@@ -63,7 +63,7 @@ async fn put(app: &TestApp, c: &Customer, body: Value) -> reqwest::Response {
     .unwrap()
 }
 
-fn setting<'a>(status: &'a Value, key: &str) -> &'a Value {
+pub(crate) fn setting<'a>(status: &'a Value, key: &str) -> &'a Value {
     status["settings"]
         .as_array()
         .unwrap()

@@ -24,7 +24,7 @@ backend_tests!(
     uploads_have_a_limit_of_their_own,
 );
 
-async fn spawn(backend: Backend) -> TestApp {
+pub(crate) async fn spawn(backend: Backend) -> TestApp {
     // `server.body_limit` stays at its 64 KiB: uploads have `admin.import_body_limit`.
     TestApp::spawn_with(backend, |f| f.merge(("admin.operator_key", OPERATOR))).await
 }
@@ -72,7 +72,7 @@ async fn uploads_have_a_limit_of_their_own(backend: Backend) {
     assert_eq!(r.status(), 413);
 }
 
-fn row(email: &str, extra: Value) -> Value {
+pub(crate) fn row(email: &str, extra: Value) -> Value {
     let mut r = json!({"email": email, "locale": "en_US", "country": "US", "currency": "USD"});
     if let (Value::Object(a), Value::Object(b)) = (&mut r, extra) {
         a.extend(b);
@@ -80,12 +80,12 @@ fn row(email: &str, extra: Value) -> Value {
     r
 }
 
-fn jsonl(rows: &[Value]) -> String {
+pub(crate) fn jsonl(rows: &[Value]) -> String {
     rows.iter().map(|r| format!("{r}\n")).collect()
 }
 
 /// Posts an import and waits until it is no longer running; its report.
-async fn import(
+pub(crate) async fn import(
     app: &TestApp,
     publisher: &str,
     key: &str,
@@ -113,7 +113,7 @@ async fn import(
     wait(app, publisher, key, &id).await
 }
 
-async fn wait(app: &TestApp, publisher: &str, key: &str, id: &str) -> Value {
+pub(crate) async fn wait(app: &TestApp, publisher: &str, key: &str, id: &str) -> Value {
     let path = format!("/admin/api/publishers/{publisher}/imports/{id}");
     let until = Instant::now() + Duration::from_secs(120);
     loop {
@@ -244,9 +244,9 @@ async fn jsonl_rows_import_and_bad_rows_are_reported_per_line(backend: Backend) 
     assert_eq!(app.db.scalar("SELECT COUNT(*) FROM outbox").await, 0);
 }
 
-const PASSWORD: &str = "Legacy-pass 42!";
+pub(crate) const PASSWORD: &str = "Legacy-pass 42!";
 
-fn fixtures() -> Vec<(String, String)> {
+pub(crate) fn fixtures() -> Vec<(String, String)> {
     include_str!("../fixtures/legacy_hashes.tsv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())

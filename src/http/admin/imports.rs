@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::{AdminAuth, publisher_in_scope, query_rejected, time};
+use crate::auth::firebase::FirebaseParams;
+use crate::auth::legacy::MAX_MEMORY_KIB;
 use crate::domain::import::ImportMode;
+use crate::domain::problem::{FieldError, Reason};
 use crate::http::Data;
 use crate::http::error::ApiError;
 use crate::service::import::{self as service, Format};
@@ -95,6 +98,55 @@ fn format(headers: &HeaderMap) -> Result<Format, ApiError> {
     }
 }
 
+/// The Firebase project's password-hash parameters of an import whose hashes are Firebase
+/// scrypt: the `Firebase-Scrypt` header, `signer_key=<base64>, salt_separator=<base64>,
+/// rounds=<n>, mem_cost=<n>` (a header, not the query string: the signer key is a secret).
+fn firebase(headers: &HeaderMap) -> Result<Option<FirebaseParams>, ApiError> {
+    let Some(value) = headers.get(FIREBASE_HEADER) else {
+        return Ok(None);
+    };
+    let bad = |why: String| {
+        ApiError::invalid_body(vec![FieldError::with_message(
+            FIREBASE_HEADER,
+            Reason::InvalidValue,
+            format!("Invalid header {FIREBASE_HEADER}: {why}"),
+        )])
+    };
+    let text = value.to_str().map_err(|_| bad("not ASCII".into()))?;
+    let (mut key, mut separator, mut rounds, mut mem_cost) = (None, None, None, None);
+    for part in text.split(',') {
+        let Some((name, v)) = part.trim().split_once('=') else {
+            return Err(bad(format!("{:?} is not name=value", part.trim())));
+        };
+        let v = v.trim().to_owned();
+        match name.trim() {
+            "signer_key" => key = Some(v),
+            "salt_separator" => separator = Some(v),
+            "rounds" => rounds = v.parse::<u32>().ok(),
+            "mem_cost" => mem_cost = v.parse::<u32>().ok(),
+            other => return Err(bad(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let (Some(signer_key), Some(salt_separator), Some(rounds), Some(mem_cost)) =
+        (key, separator, rounds, mem_cost)
+    else {
+        return Err(bad(
+            "signer_key, salt_separator, rounds and mem_cost (numbers) are all needed".into(),
+        ));
+    };
+    let params = FirebaseParams {
+        signer_key,
+        salt_separator,
+        rounds,
+        mem_cost,
+    };
+    params.check(MAX_MEMORY_KIB).map_err(bad)?;
+    Ok(Some(params))
+}
+
+/// The header naming a Firebase project's hash parameters.
+pub const FIREBASE_HEADER: &str = "firebase-scrypt";
+
 /// A spool file removed when dropped.
 struct Spool(PathBuf);
 
@@ -127,6 +179,7 @@ pub async fn start(
         Some(m) => ImportMode::parse(m).map_err(|_| ApiError::invalid_query("mode"))?,
     };
     let format = format(&headers)?;
+    let firebase = firebase(&headers)?;
     let id = service::new_id();
     let spool = Spool(std::env::temp_dir().join(format!("enroll-import-{id}")));
     let mut file = tokio::fs::File::create(&spool.0)
@@ -162,16 +215,12 @@ pub async fn start(
     tokio::spawn(async move {
         // The spool file lives until the import has read it.
         let _spool = spool;
-        let outcome = service::write(
-            &worker,
-            publisher.id,
-            mode,
+        let file = service::ImportFile {
             format,
-            Box::new(source),
-            &import,
-            actor,
-        )
-        .await;
+            source: Box::new(source),
+            firebase,
+        };
+        let outcome = service::write(&worker, publisher.id, mode, file, &import, actor).await;
         if let Err(e) = outcome {
             tracing::error!(import_id = %import, error = %e.message(), "customer import failed");
         }

@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use crate::captcha::CaptchaRoute;
 use crate::domain::customer::tenant;
-use crate::domain::email::email_key;
 use crate::domain::fields::{Fields, Given};
 use crate::domain::password::{PASSWORD_RULE, Password};
 use crate::http::Data;
@@ -55,7 +54,7 @@ pub async fn request_reset(
         },
     )?;
     crate::http::after_answer("password reset", async move {
-        passwords::send_reset(&state, &view, &email_key(&email), base).await
+        passwords::send_reset(&state, &view, &email, base).await
     });
     Ok(Data(Map::new()))
 }
@@ -84,6 +83,6 @@ pub async fn reset(
         return Err(ApiError::invalid_body(f.errors));
     };
     let view = found.resolve(&state, &tenant).await?;
-    passwords::reset(&state, &view, &email_key(&email), &token, &password).await?;
+    passwords::reset(&state, &view, &email, &token, &password).await?;
     Ok(Data(Map::new()))
 }

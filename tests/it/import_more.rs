@@ -1,0 +1,295 @@
+//! Bulk import, continued: a server killed midway leaves its import `interrupted` and the
+//! same file re-runs without duplicates; an upsert that changes a password hash ends the
+//! customer's sessions; capture answers in rows.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::admin_api::{DEMO, OPERATOR};
+use crate::backend_tests;
+use crate::capture::{full, setting, status, with_capture};
+use crate::import::{PASSWORD, fixtures, import, jsonl, row, spawn};
+use crate::login::{login, refresh};
+use crate::support::{Backend, Customer, ServerProcess, TestDb, json};
+
+backend_tests!(
+    an_import_killed_midway_is_interrupted_and_the_same_file_completes_it,
+    an_upsert_with_a_new_password_hash_ends_the_sessions,
+    capture_answers_are_imported_as_registration_stores_them,
+);
+
+fn hash(name: &str) -> String {
+    fixtures()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, h)| h)
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+async fn report(client: &reqwest::Client, base: &str, id: &str) -> Value {
+    let r = client
+        .get(format!("{base}/admin/api/publishers/{DEMO}/imports/{id}"))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(r).await;
+    assert_eq!(status, 200, "{body}");
+    body["responseData"].clone()
+}
+
+async fn post(client: &reqwest::Client, base: &str, mode: &str, body: String) -> String {
+    let r = client
+        .post(format!(
+            "{base}/admin/api/publishers/{DEMO}/imports?mode={mode}"
+        ))
+        .bearer_auth(OPERATOR)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(r).await;
+    assert_eq!(status, 202, "{body}");
+    body["responseData"]["importId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn an_import_killed_midway_is_interrupted_and_the_same_file_completes_it(backend: Backend) {
+    const ROWS: usize = 6_000;
+    let db = TestDb::new(backend).await;
+    let env = [
+        ("ENROLL_DATABASE__URL", db.url.clone()),
+        ("ENROLL_ADMIN__OPERATOR_KEY", OPERATOR.to_owned()),
+        ("ENROLL_ADMIN__IMPORT_STALE_AFTER", "5s".to_owned()),
+        ("ENROLL_LIMITS__ENABLED", "false".to_owned()),
+    ];
+    let rows: Vec<Value> = (0..ROWS)
+        .map(|i| {
+            row(
+                &format!("kill{i}@example.com"),
+                json!({"externalId": format!("k{i}")}),
+            )
+        })
+        .collect();
+    let file = jsonl(&rows);
+    let client = reqwest::Client::new();
+    let mut server = ServerProcess::start(&env).await;
+    let id = post(&client, &server.address, "insert", file.clone()).await;
+    // Killed (SIGKILL: no shutdown of any kind) once some batches are in.
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = report(&client, &server.address, &id).await;
+        if r["state"] != "running" {
+            let log = server.log.lock().unwrap().join("\n");
+            panic!("finished before the kill: {r}\n{log}");
+        }
+        if r["rowsRead"].as_i64().unwrap() > 0 {
+            break;
+        }
+        assert!(Instant::now() < until, "no progress: {r}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.child.kill().await.unwrap();
+    let written = db.scalar("SELECT COUNT(*) FROM customers").await;
+    assert!(written > 0 && written < ROWS as i64, "{written}");
+    assert_eq!(
+        db.text(&format!("SELECT state FROM imports WHERE id = '{id}'"))
+            .await,
+        "running",
+        "nothing marked it yet"
+    );
+
+    // Restarted: the import shows it was interrupted (at start-up, or when its heartbeat
+    // is found stale on reading it).
+    let server = ServerProcess::start(&env).await;
+    let until = Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        let r = report(&client, &server.address, &id).await;
+        if r["state"] != "running" {
+            break r;
+        }
+        assert!(Instant::now() < until, "still running: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(r["state"], "interrupted", "{r}");
+    assert!(r["finishedAt"].is_string(), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("run the same file again"),
+        "{r}"
+    );
+
+    // The same file again (skip): every row once, no duplicate.
+    let again = post(&client, &server.address, "skip", file).await;
+    let until = Instant::now() + Duration::from_secs(300);
+    let r = loop {
+        let r = report(&client, &server.address, &again).await;
+        if r["state"] != "running" {
+            break r;
+        }
+        assert!(Instant::now() < until, "the re-run did not finish: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if r["state"] != "done" {
+        let log = server.log.lock().unwrap().join("\n");
+        panic!("the re-run did not finish: {r}\n{log}");
+    }
+    assert_eq!(r["failed"], 0, "{r}");
+    assert_eq!(r["skipped"].as_i64().unwrap(), written, "{r}");
+    assert_eq!(
+        r["inserted"].as_i64().unwrap() + r["skipped"].as_i64().unwrap(),
+        ROWS as i64
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM customers").await,
+        ROWS as i64
+    );
+    let dup = db
+        .scalar("SELECT COUNT(*) FROM (SELECT email_key FROM customers GROUP BY email_key HAVING COUNT(*) > 1) d")
+        .await;
+    assert_eq!(dup, 0);
+}
+
+async fn an_upsert_with_a_new_password_hash_ends_the_sessions(backend: Backend) {
+    let app = spawn(backend).await;
+    let c = app.signed_up("keep@example.com").await;
+    // Fields but no hash: the customer stays signed in.
+    let upsert = |extra: Value| jsonl(&[row("keep@example.com", extra)]);
+    let r = import(
+        &app,
+        DEMO,
+        OPERATOR,
+        "upsert",
+        "application/x-ndjson",
+        upsert(json!({"firstName": "Kim"})),
+    )
+    .await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let (status, b) = json(refresh(&app, &c.refresh).await).await;
+    assert_eq!(status, 200, "{b}");
+    let next = Customer {
+        id: c.id.clone(),
+        jwt: b["responseData"]["jwt"].as_str().unwrap().to_owned(),
+        refresh: b["responseData"]["refreshToken"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    assert_eq!(app.me(&next).await["firstName"], "Kim");
+    // The same hash again changes nothing either.
+    let stored = app
+        .db
+        .text("SELECT password_hash FROM customers WHERE email_key = 'keep@example.com'")
+        .await;
+    let r = import(
+        &app,
+        DEMO,
+        OPERATOR,
+        "upsert",
+        "application/x-ndjson",
+        upsert(json!({"passwordHash": stored})),
+    )
+    .await;
+    assert_eq!(r["updated"], 1, "{r}");
+    assert_eq!(app.me(&next).await["firstName"], "Kim");
+    // A new hash: every session ends, as a password reset ends them.
+    let r = import(
+        &app,
+        DEMO,
+        OPERATOR,
+        "upsert",
+        "application/x-ndjson",
+        upsert(json!({"passwordHash": hash("bcrypt-2b")})),
+    )
+    .await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let (status, b) = json(refresh(&app, &next.refresh).await).await;
+    assert_eq!((status, &b["code"]), (401, &json!("AUTH0005")), "{b}");
+    let r = app
+        .authed(
+            reqwest::Method::GET,
+            &format!("/customers/{}", c.id),
+            &next.jwt,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        login(&app, "keep@example.com", "secret123").await.status(),
+        401
+    );
+    assert_eq!(
+        login(&app, "keep@example.com", PASSWORD).await.status(),
+        200
+    );
+}
+
+async fn capture_answers_are_imported_as_registration_stores_them(backend: Backend) {
+    let app = with_capture(backend, full()).await;
+    let good = row(
+        "cap@example.com",
+        json!({"passwordHash": hash("bcrypt-2b"), "firstName": "Ann", "lastName": "Lee",
+               "birthDate": "1990-05-17", "companyName": "Acme", "phoneNumber": "+31201234567",
+               "address": "1 Main St", "city": "Leeds", "postCode": "LS1 1AA",
+               "customAnswers": [{"questionId": "custom_genre", "value": "Drama"}]}),
+    );
+    let bad = row(
+        "badcap@example.com",
+        json!({"birthDate": "2020-01-01", "customAnswers": [{"questionId": "custom_genre", "value": "Jazz"}]}),
+    );
+    let r = import(
+        &app,
+        DEMO,
+        OPERATOR,
+        "insert",
+        "application/x-ndjson",
+        jsonl(&[good, bad]),
+    )
+    .await;
+    assert_eq!(
+        (r["inserted"].as_i64(), r["failed"].as_i64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let fields: Vec<&str> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["birthDate", "customAnswers"], "{r}");
+    // CSV: `customAnswers` as a JSON text.
+    let csv = "email,locale,country,currency,companyName,customAnswers\n\
+               csv@example.com,en_US,US,USD,Initech,\"[{\"\"questionId\"\":\"\"custom_genre\"\",\"\"value\"\":\"\"News\"\"}]\"\n";
+    let r = import(&app, DEMO, OPERATOR, "insert", "text/csv", csv.to_owned()).await;
+    assert_eq!(r["inserted"], 1, "{r}");
+    let stored = app
+        .db
+        .text("SELECT CAST(capture AS TEXT) FROM customers WHERE email_key = 'csv@example.com'")
+        .await;
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored["companyName"], "Initech");
+    assert_eq!(stored["custom"]["custom_genre"], "News");
+
+    let (status, b) = json(login(&app, "cap@example.com", PASSWORD).await).await;
+    assert_eq!(status, 200, "{b}");
+    let c = Customer::from_session(&b["responseData"]);
+    let s = status_of(&app, &c).await;
+    assert_eq!(setting(&s, "birthDate")["answer"], "1990-05-17");
+    assert_eq!(setting(&s, "companyName")["answer"], "Acme");
+    assert_eq!(setting(&s, "phoneNumber")["answer"], "+31201234567");
+    assert_eq!(setting(&s, "address")["answer"]["city"], "Leeds");
+    assert_eq!(setting(&s, "address")["answer"]["country"], "US");
+    assert_eq!(setting(&s, "custom_genre")["answer"], "Drama");
+}
+
+async fn status_of(app: &crate::support::TestApp, c: &Customer) -> Value {
+    status(app, c).await
+}
