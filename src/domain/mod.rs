@@ -12,8 +12,10 @@ pub mod link;
 pub mod password;
 pub mod place;
 pub mod problem;
+pub mod proof;
 pub mod provisioning;
 pub mod publisher;
+pub mod receipt;
 pub mod strength;
 pub mod tables;
 

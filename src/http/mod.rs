@@ -12,7 +12,7 @@ pub mod ops;
 use std::sync::Arc;
 
 use api::{
-    capture, consents, customer_consents, customers, identity, locales, login, passwords,
+    capture, consents, customer_consents, customers, identity, locales, login, passwords, receipts,
     registration, verification,
 };
 use edge::{access, client_ip, db_gate, limit, measure, middleware};
@@ -227,6 +227,11 @@ fn routes(state: &AppState) -> Router<AppState> {
                     "/customers/{customer_id}/consents",
                     Token,
                     get(customer_consents::get_consents).put(customer_consents::put_consents),
+                )
+                .waiting(
+                    "/customers/{customer_id}/consents/receipts",
+                    Token,
+                    get(receipts::list),
                 )
                 .waiting(
                     "/customers/{customer_id}/capture/status",

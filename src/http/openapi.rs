@@ -12,11 +12,12 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::admin::{
-    audit, consents as admin_consents, customers as admin_customers, export, keys, publishers,
+    audit, consents as admin_consents, customers as admin_customers, export, keys, proof,
+    publishers,
 };
 use super::{
     capture, consents, customer_consents, customers, error, identity, locales, login, ops,
-    passwords, registration, verification,
+    passwords, receipts, registration, verification,
 };
 
 /// Every route of the service. A route added later goes in `paths` and in [`ROUTES`].
@@ -41,6 +42,7 @@ use super::{
         customers::patch_customer,
         customer_consents::get_consents,
         customer_consents::put_consents,
+        receipts::list,
         capture::capture_status,
         capture::put_capture,
         identity::revoke_refresh_tokens,
@@ -70,6 +72,9 @@ use super::{
         admin_customers::read,
         admin_customers::erase,
         export::export,
+        proof::verify,
+        proof::receipts,
+        proof::receipt,
         audit::list,
     ),
     components(schemas(error::FieldError, error::Reason)),
@@ -149,6 +154,7 @@ pub const ROUTES: &[Route] = &[
     route("patch", "/customers/{customerId}", Customer, Some(body::customer_change), Data, &[422]),
     route("get", "/customers/{customerId}/consents", Customer, None, Data, &[]),
     route("put", "/customers/{customerId}/consents", Customer, Some(body::consent_answers), Data, &[404]),
+    route("get", "/customers/{customerId}/consents/receipts", Customer, None, Data, &[]),
     route("get", "/customers/{customerId}/capture/status", Customer, None, Data, &[]),
     route("put", "/customers/{customerId}/capture", Customer, Some(body::capture), Data, &[]),
     route("delete", "/refresh_tokens", Customer, None, DataOf(body::empty), &[]),
@@ -178,6 +184,9 @@ pub const ROUTES: &[Route] = &[
     route("get", "/admin/api/publishers/{publisherId}/customers.csv", Admin, None, Raw("text/csv; charset=utf-8", body::text_body), &[400, 404]),
     route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
     route("delete", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/consents/verify", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}/receipts", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/receipts/{receiptId}", Admin, None, Raw("application/jose", body::text_body), &[400, 404]),
     route("get", "/admin/api/audit", Admin, None, Data, &[400, 404]),
 ];
 

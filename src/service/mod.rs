@@ -49,6 +49,7 @@ pub mod health;
 pub mod import;
 pub mod passwords;
 pub mod profile;
+pub mod proof;
 pub mod publishers;
 pub mod registration;
 pub mod sessions;

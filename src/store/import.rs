@@ -127,7 +127,8 @@ pub trait ImportStore: Send + Sync + 'static {
     /// multi-row inserts, with fresh ids unless a row's own id is free; existing ones —
     /// same email key — updated, left or refused), the row errors found before (`errors`)
     /// and while writing, the id mappings, the import's counts, and a `customer.registered`
-    /// event (marked `imported`, caused by `actor`) for each new customer.
+    /// event (marked `imported`, caused by `actor`) for each new customer; the rows' consent
+    /// answers go through the one history writer (chained, one receipt per row, as `how` says).
     async fn import_batch(
         &self,
         publisher: PublisherId,
@@ -136,6 +137,7 @@ pub trait ImportStore: Send + Sync + 'static {
         rows: &[ImportedCustomer],
         errors: &[RowError],
         actor: &super::Actor,
+        how: &super::Collection<'_>,
     ) -> Result<(), StoreError>;
 
     /// Refreshes the database's statistics of the customers table where its planner needs

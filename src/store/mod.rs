@@ -12,14 +12,17 @@ mod events;
 mod health;
 mod import;
 mod postgres;
+mod proof;
 mod publisher;
 mod sql;
 mod sql_accounts;
 mod sql_admin;
 mod sql_admin_parts;
+mod sql_chain;
 mod sql_customers;
 mod sql_events;
 mod sql_import;
+mod sql_proof;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
@@ -52,6 +55,7 @@ pub use import::{
     IdMapping, ImportInfo, ImportStore, ImportedConsentRecord, ImportedCustomer, RowError,
 };
 pub use postgres::PgStore;
+pub use proof::{BrokenLink, ChainReport, Collection, ProofStore, Receipt};
 pub use publisher::{ApplyReport, ConsentVersion, Published, Publisher, PublisherStore};
 pub use sql_import::NO_PASSWORD_HASH;
 pub use sqlite::SqliteStore;
@@ -67,6 +71,7 @@ pub trait Store:
     + AdminStore
     + EventStore
     + ImportStore
+    + ProofStore
 {
 }
 
@@ -77,7 +82,8 @@ impl<
         + VerificationStore
         + AdminStore
         + EventStore
-        + ImportStore,
+        + ImportStore
+        + ProofStore,
 > Store for T
 {
 }

@@ -12,5 +12,6 @@ pub mod identity;
 pub mod locales;
 pub mod login;
 pub mod passwords;
+pub mod receipts;
 pub mod registration;
 pub mod verification;

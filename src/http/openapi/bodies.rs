@@ -204,7 +204,8 @@ pub fn new_consent_version() -> Value {
         &["name", "label"],
         json!({"name": {"type": "string"}, "label": {"type": "string"}, "value": text(),
                "required": {"type": ["boolean", "null"]}, "enabledByDefault": {"type": ["boolean", "null"]},
-               "placeholder": text()}),
+               "placeholder": text(), "documentBase64": text(), "documentSha256": text(),
+               "fetchDocument": {"type": ["boolean", "null"]}}),
     )
 }
 
