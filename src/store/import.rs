@@ -129,6 +129,7 @@ pub trait ImportStore: Send + Sync + 'static {
     /// and while writing, the id mappings, the import's counts, and a `customer.registered`
     /// event (marked `imported`, caused by `actor`) for each new customer; the rows' consent
     /// answers go through the one history writer (chained, one receipt per row, as `how` says).
+    #[allow(clippy::too_many_arguments)] // the batch, its context, and who writes and signs it
     async fn import_batch(
         &self,
         publisher: PublisherId,

@@ -409,6 +409,7 @@ shared_sql! {
             Ok(())
         }
 
+        #[allow(clippy::too_many_arguments)]
         async fn import_batch(
             &self,
             publisher: PublisherId,

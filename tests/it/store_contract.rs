@@ -75,6 +75,18 @@ pub fn how() -> Collection<'static> {
     }
 }
 
+/// Publishes the platform's `terms` version 1 (answers are bound to the version they answer,
+/// so it must exist before customers answer it).
+pub async fn platform_terms(store: &Arc<dyn Store>) {
+    store
+        .publish_consent(
+            ConsentOwner::Platform,
+            &crate::consents::draft("terms", "Terms", true),
+        )
+        .await
+        .unwrap();
+}
+
 /// A refresh token living an hour, in a family living a day.
 pub fn refresh(hash: &str) -> NewRefreshToken {
     NewRefreshToken {

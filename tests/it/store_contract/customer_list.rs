@@ -206,6 +206,7 @@ async fn consent_filters_read_the_current_answers(backend: Backend) {
 
 async fn answers_of_a_page_and_registrations_per_day(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let a = register(&store, P1, "a@example.com").await;
     let b = register(&store, P1, "b@example.com").await;
     let quiet = register(&store, P1, "q@example.com").await;

@@ -21,6 +21,7 @@ backend_tests!(
 
 async fn a_registration_stores_what_it_was_given(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let mut new = new_customer("Ada@Example.com");
     new.external_id = Some("ext-1".into());
     new.external_data = Some(serde_json::json!({"plan": "gold"}));
@@ -127,6 +128,7 @@ async fn emails_and_external_ids_are_unique_per_publisher(backend: Backend) {
 
 async fn a_customer_is_found_only_through_its_publisher(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let c = register(&store, P1, "carol@example.com").await;
     let (p1, p2) = (pid(P1), pid(P2));
     assert!(store.customer(p1, c.id).await.unwrap().is_some());
@@ -312,6 +314,17 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
     let c = register(&store, P1, "gus@example.com").await;
     let mine = ConsentOwner::Publisher(pid(P1));
     let p = pid(P1);
+    // Each answer is bound to the text of the version it answers: the versions exist.
+    for (owner, d) in [
+        (mine, crate::consents::draft("news", "News v1", false)),
+        (mine, crate::consents::draft("news", "News v2", false)),
+        (
+            ConsentOwner::Platform,
+            crate::consents::draft("terms", "Terms", true),
+        ),
+    ] {
+        store.publish_consent(owner, &d).await.unwrap();
+    }
     store
         .append_consents(
             p,

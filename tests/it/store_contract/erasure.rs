@@ -19,6 +19,7 @@ backend_tests!(
 
 async fn erasure_leaves_a_tombstone_and_forgets_the_rest(backend: Backend) {
     let (db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let p = pid(P1);
     let key = IdempotencyRef {
         route: "POST /customers".into(),
