@@ -13,7 +13,7 @@ use enroll::config::{DEFAULT_CONFIG, Settings};
 use enroll::domain::import::ImportMode;
 use enroll::domain::problem::Reason;
 use enroll::domain::{
-    ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherId, PublisherSettings,
+    ConsentDraft, ConsentName, ConsentOwner, CustomerId, OfferId, PublisherId, PublisherSettings,
 };
 use enroll::error::ApiError;
 use enroll::service::admin_keys::AdminAuth;
@@ -156,6 +156,20 @@ fn set_patch(assignment: &str) -> anyhow::Result<serde_json::Value> {
 pub enum ConsentCommand {
     /// Publish a new version of a consent (nothing happens when it already says the same).
     Set(ConsentSet),
+    /// Verify the consent-history hash chains of a publisher's customers (or one customer);
+    /// exits non-zero and names the first broken link when one does not hold.
+    Verify(ConsentVerify),
+}
+
+/// Arguments of `consent verify`.
+#[derive(Debug, Args)]
+pub struct ConsentVerify {
+    /// The publisher.
+    #[arg(long, value_parser = PublisherId::parse)]
+    pub publisher: PublisherId,
+    /// Only this customer.
+    #[arg(long, value_parser = CustomerId::parse)]
+    pub customer: Option<CustomerId>,
 }
 
 /// Arguments of `consent set`.
@@ -182,6 +196,12 @@ pub struct ConsentSet {
     /// Placeholder text.
     #[arg(long, default_value = "")]
     pub placeholder: String,
+    /// The document consented to: its SHA-256 becomes part of the version's text hash.
+    #[arg(long, conflicts_with = "fetch_document")]
+    pub document: Option<std::path::PathBuf>,
+    /// Fetch the document at `--value` now (through `server.outbound_allow`) and hash it.
+    #[arg(long)]
+    pub fetch_document: bool,
 }
 
 /// `enroll key …`
@@ -330,6 +350,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Publisher(cmd) => publisher(&command_services(settings).await?, cmd).await,
         Command::Consent(ConsentCommand::Set(args)) => {
             consent_set(&command_services(settings).await?, args).await
+        }
+        Command::Consent(ConsentCommand::Verify(args)) => {
+            consent_verify(&command_services(settings).await?, args).await
         }
         Command::Key(cmd) => key(&command_services(settings).await?, cmd).await,
         Command::Webhook(cmd) => webhook(&command_services(settings).await?, cmd).await,
@@ -745,7 +768,50 @@ async fn webhook(sv: &Services, cmd: WebhookCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn consent_verify(sv: &Services, args: ConsentVerify) -> anyhow::Result<()> {
+    let report = service::proof::verify(sv, args.publisher, args.customer)
+        .await
+        .map_err(refused)?;
+    let Some(b) = report.broken else {
+        println!(
+            "consent history verified: {} customers, {} entries, every chain holds",
+            report.customers, report.entries
+        );
+        return Ok(());
+    };
+    let whose = match (&b.customer, b.entry, &b.consent) {
+        (Some(c), Some(e), _) => format!("customer {c}, history entry {e}"),
+        (_, _, Some(v)) => format!("consent version {v}"),
+        (Some(c), None, None) => format!("customer {c}"),
+        _ => "unknown".to_owned(),
+    };
+    println!(
+        "BROKEN: {whose}: {} expected {:?}, found {:?} (after {} entries of {} customers)",
+        b.field, b.expected, b.found, report.entries, report.customers
+    );
+    anyhow::bail!(
+        "consent history of publisher {} does not verify",
+        args.publisher
+    )
+}
+
 async fn consent_set(sv: &Services, args: ConsentSet) -> anyhow::Result<()> {
+    let document = match (&args.document, args.fetch_document) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--document {}: {e}", path.display()))?;
+            Some(enroll::domain::proof::document_sha256(&bytes))
+        }
+        (None, true) if args.value.is_empty() => {
+            anyhow::bail!("--fetch-document needs the document's URL in --value")
+        }
+        (None, true) => Some(
+            service::proof::fetch_document_sha256(sv, &args.value)
+                .await
+                .map_err(refused)?,
+        ),
+        (None, false) => None,
+    };
     let draft = ConsentDraft {
         name: args.name,
         label: args.label,
@@ -753,6 +819,7 @@ async fn consent_set(sv: &Services, args: ConsentSet) -> anyhow::Result<()> {
         required: args.required,
         enabled_by_default: args.enabled_by_default,
         placeholder: args.placeholder,
+        document_sha256: document,
     };
     draft.check().map_err(anyhow::Error::msg)?;
     let published = service::consents::publish(sv, &AdminAuth::cli(), args.publisher, &draft)

@@ -188,9 +188,25 @@ impl Keys {
         }
     }
 
+    /// A consent receipt: `payload` as a compact JWS under the signing key (EdDSA, `kid`,
+    /// `typ` `JWT`), verifiable offline with the JWKS. It has no `exp` or `iss`, so it is never
+    /// taken for a customer token.
+    pub fn sign_payload(&self, payload: &serde_json::Value) -> Result<String, String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, payload, &self.signing)
+            .map_err(|e| format!("signing a receipt: {e}"))
+    }
+
     /// `GET /.well-known/jwks.json`.
     pub fn jwks(&self) -> Bytes {
         self.jwks.clone()
+    }
+}
+
+impl crate::domain::receipt::ReceiptSigner for Keys {
+    fn sign_receipt(&self, payload: &serde_json::Value) -> Result<String, String> {
+        self.sign_payload(payload)
     }
 }
 
@@ -218,6 +234,16 @@ mod tests {
             ("123456789", "100000001")
         );
         assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn a_receipt_is_not_a_customer_token() {
+        let k = keys(&[generate_pem().unwrap()]);
+        let jws = k
+            .sign_payload(&serde_json::json!({"piiPrincipalId": "123456789"}))
+            .unwrap();
+        assert_eq!(jws.split('.').count(), 3);
+        assert_eq!(k.verify(&jws), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub struct ConsentDraft {
     /// Placeholder text for the frontend.
     #[serde(default)]
     pub placeholder: String,
+    /// The SHA-256 (64 lowercase hex digits) of the document's bytes, when the operator gives
+    /// the document (or lets Enroll fetch it): it is part of the version's text hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_sha256: Option<String>,
 }
 
 impl ConsentDraft {
@@ -119,6 +123,14 @@ impl ConsentDraft {
         if texts.iter().any(|t| t.len() > 4000) {
             return Err(format!(
                 "consent {}: texts are limited to 4000 bytes",
+                self.name
+            ));
+        }
+        if let Some(d) = &self.document_sha256
+            && !super::proof::is_sha256_hex(d)
+        {
+            return Err(format!(
+                "consent {}: document_sha256 must be 64 lowercase hex digits",
                 self.name
             ));
         }

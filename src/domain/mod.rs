@@ -13,8 +13,10 @@ pub mod migration;
 pub mod password;
 pub mod place;
 pub mod problem;
+pub mod proof;
 pub mod provisioning;
 pub mod publisher;
+pub mod receipt;
 pub mod strength;
 pub mod tables;
 

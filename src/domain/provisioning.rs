@@ -165,6 +165,7 @@ mod tests {
             required: false,
             enabled_by_default: false,
             placeholder: String::new(),
+            document_sha256: None,
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use api::{
     capture, consents, customer_consents, customers, identity, locales, login, owner_data,
-    passwords, registration, verification,
+    passwords, receipts, registration, verification,
 };
 use edge::{access, client_ip, db_gate, limit, measure, middleware};
 
@@ -238,6 +238,11 @@ fn routes(state: &AppState) -> Router<AppState> {
                     "/customers/{customer_id}/consents",
                     Token,
                     get(customer_consents::get_consents).put(customer_consents::put_consents),
+                )
+                .waiting(
+                    "/customers/{customer_id}/consents/receipts",
+                    Token,
+                    get(receipts::list),
                 )
                 .waiting(
                     "/customers/{customer_id}/capture/status",

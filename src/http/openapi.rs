@@ -13,11 +13,11 @@ use utoipa::OpenApi;
 
 use super::admin::{
     audit, consents as admin_consents, customers as admin_customers, deliveries, export, keys,
-    publishers, webhooks,
+    proof, publishers, webhooks,
 };
 use super::{
     capture, consents, customer_consents, customers, error, identity, locales, login, ops,
-    owner_data, passwords, registration, verification,
+    owner_data, passwords, receipts, registration, verification,
 };
 
 /// Every route of the service. A route added later goes in `paths` and in [`ROUTES`].
@@ -42,6 +42,7 @@ use super::{
         customers::patch_customer,
         customer_consents::get_consents,
         customer_consents::put_consents,
+        receipts::list,
         capture::capture_status,
         capture::put_capture,
         owner_data::export,
@@ -74,6 +75,9 @@ use super::{
         admin_customers::erase,
         admin_customers::export,
         export::export,
+        proof::verify,
+        proof::receipts,
+        proof::receipt,
         audit::list,
         webhooks::create,
         webhooks::list,
@@ -163,6 +167,7 @@ pub const ROUTES: &[Route] = &[
     route("patch", "/customers/{customerId}", Customer, Some(body::customer_change), Data, &[422]),
     route("get", "/customers/{customerId}/consents", Customer, None, Data, &[]),
     route("put", "/customers/{customerId}/consents", Customer, Some(body::consent_answers), Data, &[404]),
+    route("get", "/customers/{customerId}/consents/receipts", Customer, None, Data, &[]),
     route("get", "/customers/{customerId}/capture/status", Customer, None, Data, &[]),
     route("put", "/customers/{customerId}/capture", Customer, Some(body::capture), Data, &[]),
     route("get", "/customers/{customerId}/export", Customer, None, DataOf(body::customer_export), &[]),
@@ -195,6 +200,9 @@ pub const ROUTES: &[Route] = &[
     route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
     route("delete", "/admin/api/publishers/{publisherId}/customers/{customerId}", Admin, None, Data, &[400, 404]),
     route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}/export", Admin, None, DataOf(body::customer_export), &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/consents/verify", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/customers/{customerId}/receipts", Admin, None, Data, &[400, 404]),
+    route("get", "/admin/api/publishers/{publisherId}/receipts/{receiptId}", Admin, None, Raw("application/jose", body::text_body), &[400, 404]),
     route("get", "/admin/api/audit", Admin, None, Data, &[400, 404]),
     route("post", "/admin/api/publishers/{publisherId}/webhooks", Admin, Some(body::new_webhook), Data, &[404]),
     route("get", "/admin/api/publishers/{publisherId}/webhooks", Admin, None, Data, &[400, 404]),

@@ -4,6 +4,7 @@
 use super::Services;
 use crate::catalog::PublisherView;
 use crate::domain::consent::needs_update;
+use crate::domain::proof::CollectionPoint;
 use crate::domain::{ConsentAnswer, ConsentState};
 use crate::error::ApiError;
 use crate::store::{ConsentRecord, ConsentVersion, Customer, NewConsentRecord};
@@ -130,7 +131,8 @@ pub async fn read(services: &Services, customer: &Customer) -> Result<Vec<Answer
         .collect())
 }
 
-/// Records answers (appended to the history with time, IP and user agent) and reads them back.
+/// Records answers (appended to the hash-chained history with time, IP and user agent, with a
+/// signed receipt) and reads them back.
 pub async fn put(
     services: &Services,
     customer: &Customer,
@@ -140,12 +142,20 @@ pub async fn put(
 ) -> Result<Vec<Answered>, ApiError> {
     let view = super::tenants::of_token(services, customer.publisher).await?;
     let checked = check_answers(services, &view, answers).await?;
+    let request_id = super::proof::request_id();
+    let how = super::proof::collection(
+        services,
+        CollectionPoint::ConsentsUpdate,
+        "PUT /customers/{customerId}/consents",
+        request_id.as_deref(),
+    );
     services
         .store
         .append_consents(
             customer.publisher,
             customer.id,
             &records(&checked, ip, user_agent),
+            &how,
         )
         .await?;
     read(services, customer).await

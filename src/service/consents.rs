@@ -74,7 +74,8 @@ pub async fn publish(
         owner,
         "consent.publish",
         json!({"name": draft.name, "label": draft.label, "value": draft.value,
-               "required": draft.required, "enabledByDefault": draft.enabled_by_default}),
+               "required": draft.required, "enabledByDefault": draft.enabled_by_default,
+               "documentSha256": draft.document_sha256}),
     )?;
     let published = sv
         .store

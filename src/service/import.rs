@@ -14,6 +14,7 @@ use super::import_rows::{Prepared, read_records};
 use crate::auth::firebase::FirebaseParams;
 use crate::domain::PublisherId;
 use crate::domain::import::ImportMode;
+use crate::domain::proof::CollectionPoint;
 use crate::error::ApiError;
 use crate::store::Actor;
 use crate::store::{IdMapping, ImportInfo, ImportedCustomer, RowError};
@@ -155,10 +156,13 @@ async fn write_rows(
     });
     let mut rows = Vec::with_capacity(BATCH);
     let mut errors = Vec::new();
+    let request_id = super::proof::request_id();
+    let how =
+        super::proof::collection(sv, CollectionPoint::Import, "import", request_id.as_deref());
     let flush = async |rows: &mut Vec<ImportedCustomer>, errors: &mut Vec<RowError>| {
         let done = sv
             .store
-            .import_batch(publisher, import, mode, rows, errors, actor)
+            .import_batch(publisher, import, mode, rows, errors, actor, &how)
             .await
             .map_err(|e| format!("database: {e}"));
         rows.clear();

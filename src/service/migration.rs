@@ -11,6 +11,7 @@ use super::Services;
 use super::sessions::{self, Tokens};
 use crate::catalog::PublisherView;
 use crate::domain::migration::MigrationSettings;
+use crate::domain::proof::CollectionPoint;
 use crate::domain::tables::currency_for;
 use crate::domain::{Country, Currency, Email, Locale};
 use crate::error::ApiError;
@@ -181,8 +182,11 @@ async fn create(
         verification: None,
         capture: None,
     };
+    // Nothing is answered here (the upstream's consents are not read), so no history entry
+    // or receipt is written; the collection point only labels what would be.
+    let how = super::proof::collection(sv, CollectionPoint::Registration, "POST /auths", None);
     loop {
-        match sv.store.create_customer(publisher, &new).await {
+        match sv.store.create_customer(publisher, &new, &how).await {
             Ok(customer) => return Ok(Some(customer)),
             Err(StoreError::AlreadyExists(what)) => match conflict_field(&what) {
                 Some("email") => return Ok(None),

@@ -55,6 +55,7 @@ pub mod migration;
 pub mod owner_data;
 pub mod passwords;
 pub mod profile;
+pub mod proof;
 pub mod publishers;
 pub mod registration;
 pub mod sessions;

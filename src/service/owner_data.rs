@@ -36,10 +36,27 @@ pub struct Export {
     pub consents: Vec<CurrentConsent>,
     /// Every answer ever given, oldest first, with every stored column (camelCase).
     pub consent_history: Vec<StoredRow>,
+    /// The signed consent receipts, newest first: each a compact JWS anyone can verify with
+    /// the service's JWKS.
+    pub receipts: Vec<ReceiptPart>,
     /// Sign-in state.
     pub sessions: SessionsPart,
     /// The customer's events as stored (what webhooks send the publisher's systems), in order.
     pub events: Vec<Value>,
+}
+
+/// One consent receipt.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptPart {
+    /// `consentReceiptID`.
+    pub receipt_id: String,
+    /// Where the answers were given (`registration`, `consents_update`, `import`, …).
+    pub collection_point: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The receipt itself.
+    pub jws: String,
 }
 
 /// The publisher, by id and name.
@@ -157,8 +174,7 @@ fn current(s: &Standing) -> CurrentConsent {
     }
 }
 
-/// The export of `customer` of `publisher`: the one builder every front end uses. A section
-/// added later (consent receipts) is one more read here.
+/// The export of `customer` of `publisher`: the one builder every front end uses.
 pub async fn document(
     sv: &Services,
     publisher: &Publisher,
@@ -171,6 +187,7 @@ pub async fn document(
     let history = sv.store.consent_history_rows(pid, id).await?;
     let live = sv.store.live_sessions(pid, id).await?;
     let events = sv.store.customer_events(pid, id).await?;
+    let receipts = super::proof::receipts(sv, pid, id).await?;
     let c = customer;
     Ok(Export {
         format: FORMAT,
@@ -184,6 +201,15 @@ pub async fn document(
             .into_iter()
             .map(|row| row.into_iter().map(|(k, v)| (camel(&k), v)).collect())
             .collect::<Vec<Map<String, Value>>>(),
+        receipts: receipts
+            .into_iter()
+            .map(|r| ReceiptPart {
+                receipt_id: r.id,
+                collection_point: r.collection_point,
+                created_at: time(r.created_at),
+                jws: r.jws,
+            })
+            .collect(),
         sessions: SessionsPart { live },
         events,
         capture: c.capture,

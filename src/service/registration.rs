@@ -16,6 +16,7 @@ use crate::catalog::PublisherView;
 use crate::domain::capture::{CaptureAnswers, CaptureInput, Profile, missing};
 use crate::domain::fields::Fields;
 use crate::domain::problem::{FieldError, Reason};
+use crate::domain::proof::CollectionPoint;
 use crate::domain::{ConsentState, Registration};
 use crate::error::ApiError;
 use crate::store::{Idempotency, IdempotencyRef, NewCustomer, StoreError, conflict_field};
@@ -283,9 +284,16 @@ async fn create(
         verification,
         capture,
     };
+    let request_id = super::proof::request_id();
+    let how = super::proof::collection(
+        services,
+        CollectionPoint::Registration,
+        "POST /customers",
+        request_id.as_deref(),
+    );
     let customer = services
         .store
-        .create_customer(publisher, &new)
+        .create_customer(publisher, &new, &how)
         .await
         .map_err(already_exists)?;
     tracing::info!(customer_id = %customer.id, publisher_id = %publisher, "customer registered");

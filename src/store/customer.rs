@@ -200,11 +200,13 @@ pub fn conflict_field(what: &str) -> Option<&'static str> {
 pub trait CustomerStore: Send + Sync + 'static {
     /// Stores a new customer with a fresh random id (retrying on the rare collision), its
     /// consent answers, its first refresh token and its idempotency outcome, in one
-    /// transaction. `AlreadyExists` names the rule broken (see [`conflict_field`]).
+    /// transaction (the answers hash-chained with their receipt, collected as `how` says).
+    /// `AlreadyExists` names the rule broken (see [`conflict_field`]).
     async fn create_customer(
         &self,
         publisher: PublisherId,
         new: &NewCustomer,
+        how: &super::Collection<'_>,
     ) -> Result<Customer, StoreError>;
 
     /// One customer of one publisher (erased customers are not found).
@@ -231,13 +233,16 @@ pub trait CustomerStore: Send + Sync + 'static {
         customer: CustomerId,
     ) -> Result<Vec<ConsentRecord>, StoreError>;
 
-    /// Appends answers to the customer's history (never rewritten), in one transaction.
+    /// Appends answers to the customer's history (never rewritten, hash-chained, collected as
+    /// `how` says) with their signed receipt, in one transaction; returns the receipt's id
+    /// (`None` for no answers).
     async fn append_consents(
         &self,
         publisher: PublisherId,
         customer: CustomerId,
         records: &[NewConsentRecord],
-    ) -> Result<(), StoreError>;
+        how: &super::Collection<'_>,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Stores a refresh token (a new family) for the customer, only while the customer's
     /// session epoch is still `epoch` (`NotFound` otherwise: the sessions of that epoch were

@@ -131,7 +131,9 @@ pub trait ImportStore: Send + Sync + 'static {
     /// multi-row inserts, with fresh ids unless a row's own id is free; existing ones —
     /// same email key — updated, left or refused), the row errors found before (`errors`)
     /// and while writing, the id mappings, the import's counts, and a `customer.registered`
-    /// event (marked `imported`, caused by `actor`) for each new customer.
+    /// event (marked `imported`, caused by `actor`) for each new customer; the rows' consent
+    /// answers go through the one history writer (chained, one receipt per row, as `how` says).
+    #[allow(clippy::too_many_arguments)] // the batch, its context, and who writes and signs it
     async fn import_batch(
         &self,
         publisher: PublisherId,
@@ -140,6 +142,7 @@ pub trait ImportStore: Send + Sync + 'static {
         rows: &[ImportedCustomer],
         errors: &[RowError],
         actor: &super::Actor,
+        how: &super::Collection<'_>,
     ) -> Result<(), StoreError>;
 
     /// Refreshes the database's statistics of the customers table where its planner needs

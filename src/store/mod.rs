@@ -15,16 +15,19 @@ mod import;
 mod metered;
 mod owner_data;
 mod postgres;
+mod proof;
 mod publisher;
 mod sql;
 mod sql_accounts;
 mod sql_admin;
 mod sql_admin_parts;
+mod sql_chain;
 mod sql_customers;
 mod sql_deliveries;
 mod sql_events;
 mod sql_import;
 mod sql_owner_data;
+mod sql_proof;
 mod sql_publishing;
 mod sql_sessions;
 mod sql_verification;
@@ -59,6 +62,7 @@ pub use import::{
 };
 pub use owner_data::{OwnerDataStore, StoredRow};
 pub use postgres::PgStore;
+pub use proof::{BrokenLink, ChainReport, Collection, ProofStore, Receipt};
 pub use publisher::{ApplyReport, ConsentVersion, Published, Publisher, PublisherStore};
 pub use sql_import::NO_PASSWORD_HASH;
 pub use sqlite::SqliteStore;
@@ -76,6 +80,7 @@ pub trait Store:
     + DeliveryStore
     + ImportStore
     + OwnerDataStore
+    + ProofStore
 {
 }
 
@@ -88,7 +93,8 @@ impl<
         + EventStore
         + DeliveryStore
         + ImportStore
-        + OwnerDataStore,
+        + OwnerDataStore
+        + ProofStore,
 > Store for T
 {
 }

@@ -45,6 +45,11 @@ pub struct ConsentVersion {
     pub archived: bool,
     /// When this version was published.
     pub created_at: DateTime<Utc>,
+    /// The SHA-256 of the document's bytes, when the operator gave it or Enroll fetched it.
+    pub document_sha256: Option<String>,
+    /// The SHA-256 of the version's canonical text
+    /// ([`ConsentText`](crate::domain::proof::ConsentText)): what an answer to it is bound to.
+    pub text_hash: String,
 }
 
 impl ConsentVersion {
@@ -56,6 +61,20 @@ impl ConsentVersion {
             && self.required == draft.required
             && self.enabled_by_default == draft.enabled_by_default
             && self.placeholder == draft.placeholder
+            && self.document_sha256 == draft.document_sha256
+    }
+
+    /// The canonical text this version's hash covers.
+    pub fn text(&self) -> crate::domain::proof::ConsentText<'_> {
+        crate::domain::proof::ConsentText {
+            owner: self.owner,
+            name: self.name.as_str(),
+            version: self.version,
+            label: &self.label,
+            value: &self.value,
+            required: self.required,
+            document_sha256: self.document_sha256.as_deref(),
+        }
     }
 }
 

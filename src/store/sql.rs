@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use super::Actor;
 use super::backend::shared_sql;
 use super::sql_events::{Events, consent_event, written};
+use super::sql_proof::ProofBackfill;
 use super::sql_publishing::Publishing;
 use super::{
     ApplyReport, ConsentVersion, PoolStats, Published, Publisher, PublisherStore, StoreError,
@@ -20,7 +21,7 @@ use crate::domain::{
 };
 
 pub(super) const PUBLISHER_COLUMNS: &str = "id, name, settings, created_at";
-pub(super) const CONSENT_COLUMNS: &str = "owner, name, version, label, value, required, enabled_by_default, placeholder, archived, created_at";
+pub(super) const CONSENT_COLUMNS: &str = "owner, name, version, label, value, required, enabled_by_default, placeholder, archived, created_at, document_sha256, text_hash";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct PublisherRow {
@@ -54,12 +55,14 @@ pub(super) struct ConsentRow {
     placeholder: String,
     archived: bool,
     created_at: DateTime<Utc>,
+    document_sha256: Option<String>,
+    text_hash: Option<String>,
 }
 
 impl TryFrom<ConsentRow> for ConsentVersion {
     type Error = StoreError;
     fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
-        Ok(ConsentVersion {
+        let mut v = ConsentVersion {
             owner: ConsentOwner::from_i64(r.owner).map_err(StoreError::Corrupt)?,
             name: ConsentName::parse(&r.name).map_err(StoreError::Corrupt)?,
             version: r.version,
@@ -70,7 +73,13 @@ impl TryFrom<ConsentRow> for ConsentVersion {
             placeholder: r.placeholder,
             archived: r.archived,
             created_at: r.created_at,
-        })
+            document_sha256: r.document_sha256,
+            text_hash: String::new(),
+        };
+        // Stored at publication (or by the start-up backfill); computed here only for a
+        // version an old replica published after the backfill ran.
+        v.text_hash = r.text_hash.unwrap_or_else(|| v.text().hash());
+        Ok(v)
     }
 }
 
@@ -88,7 +97,8 @@ where
 shared_sql! {
     impl PublisherStore for B {
         async fn migrate(&self) -> Result<(), StoreError> {
-            self.run_migrations().await
+            self.run_migrations().await?;
+            self.backfill_proof().await
         }
 
         async fn ping(&self) -> Result<(), StoreError> {

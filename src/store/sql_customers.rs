@@ -7,11 +7,12 @@ use sqlx::types::Json;
 use super::Actor;
 use super::backend::shared_sql;
 use super::sql::rows_into;
+use super::sql_chain::{Answer, Answers, ConsentChain};
 use super::sql_events::{Events, NewEvent, answer, registered, written};
 use super::sql_sessions::Sessions;
 use super::{
-    ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
-    NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, conflict_field,
+    Collection, ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency,
+    IdempotencyRef, NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, conflict_field,
 };
 use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, PublisherId};
 
@@ -191,14 +192,37 @@ fn changed_fields(
     changes
 }
 
-/// The answers that changed a consent's version or state, with the state before.
+/// One customer's answers as the history writer takes them.
+fn answers(customer: CustomerId, records: &[NewConsentRecord], at: DateTime<Utc>) -> Answers<'_> {
+    Answers {
+        customer,
+        answers: records
+            .iter()
+            .map(|r| Answer {
+                owner: r.owner.get(),
+                name: r.name.as_str(),
+                version: r.version,
+                state: r.state.as_str(),
+                at,
+                ip: r.ip.as_deref(),
+                user_agent: r.user_agent.as_deref(),
+                imported: false,
+            })
+            .collect(),
+    }
+}
+
+/// The answers that changed a consent's version or state, with the state before and the text
+/// hash of the version answered (`text_hashes` holds one per record).
 fn consent_changes(
     before: &[ConsentRecordRow],
     records: &[NewConsentRecord],
+    text_hashes: &[String],
 ) -> Vec<serde_json::Value> {
     records
         .iter()
-        .filter_map(|r| {
+        .zip(text_hashes.iter().map(Some).chain(std::iter::repeat(None)))
+        .filter_map(|(r, text_hash)| {
             let old = before
                 .iter()
                 .find(|b| b.owner == r.owner.get() && b.name == r.name.as_str());
@@ -211,6 +235,7 @@ fn consent_changes(
                 "state": r.state.as_str(),
                 "oldState": old.map(|o| o.state.clone()),
                 "oldVersion": old.map(|o| o.version),
+                "textHash": text_hash,
             }))
         })
         .collect()
@@ -222,6 +247,7 @@ shared_sql! {
             &self,
             publisher: PublisherId,
             new: &NewCustomer,
+            how: &Collection<'_>,
         ) -> Result<Customer, StoreError> {
             let now = Utc::now();
             for _ in 0..5 {
@@ -277,7 +303,8 @@ shared_sql! {
                         return Err(StoreError::VerificationFailed);
                     }
                 }
-                Self::insert_consents(&mut *tx, id, &new.consents, now).await?;
+                let batch = [answers(id, &new.consents, now)];
+                Self::record_consents(&mut *tx, publisher.get(), &batch, how).await?;
                 Self::insert_refresh(&mut *tx, id, &new.refresh, now).await?;
                 Self::emit(&mut *tx, registered_event(publisher, id, new), now).await?;
                 if let Some(key) = &new.idempotency {
@@ -419,10 +446,14 @@ shared_sql! {
             publisher: PublisherId,
             customer: CustomerId,
             records: &[NewConsentRecord],
-        ) -> Result<(), StoreError> {
+            how: &Collection<'_>,
+        ) -> Result<Option<String>, StoreError> {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
-            Self::customer_exists(&mut *tx, publisher, customer).await?;
+            // Held to the commit: two concurrent writers would otherwise chain from one entry.
+            if Self::lock_customer(&mut *tx, publisher, customer).await?.is_none() {
+                return Err(StoreError::NotFound(format!("customer {customer}")));
+            }
             let before: Vec<ConsentRecordRow> = sqlx::query_as(
                 "SELECT c.owner, c.name, c.version, c.state, c.at FROM customer_consents c \
                  WHERE c.customer_id = $1 AND c.id = (SELECT MAX(m.id) FROM customer_consents m \
@@ -431,8 +462,12 @@ shared_sql! {
             .bind(customer.get())
             .fetch_all(&mut *tx)
             .await?;
-            Self::insert_consents(&mut *tx, customer, records, now).await?;
-            let changes = consent_changes(&before, records);
+            let batch = [answers(customer, records, now)];
+            let recorded = Self::record_consents(&mut *tx, publisher.get(), &batch, how)
+                .await?
+                .pop()
+                .unwrap_or_default();
+            let changes = consent_changes(&before, records, &recorded.text_hashes);
             let changed = !changes.is_empty();
             if changed {
                 let event = NewEvent {
@@ -440,7 +475,7 @@ shared_sql! {
                     publisher: Some(publisher),
                     customer: Some(customer),
                     actor: Actor::Customer,
-                    data: serde_json::json!({ "consents": changes }),
+                    data: serde_json::json!({ "consents": changes, "receiptId": recorded.receipt }),
                 };
                 Self::emit(&mut *tx, event, now).await?;
             }
@@ -448,7 +483,7 @@ shared_sql! {
             if changed {
                 written("customer.consents_changed");
             }
-            Ok(())
+            Ok(recorded.receipt)
         }
 
         async fn add_refresh_token(

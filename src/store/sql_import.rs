@@ -9,9 +9,12 @@ use sqlx::types::Json;
 
 use super::backend::{Conn, shared_sql};
 use super::events::Actor;
+use super::sql_chain::{Answer, Answers, ConsentChain};
 use super::sql_events::{Events, NewEvent, answer, registered, written};
 use super::sql_sessions::Sessions;
-use super::{IdMapping, ImportInfo, ImportStore, ImportedCustomer, RowError, StoreError};
+use super::{
+    Collection, IdMapping, ImportInfo, ImportStore, ImportedCustomer, RowError, StoreError,
+};
 use crate::domain::import::ImportMode;
 use crate::domain::{CustomerId, PublisherId};
 
@@ -144,6 +147,7 @@ trait ImportSql: super::backend::Backend {
         mode: ImportMode,
         rows: &[&ImportedCustomer],
         found: &mut Found,
+        how: &Collection<'_>,
     ) -> Result<(), StoreError>;
 }
 
@@ -193,6 +197,7 @@ shared_sql! {
             mode: ImportMode,
             rows: &[&ImportedCustomer],
             found: &mut Found,
+            how: &Collection<'_>,
         ) -> Result<(), StoreError> {
             let now = Utc::now();
             let Found { errors, mappings, counts, registered } = &mut *found;
@@ -377,30 +382,32 @@ shared_sql! {
                     fail(r.line, "email", "the customer was erased meanwhile");
                 }
             }
-            let answers: Vec<(i64, &super::ImportedConsentRecord)> = consents
+            // Through the one history writer: chained, bound to their texts, one receipt per row.
+            let batch: Vec<Answers<'_>> = consents
                 .iter()
-                .flat_map(|(id, r)| r.consents.iter().map(move |c| (*id, c)))
-                .collect();
-            for chunk in answers.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO customer_consents (customer_id, owner, name, version, state, at, imported) VALUES {}",
-                    values(chunk.len(), 7)
-                );
-                let mut q = sqlx::query(&sql);
-                for (id, c) in chunk {
-                    q = q
-                        .bind(*id)
-                        .bind(c.owner.get())
-                        .bind(c.name.as_str().to_owned())
-                        .bind(c.version)
-                        .bind(c.state.as_str())
-                        .bind(c.at.unwrap_or(now))
-                        .bind(true);
-                }
-                q.execute(&mut *conn).await?;
-            }
+                .map(|(id, r)| {
+                    Ok(Answers {
+                        customer: CustomerId::from_i64(*id).map_err(StoreError::Corrupt)?,
+                        answers: r
+                            .consents
+                            .iter()
+                            .map(|c| Answer {
+                                owner: c.owner.get(),
+                                name: c.name.as_str(),
+                                version: c.version,
+                                state: c.state.as_str(),
+                                at: c.at.unwrap_or(now),
+                                ip: None,
+                                user_agent: None,
+                                imported: true,
+                            })
+                            .collect(),
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            Self::record_consents(&mut *conn, publisher.get(), &batch, how).await?;
             if !later.is_empty() {
-                Self::write_rows(&mut *conn, publisher, import, mode, &later, found).await?;
+                Self::write_rows(&mut *conn, publisher, import, mode, &later, found, how).await?;
             }
             Ok(())
         }
@@ -428,6 +435,7 @@ shared_sql! {
             Ok(())
         }
 
+        #[allow(clippy::too_many_arguments)]
         async fn import_batch(
             &self,
             publisher: PublisherId,
@@ -436,6 +444,7 @@ shared_sql! {
             rows: &[ImportedCustomer],
             errors: &[RowError],
             actor: &Actor,
+            how: &Collection<'_>,
         ) -> Result<(), StoreError> {
             let mut tx = self.begin_write().await?;
             let mut found = Found {
@@ -445,7 +454,7 @@ shared_sql! {
             found.counts.read = i64::try_from(rows.len()).unwrap_or(i64::MAX) + lines(errors);
             let refs: Vec<&ImportedCustomer> = rows.iter().collect();
             if !refs.is_empty() {
-                Self::write_rows(&mut *tx, publisher, import, mode, &refs, &mut found).await?;
+                Self::write_rows(&mut *tx, publisher, import, mode, &refs, &mut found, how).await?;
             }
             let Found { errors, mappings, mut counts, registered } = found;
             let now = Utc::now();

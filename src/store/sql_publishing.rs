@@ -176,10 +176,20 @@ shared_sql! {
                 return Ok(Published::Unchanged(c.version));
             }
             let version = current.map_or(1, |c| c.version + 1);
+            let text_hash = crate::domain::proof::ConsentText {
+                owner,
+                name: draft.name.as_str(),
+                version,
+                label: &draft.label,
+                value: &draft.value,
+                required: draft.required,
+                document_sha256: draft.document_sha256.as_deref(),
+            }
+            .hash();
             sqlx::query(
                 "INSERT INTO consent_versions (owner, name, version, label, value, required, \
-                 enabled_by_default, placeholder, archived, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9)",
+                 enabled_by_default, placeholder, archived, created_at, document_sha256, text_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $10, $11)",
             )
             .bind(owner.get())
             .bind(draft.name.as_str())
@@ -190,6 +200,8 @@ shared_sql! {
             .bind(draft.enabled_by_default)
             .bind(&draft.placeholder)
             .bind(Utc::now())
+            .bind(&draft.document_sha256)
+            .bind(&text_hash)
             .execute(&mut *conn)
             .await?;
             Ok(Published::New(version))

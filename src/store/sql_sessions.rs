@@ -1,11 +1,11 @@
 //! The session and consent-history steps the customer, account and admin SQL share inside
-//! their transactions: the customer-row lock, ending sessions, appending answers, storing
-//! refresh tokens.
+//! their transactions: the customer-row lock, ending sessions, storing refresh tokens (consent
+//! answers are appended by `sql_chain.rs`).
 
 use chrono::{DateTime, Utc};
 
 use super::backend::{Backend, Conn, shared_sql};
-use super::{NewConsentRecord, NewRefreshToken, StoreError};
+use super::{NewRefreshToken, StoreError};
 use crate::domain::{CustomerId, PublisherId};
 
 /// What the customer, account and admin SQL share inside their transactions.
@@ -37,21 +37,6 @@ pub(super) trait Sessions: Backend {
         publisher: PublisherId,
         customer: CustomerId,
     ) -> Result<Option<Option<String>>, StoreError>;
-
-    /// `NotFound` unless the publisher has this (not erased) customer.
-    async fn customer_exists(
-        conn: &mut Conn<Self>,
-        publisher: PublisherId,
-        customer: CustomerId,
-    ) -> Result<(), StoreError>;
-
-    /// Appends answers to the customer's consent history.
-    async fn insert_consents(
-        conn: &mut Conn<Self>,
-        customer: CustomerId,
-        records: &[NewConsentRecord],
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
 
     /// Stores a refresh token.
     async fn insert_refresh(
@@ -130,48 +115,6 @@ shared_sql! {
                 .bind(publisher.get())
                 .fetch_optional(&mut *conn)
                 .await?)
-        }
-
-        async fn customer_exists(
-            conn: &mut Conn<Self>,
-            publisher: PublisherId,
-            customer: CustomerId,
-        ) -> Result<(), StoreError> {
-            let found: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
-            )
-            .bind(customer.get())
-            .bind(publisher.get())
-            .fetch_optional(&mut *conn)
-            .await?;
-            found
-                .map(|_| ())
-                .ok_or_else(|| StoreError::NotFound(format!("customer {customer}")))
-        }
-
-        async fn insert_consents(
-            conn: &mut Conn<Self>,
-            customer: CustomerId,
-            records: &[NewConsentRecord],
-            at: DateTime<Utc>,
-        ) -> Result<(), StoreError> {
-            for r in records {
-                sqlx::query(
-                    "INSERT INTO customer_consents (customer_id, owner, name, version, state, ip, user_agent, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(customer.get())
-                .bind(r.owner.get())
-                .bind(r.name.as_str())
-                .bind(r.version)
-                .bind(r.state.as_str())
-                .bind(&r.ip)
-                .bind(&r.user_agent)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(())
         }
 
         async fn insert_refresh(

@@ -20,6 +20,7 @@ pub fn draft(name: &str, label: &str, required: bool) -> ConsentDraft {
         required,
         enabled_by_default: false,
         placeholder: String::new(),
+        document_sha256: None,
     }
 }
 

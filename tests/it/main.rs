@@ -8,6 +8,8 @@ mod admin_api;
 mod capture;
 mod cli;
 mod clients_ott;
+mod consent_proof;
+mod consent_receipts;
 mod consents;
 mod customer_consents;
 mod customers;

@@ -302,6 +302,24 @@ async fn export_holds_every_stored_field_and_nothing_of_another_customer(backend
         .await;
     assert_eq!((doc["sessions"]["live"].as_i64(), live), (Some(2), 2));
 
+    // The receipts: one per change (registration and each PUT), newest first, as stored.
+    let receipts = doc["receipts"].as_array().unwrap();
+    let stored_receipts = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM consent_receipts WHERE customer_id = {id}"
+        ))
+        .await;
+    assert!(!receipts.is_empty(), "{doc}");
+    assert_eq!(i64::try_from(receipts.len()).unwrap(), stored_receipts);
+    let newest = app
+        .db
+        .text(&format!(
+            "SELECT jws FROM consent_receipts WHERE customer_id = {id} ORDER BY seq DESC LIMIT 1"
+        ))
+        .await;
+    assert_eq!(receipts[0]["jws"], json!(newest));
+
     // The customer's events, as stored, in order.
     let events = doc["events"].as_array().unwrap();
     let stored_events = app

@@ -17,12 +17,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use enroll::domain::email::email_key;
+use enroll::domain::proof::CollectionPoint;
+use enroll::domain::receipt::ReceiptSigner;
 use enroll::domain::{
     ConsentName, ConsentOwner, ConsentState, CustomerId, OfferId, PublisherId, PublisherSettings,
 };
 use enroll::store::{
-    Customer, MailMessage, NewAudit, NewConsentRecord, NewCustomer, NewMail, NewRefreshToken,
-    Rotation, Store,
+    Collection, Customer, MailMessage, NewAudit, NewConsentRecord, NewCustomer, NewMail,
+    NewRefreshToken, Rotation, Store,
 };
 
 use crate::support::{Backend, TestDb};
@@ -50,6 +52,40 @@ pub async fn two_publishers(backend: Backend) -> (TestDb, Arc<dyn Store>) {
             .unwrap();
     }
     (db, store)
+}
+
+/// Signs receipts with a fixed text (the store keeps whatever the signer returns).
+struct TestSigner;
+
+impl ReceiptSigner for TestSigner {
+    fn sign_receipt(&self, payload: &serde_json::Value) -> Result<String, String> {
+        Ok(format!(
+            "test.{}.sig",
+            payload["consentReceiptID"].as_str().unwrap_or("")
+        ))
+    }
+}
+
+/// How the contract tests' answers are collected.
+pub fn how() -> Collection<'static> {
+    Collection {
+        point: CollectionPoint::ConsentsUpdate,
+        route: "test",
+        request_id: None,
+        signer: &TestSigner,
+    }
+}
+
+/// Publishes the platform's `terms` version 1 (answers are bound to the version they answer,
+/// so it must exist before customers answer it).
+pub async fn platform_terms(store: &Arc<dyn Store>) {
+    store
+        .publish_consent(
+            ConsentOwner::Platform,
+            &crate::consents::draft("terms", "Terms", true),
+        )
+        .await
+        .unwrap();
 }
 
 /// A refresh token living an hour, in a family living a day.
@@ -87,7 +123,7 @@ pub fn new_customer(email: &str) -> NewCustomer {
 /// Registers `email` with publisher `p`.
 pub async fn register(store: &Arc<dyn Store>, p: &str, email: &str) -> Customer {
     store
-        .create_customer(pid(p), &new_customer(email))
+        .create_customer(pid(p), &new_customer(email), &crate::store_contract::how())
         .await
         .unwrap()
 }

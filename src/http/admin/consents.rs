@@ -35,6 +35,10 @@ pub struct VersionView {
     pub placeholder: String,
     /// RFC 3339.
     pub created_at: String,
+    /// The SHA-256 of the document's bytes, when given or fetched at publication.
+    pub document_sha256: Option<String>,
+    /// The SHA-256 of the version's canonical text (see `GET /publishers/{id}/consents`).
+    pub text_hash: String,
 }
 
 /// A consent with all its versions.
@@ -71,6 +75,8 @@ fn group(versions: Vec<ConsentVersion>) -> Vec<ConsentView> {
             enabled_by_default: v.enabled_by_default,
             placeholder: v.placeholder,
             created_at: time(v.created_at),
+            document_sha256: v.document_sha256,
+            text_hash: v.text_hash,
         };
         match out.last_mut() {
             Some(last) if last.name == v.name.as_str() => {
@@ -136,6 +142,12 @@ pub struct NewVersion {
     enabled_by_default: Option<bool>,
     /// Placeholder text.
     placeholder: Option<String>,
+    /// The document's bytes, base64 (standard alphabet): only their SHA-256 is kept.
+    document_base64: Option<String>,
+    /// The document's SHA-256 (64 lowercase hex digits), when hashed elsewhere.
+    document_sha256: Option<String>,
+    /// `true`: fetch `value` now through the outbound policy and keep its SHA-256.
+    fetch_document: Option<bool>,
 }
 
 fn flag(f: &mut Fields<'_>, name: &str) -> bool {
@@ -146,6 +158,32 @@ fn flag(f: &mut Fields<'_>, name: &str) -> bool {
             f.problem(FieldError::invalid(name, Reason::InvalidValue));
             false
         }
+    }
+}
+
+/// The document's SHA-256 from `documentBase64` (its bytes) or `documentSha256`.
+fn document_of(f: &mut Fields<'_>) -> Option<String> {
+    use base64::Engine;
+    if let Some(text) = f.text("documentBase64").value() {
+        match base64::engine::general_purpose::STANDARD.decode(text.trim()) {
+            Ok(bytes) => return Some(crate::domain::proof::document_sha256(&bytes)),
+            Err(_) => f.problem(FieldError::with_message(
+                "documentBase64",
+                Reason::InvalidValue,
+                "Invalid param documentBase64: not base64",
+            )),
+        }
+    }
+    let given = f.text("documentSha256").value()?;
+    if crate::domain::proof::is_sha256_hex(&given) {
+        Some(given)
+    } else {
+        f.problem(FieldError::with_message(
+            "documentSha256",
+            Reason::InvalidValue,
+            "Invalid param documentSha256: 64 lowercase hex digits",
+        ));
+        None
     }
 }
 
@@ -170,9 +208,22 @@ pub async fn publish(
     let required = flag(&mut f, "required");
     let enabled_by_default = flag(&mut f, "enabledByDefault");
     let placeholder = f.text("placeholder").value().unwrap_or_default();
+    let fetch = flag(&mut f, "fetchDocument");
+    let mut document = document_of(&mut f);
     let (Some(name), Some(label)) = (name, label) else {
         return Err(ApiError::invalid_body(f.errors));
     };
+    if fetch && f.errors.is_empty() {
+        if value.is_empty() {
+            f.problem(FieldError::with_message(
+                "value",
+                Reason::Missing,
+                "Invalid param value: fetchDocument needs the document's URL in value",
+            ));
+        } else {
+            document = Some(crate::service::proof::fetch_document_sha256(&state, &value).await?);
+        }
+    }
     let draft = ConsentDraft {
         name,
         label,
@@ -180,6 +231,7 @@ pub async fn publish(
         required,
         enabled_by_default,
         placeholder,
+        document_sha256: document,
     };
     if let Err(why) = draft.check() {
         f.problem(FieldError::with_message(

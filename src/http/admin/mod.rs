@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod export;
 pub mod imports;
 pub mod keys;
+pub mod proof;
 pub mod publishers;
 pub mod views;
 pub mod webhooks;
@@ -104,6 +105,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/api/publishers/{publisherId}/customers/{customerId}/export",
             get(customers::export),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/consents/verify",
+            get(proof::verify),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/customers/{customerId}/receipts",
+            get(proof::receipts),
+        )
+        .route(
+            "/admin/api/publishers/{publisherId}/receipts/{receiptId}",
+            get(proof::receipt),
         )
         .route("/admin/api/audit", get(audit::list))
         .route(

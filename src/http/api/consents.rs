@@ -37,6 +37,10 @@ pub struct Consent {
     pub enabled_by_default: bool,
     /// Placeholder text.
     pub placeholder: String,
+    /// Enroll's extension: the SHA-256 (hex) of this version's canonical text (owner, name,
+    /// version, label, value, required, the document's SHA-256 when known); each answer in a
+    /// customer's consent history and receipts carries it.
+    pub text_hash: String,
 }
 
 impl From<&ConsentVersion> for Consent {
@@ -50,6 +54,7 @@ impl From<&ConsentVersion> for Consent {
             required: c.required,
             enabled_by_default: c.enabled_by_default,
             placeholder: c.placeholder.clone(),
+            text_hash: c.text_hash.clone(),
         }
     }
 }

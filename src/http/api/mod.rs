@@ -13,5 +13,6 @@ pub mod locales;
 pub mod login;
 pub mod owner_data;
 pub mod passwords;
+pub mod receipts;
 pub mod registration;
 pub mod verification;

@@ -135,6 +135,7 @@ pub async fn publish(
         required: form.required.is_some(),
         enabled_by_default: false,
         placeholder: String::new(),
+        document_sha256: None,
     };
     if let Err(e) = draft.check() {
         return Err(page.refused(&e).await);

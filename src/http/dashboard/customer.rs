@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::service::customers as service;
 use crate::service::owner_data;
 use crate::state::AppState;
-use crate::store::{ConsentHistoryRecord, Customer};
+use crate::store::{ConsentHistoryRecord, Customer, Receipt};
 
 async fn customer_in_scope(
     state: &AppState,
@@ -91,9 +91,12 @@ pub async fn show(
                 .map(|a| (a.state.as_str().to_owned(), a.version, a.at)),
         })
         .collect();
+    let receipts = crate::service::proof::receipts(&state, shown.publisher.id, detail.customer.id)
+        .await
+        .map_err(error_page)?;
     let c = &detail.customer;
     let id = shown.publisher.id.to_string();
-    let content = customer(
+    let mut content = customer(
         c,
         &capture_lines(c),
         &lines,
@@ -101,6 +104,7 @@ pub async fn show(
         &id,
         &session.csrf,
     );
+    content.0.push_str(&receipt_list(c.id, &receipts, &id).0);
     Ok(shown.page(&session, StatusCode::OK, Tab::Customers, &c.email, content))
 }
 
@@ -125,6 +129,54 @@ pub async fn export(
         (header::CACHE_CONTROL, "no-store".to_owned()),
     ];
     Ok((headers, body).into_response())
+}
+
+/// The customer's consent receipts, each with a download link.
+fn receipt_list(customer: CustomerId, receipts: &[Receipt], publisher: &str) -> Markup {
+    html! {
+        h2 { "Consent receipts" }
+        table id="receipts" {
+            thead { tr { th { "When" } th { "Collected at" } th { "Receipt" } } }
+            tbody {
+                @for r in receipts {
+                    tr {
+                        td { (when(&r.created_at)) }
+                        td { (r.collection_point) }
+                        td { a href={ "/admin/customers/" (customer) "/receipts/" (r.id) "?publisher=" (publisher) } { "Download " (r.id) ".jws" } }
+                    }
+                }
+                @if receipts.is_empty() { tr { td colspan="3" .muted { "No receipts yet." } } }
+            }
+        }
+    }
+}
+
+/// `GET /admin/customers/{customer_id}/receipts/{receipt_id}`: one receipt as a file.
+pub async fn receipt(
+    State(state): State<AppState>,
+    session: Session,
+    Path((path, receipt)): Path<(String, String)>,
+    Query(which): Query<Which>,
+) -> Result<Response, Response> {
+    let shown = publisher_of(&state, &session, which.publisher.as_deref()).await?;
+    let id = CustomerId::parse(&path).map_err(|_| not_found())?;
+    let found = crate::service::proof::receipt(&state, shown.publisher.id, &receipt)
+        .await
+        .map_err(error_page)?;
+    if found.customer != id {
+        return Err(not_found());
+    }
+    let name = format!("attachment; filename=\"receipt-{}.jws\"", found.id);
+    let mut response = found.jws.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/jose"),
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&name) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }
 
 /// `POST /admin/customers/{customer_id}/erase`: erases once the box is ticked.

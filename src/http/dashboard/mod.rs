@@ -44,6 +44,10 @@ pub fn routes() -> Router<AppState> {
             post(customer::erase),
         )
         .route(
+            "/admin/customers/{customer_id}/receipts/{receipt_id}",
+            get(customer::receipt),
+        )
+        .route(
             "/admin/consents",
             get(consents::list).post(consents::publish),
         )

@@ -149,7 +149,7 @@ pub fn customer_export() -> Value {
     let nullable = |t: &str| json!({"type": [t, "null"]});
     json!({
         "type": "object",
-        "required": ["format", "exportedAt", "publisher", "profile", "capture", "consents", "consentHistory", "sessions", "events"],
+        "required": ["format", "exportedAt", "publisher", "profile", "capture", "consents", "consentHistory", "receipts", "sessions", "events"],
         "properties": {
             "format": {"const": "enroll.customer-export/1"},
             "exportedAt": {"type": "string", "format": "date-time"},
@@ -178,6 +178,11 @@ pub fn customer_export() -> Value {
             )},
             "consentHistory": {"type": "array", "description": "Every stored column of each answer, camelCase (id, owner, name, version, state, ip, userAgent, at, imported, …)",
                 "items": object(&["id", "name", "version", "state", "at"], json!({}))},
+            "receipts": {"type": "array", "description": "The signed consent receipts, newest first (compact JWS, verifiable with /.well-known/jwks.json)",
+                "items": object(&["receiptId", "collectionPoint", "createdAt", "jws"], json!({
+                    "receiptId": {"type": "string"}, "collectionPoint": {"type": "string"},
+                    "createdAt": {"type": "string"}, "jws": {"type": "string"},
+                }))},
             "sessions": object(&["live"], json!({"live": {"type": "integer", "minimum": 0}})),
             "events": {"type": "array", "description": "The customer's events as stored (the webhook payloads), in order",
                 "items": {"type": "object"}},
@@ -253,7 +258,8 @@ pub fn new_consent_version() -> Value {
         &["name", "label"],
         json!({"name": {"type": "string"}, "label": {"type": "string"}, "value": text(),
                "required": {"type": ["boolean", "null"]}, "enabledByDefault": {"type": ["boolean", "null"]},
-               "placeholder": text()}),
+               "placeholder": text(), "documentBase64": text(), "documentSha256": text(),
+               "fetchDocument": {"type": ["boolean", "null"]}}),
     )
 }
 

@@ -136,7 +136,10 @@ async fn concurrent_reservations_never_pass_the_limit(backend: Backend) {
 async fn a_refresh_token_rotates_once(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let new = new_customer("bea@example.com");
-    let c = store.create_customer(pid(P1), &new).await.unwrap();
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     let first = rotate(&store, &new.refresh.hash, "rt-2").await;
     assert_eq!(
         first,
@@ -165,7 +168,10 @@ async fn a_refresh_token_rotates_once(backend: Backend) {
 async fn a_token_used_long_ago_revokes_its_family(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let new = new_customer("cy@example.com");
-    store.create_customer(pid(P1), &new).await.unwrap();
+    store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     let grace = Duration::from_millis(1);
     assert!(matches!(
         store
@@ -238,7 +244,10 @@ async fn expired_and_unknown_tokens_are_refused(backend: Backend) {
 async fn ending_sessions_revokes_tokens_and_bumps_the_epoch(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let new = new_customer("eve@example.com");
-    let c = store.create_customer(pid(P1), &new).await.unwrap();
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     let other = register(&store, P1, "fred@example.com").await;
     store
         .request_password_reset(

@@ -86,11 +86,17 @@ async fn search_country_and_date_filters_narrow_the_list(backend: Backend) {
     named.first_name = Some("Alina".into());
     named.external_id = Some("EXT-9".into());
     named.country = "NL".into();
-    let bob = store.create_customer(pid(P1), &named).await.unwrap();
+    let bob = store
+        .create_customer(pid(P1), &named, &crate::store_contract::how())
+        .await
+        .unwrap();
     tick().await;
     let mut last = new_customer("carl@sample.org");
     last.last_name = Some("Aliyev".into());
-    let carl = store.create_customer(pid(P1), &last).await.unwrap();
+    let carl = store
+        .create_customer(pid(P1), &last, &crate::store_contract::how())
+        .await
+        .unwrap();
     register(&store, P2, "alice@example.com").await;
 
     let search = |text: &str| CustomerFilter {
@@ -149,7 +155,7 @@ async fn consent_filters_read_the_current_answers(backend: Backend) {
     ];
     for customer in [&a, &b] {
         store
-            .append_consents(pid(P1), customer.id, &both)
+            .append_consents(pid(P1), customer.id, &both, &crate::store_contract::how())
             .await
             .unwrap();
     }
@@ -159,6 +165,7 @@ async fn consent_filters_read_the_current_answers(backend: Backend) {
             pid(P1),
             b.id,
             &[answer(mine, "news", 1, ConsentState::Declined)],
+            &crate::store_contract::how(),
         )
         .await
         .unwrap();
@@ -199,6 +206,7 @@ async fn consent_filters_read_the_current_answers(backend: Backend) {
 
 async fn answers_of_a_page_and_registrations_per_day(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let a = register(&store, P1, "a@example.com").await;
     let b = register(&store, P1, "b@example.com").await;
     let quiet = register(&store, P1, "q@example.com").await;
@@ -206,17 +214,27 @@ async fn answers_of_a_page_and_registrations_per_day(backend: Backend) {
     let terms = answer(ConsentOwner::Platform, "terms", 1, ConsentState::Accepted);
     for c in [&a, &b] {
         store
-            .append_consents(pid(P1), c.id, std::slice::from_ref(&terms))
+            .append_consents(
+                pid(P1),
+                c.id,
+                std::slice::from_ref(&terms),
+                &crate::store_contract::how(),
+            )
             .await
             .unwrap();
     }
     store
-        .append_consents(pid(P2), stranger.id, std::slice::from_ref(&terms))
+        .append_consents(
+            pid(P2),
+            stranger.id,
+            std::slice::from_ref(&terms),
+            &crate::store_contract::how(),
+        )
         .await
         .unwrap();
     let declined = answer(ConsentOwner::Platform, "terms", 1, ConsentState::Declined);
     store
-        .append_consents(pid(P1), b.id, &[declined])
+        .append_consents(pid(P1), b.id, &[declined], &crate::store_contract::how())
         .await
         .unwrap();
 

@@ -21,6 +21,7 @@ backend_tests!(
 
 async fn a_registration_stores_what_it_was_given(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let mut new = new_customer("Ada@Example.com");
     new.external_id = Some("ext-1".into());
     new.external_data = Some(serde_json::json!({"plan": "gold"}));
@@ -31,7 +32,10 @@ async fn a_registration_stores_what_it_was_given(backend: Backend) {
         1,
         ConsentState::Accepted,
     )];
-    let created = store.create_customer(pid(P1), &new).await.unwrap();
+    let created = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     assert_eq!(created.publisher, pid(P1));
     assert_eq!(
         (created.email.as_str(), created.email_key.as_str()),
@@ -77,18 +81,27 @@ async fn emails_and_external_ids_are_unique_per_publisher(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let mut first = new_customer("alice@example.com");
     first.external_id = Some("ext-1".into());
-    store.create_customer(pid(P1), &first).await.unwrap();
+    store
+        .create_customer(pid(P1), &first, &crate::store_contract::how())
+        .await
+        .unwrap();
 
     // The same address in other letters is the same key.
     let mut again = new_customer(" ALICE@example.com");
     again.refresh = refresh("rt-again");
-    match store.create_customer(pid(P1), &again).await {
+    match store
+        .create_customer(pid(P1), &again, &crate::store_contract::how())
+        .await
+    {
         Err(StoreError::AlreadyExists(what)) => assert_eq!(conflict_field(&what), Some("email")),
         other => panic!("expected a conflict on the email, got {other:?}"),
     }
     let mut same_external = new_customer("bob@example.com");
     same_external.external_id = Some("ext-1".into());
-    match store.create_customer(pid(P1), &same_external).await {
+    match store
+        .create_customer(pid(P1), &same_external, &crate::store_contract::how())
+        .await
+    {
         Err(StoreError::AlreadyExists(what)) => {
             assert_eq!(conflict_field(&what), Some("externalId"))
         }
@@ -106,12 +119,16 @@ async fn emails_and_external_ids_are_unique_per_publisher(backend: Backend) {
     let mut elsewhere = new_customer("alice@example.com");
     elsewhere.external_id = Some("ext-1".into());
     elsewhere.refresh = refresh("rt-elsewhere");
-    let other = store.create_customer(pid(P2), &elsewhere).await.unwrap();
+    let other = store
+        .create_customer(pid(P2), &elsewhere, &crate::store_contract::how())
+        .await
+        .unwrap();
     assert_eq!(other.publisher, pid(P2));
 }
 
 async fn a_customer_is_found_only_through_its_publisher(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let c = register(&store, P1, "carol@example.com").await;
     let (p1, p2) = (pid(P1), pid(P2));
     assert!(store.customer(p1, c.id).await.unwrap().is_some());
@@ -154,7 +171,9 @@ async fn a_customer_is_found_only_through_its_publisher(backend: Backend) {
         ConsentState::Accepted,
     )];
     assert!(matches!(
-        store.append_consents(p2, c.id, &answers).await,
+        store
+            .append_consents(p2, c.id, &answers, &crate::store_contract::how())
+            .await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -165,7 +184,10 @@ async fn a_customer_is_found_only_through_its_publisher(backend: Backend) {
     ));
     assert!(!store.end_sessions(p2, c.id).await.unwrap());
     // Nothing of that reached the customer.
-    store.append_consents(p1, c.id, &answers).await.unwrap();
+    store
+        .append_consents(p1, c.id, &answers, &crate::store_contract::how())
+        .await
+        .unwrap();
     assert!(store.consent_answers(p2, c.id).await.unwrap().is_empty());
     assert_eq!(store.consent_answers(p1, c.id).await.unwrap().len(), 1);
     let same = store.customer(p1, c.id).await.unwrap().unwrap();
@@ -180,7 +202,10 @@ async fn profile_changes_touch_only_the_given_fields(backend: Backend) {
     let mut new = new_customer("dan@example.com");
     new.last_name = Some("Brown".into());
     new.external_data = Some(serde_json::json!({"a": 1}));
-    let c = store.create_customer(pid(P1), &new).await.unwrap();
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     let taken = register(&store, P1, "erin@example.com").await;
 
     let changes = CustomerChanges {
@@ -234,7 +259,10 @@ async fn profile_changes_touch_only_the_given_fields(backend: Backend) {
 async fn a_new_email_ends_the_sessions_of_the_old_one(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let new = new_customer("fay@example.com");
-    let c = store.create_customer(pid(P1), &new).await.unwrap();
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     // The same key written differently moves nothing.
     let recased = CustomerChanges {
         email: Some(("FAY@example.com".into(), email_key("FAY@example.com"))),
@@ -286,6 +314,17 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
     let c = register(&store, P1, "gus@example.com").await;
     let mine = ConsentOwner::Publisher(pid(P1));
     let p = pid(P1);
+    // Each answer is bound to the text of the version it answers: the versions exist.
+    for (owner, d) in [
+        (mine, crate::consents::draft("news", "News v1", false)),
+        (mine, crate::consents::draft("news", "News v2", false)),
+        (
+            ConsentOwner::Platform,
+            crate::consents::draft("terms", "Terms", true),
+        ),
+    ] {
+        store.publish_consent(owner, &d).await.unwrap();
+    }
     store
         .append_consents(
             p,
@@ -294,11 +333,17 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
                 answer(mine, "news", 1, ConsentState::Accepted),
                 answer(ConsentOwner::Platform, "terms", 1, ConsentState::Accepted),
             ],
+            &crate::store_contract::how(),
         )
         .await
         .unwrap();
     store
-        .append_consents(p, c.id, &[answer(mine, "news", 2, ConsentState::Declined)])
+        .append_consents(
+            p,
+            c.id,
+            &[answer(mine, "news", 2, ConsentState::Declined)],
+            &crate::store_contract::how(),
+        )
         .await
         .unwrap();
     let current: Vec<_> = store

@@ -19,6 +19,7 @@ backend_tests!(
 
 async fn erasure_leaves_a_tombstone_and_forgets_the_rest(backend: Backend) {
     let (db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
     let p = pid(P1);
     let key = IdempotencyRef {
         route: "POST /customers".into(),
@@ -37,7 +38,10 @@ async fn erasure_leaves_a_tombstone_and_forgets_the_rest(backend: Backend) {
         1,
         ConsentState::Accepted,
     )];
-    let c = store.create_customer(p, &new).await.unwrap();
+    let c = store
+        .create_customer(p, &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     let keep = register(&store, P1, "kept@example.com").await;
     let m = mail("password_reset", Some(c.id), "zoe@example.com");
     store
@@ -156,7 +160,10 @@ async fn erasure_is_once_and_per_publisher(backend: Backend) {
     let p = pid(P1);
     let mut new = new_customer("yan@example.com");
     new.external_id = Some("ext-yan".into());
-    let c = store.create_customer(p, &new).await.unwrap();
+    let c = store
+        .create_customer(p, &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     let erase = audit("customer.erase", Some(p));
     assert!(!store.erase_customer(pid(P2), c.id, &erase).await.unwrap());
     assert!(store.customer(p, c.id).await.unwrap().is_some());
@@ -167,7 +174,10 @@ async fn erasure_is_once_and_per_publisher(backend: Backend) {
     let mut again = new_customer("yan@example.com");
     again.external_id = Some("ext-yan".into());
     again.refresh = super::refresh("rt-again");
-    let back = store.create_customer(p, &again).await.unwrap();
+    let back = store
+        .create_customer(p, &again, &crate::store_contract::how())
+        .await
+        .unwrap();
     assert_ne!(back.id, c.id);
     assert!(store.end_sessions(p, back.id).await.unwrap());
     assert!(!store.end_sessions(p, c.id).await.unwrap());

@@ -127,7 +127,10 @@ async fn a_registration_completes_its_key(backend: Backend) {
     begin(&store, p, &k, "body").await;
     let mut new = new_customer("rae@example.com");
     new.idempotency = Some(k.clone());
-    let c = store.create_customer(p, &new).await.unwrap();
+    let c = store
+        .create_customer(p, &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     assert_eq!(
         begin(&store, p, &k, "body").await,
         Idempotency::Done {

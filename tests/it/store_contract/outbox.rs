@@ -83,7 +83,10 @@ async fn reset_links_are_limited_per_hour_and_belong_to_one_customer(backend: Ba
 async fn a_reset_link_works_once_and_ends_every_session(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let new = new_customer("ida@example.com");
-    let c = store.create_customer(pid(P1), &new).await.unwrap();
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     let p = pid(P1);
     let m = mail("password_reset", Some(c.id), "ida@example.com");
     store

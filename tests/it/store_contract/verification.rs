@@ -138,7 +138,9 @@ async fn a_code_is_spent_by_the_registration_it_verifies(backend: Backend) {
 
     new.verification = Some("wrong".into());
     assert!(matches!(
-        store.create_customer(p, &new).await,
+        store
+            .create_customer(p, &new, &crate::store_contract::how())
+            .await,
         Err(StoreError::VerificationFailed)
     ));
     assert!(
@@ -158,7 +160,10 @@ async fn a_code_is_spent_by_the_registration_it_verifies(backend: Backend) {
     );
 
     new.verification = Some("code".into());
-    let c = store.create_customer(p, &new).await.unwrap();
+    let c = store
+        .create_customer(p, &new, &crate::store_contract::how())
+        .await
+        .unwrap();
     assert!(c.email_verified);
     assert_eq!(
         store
@@ -171,7 +176,9 @@ async fn a_code_is_spent_by_the_registration_it_verifies(backend: Backend) {
     let mut elsewhere = new_customer("ola@example.com");
     elsewhere.verification = Some("code".into());
     assert!(matches!(
-        store.create_customer(pid(P2), &elsewhere).await,
+        store
+            .create_customer(pid(P2), &elsewhere, &crate::store_contract::how())
+            .await,
         Err(StoreError::VerificationFailed)
     ));
 }

@@ -1,0 +1,281 @@
+//! The one writer of consent history, for both backends: every answer (registration, consents
+//! update, import, …) is appended here, inside the caller's write transaction, bound to the
+//! text hash of the version answered and chained to the customer's previous entry, and each
+//! customer's answers of the call get one signed receipt. The caller holds the customer's row
+//! (new in its transaction, updated, or locked), so two writers never chain from one entry.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use super::backend::{Backend, Conn, shared_sql};
+use super::proof::Collection;
+use crate::domain::CustomerId;
+use crate::domain::proof::{ChainedEntry, chain_time};
+use crate::domain::receipt::{ReceiptAnswer, ReceiptFacts, payload};
+
+/// Rows per multi-row statement (16 values each): SQLite looks each `$N` up in a list as it
+/// binds, so a statement with thousands of parameters costs more per row than a few smaller ones.
+const CHUNK: usize = 100;
+
+/// One answer to append.
+#[derive(Debug, Clone)]
+pub(super) struct Answer<'a> {
+    /// 0 for the platform, else the publisher.
+    pub owner: i64,
+    /// The consent.
+    pub name: &'a str,
+    /// The version answered.
+    pub version: i32,
+    /// `accepted` / `declined`.
+    pub state: &'a str,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Where from (nulled by an erasure, so not chained).
+    pub ip: Option<&'a str>,
+    /// Which client (likewise).
+    pub user_agent: Option<&'a str>,
+    /// Came from a bulk import.
+    pub imported: bool,
+}
+
+/// One customer's answers of a call.
+#[derive(Debug, Clone)]
+pub(super) struct Answers<'a> {
+    /// The customer.
+    pub customer: CustomerId,
+    /// Their answers, in order.
+    pub answers: Vec<Answer<'a>>,
+}
+
+/// What appending one customer's answers stored.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Recorded {
+    /// The receipt's id (`None` when there were no answers).
+    pub receipt: Option<String>,
+    /// The text hash of each answer's version, in order.
+    pub text_hashes: Vec<String>,
+}
+
+/// A consent version as answers are bound to it.
+pub(super) struct VersionText {
+    pub text_hash: String,
+    pub value: String,
+    pub required: bool,
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn list(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …), (…)` for `rows` rows of `cols` values.
+fn values(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", list(r * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writing consent history.
+#[async_trait::async_trait]
+pub(super) trait ConsentChain: Backend {
+    /// The text hash, document URL and required flag of every version of the platform's and
+    /// the publisher's consents, by (owner, name, version).
+    async fn version_texts(
+        conn: &mut Conn<Self>,
+        publisher: i64,
+    ) -> Result<HashMap<(i64, String, i32), VersionText>, StoreError>;
+
+    /// Appends the answers (see the module) and stores one receipt per customer that answered
+    /// anything; returns what it stored, one per entry of `batch`.
+    async fn record_consents(
+        conn: &mut Conn<Self>,
+        publisher: i64,
+        batch: &[Answers<'_>],
+        how: &Collection<'_>,
+    ) -> Result<Vec<Recorded>, StoreError>;
+}
+
+shared_sql! {
+    impl ConsentChain for B {
+        async fn version_texts(
+            conn: &mut Conn<Self>,
+            publisher: i64,
+        ) -> Result<HashMap<(i64, String, i32), VersionText>, StoreError> {
+            let sql = format!(
+                "SELECT {} FROM consent_versions WHERE owner IN (0, $1)",
+                super::sql::CONSENT_COLUMNS
+            );
+            let rows: Vec<super::sql::ConsentRow> =
+                sqlx::query_as(&sql).bind(publisher).fetch_all(&mut *conn).await?;
+            let mut out = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let v = super::ConsentVersion::try_from(row)?;
+                out.insert(
+                    (v.owner.get(), v.name.as_str().to_owned(), v.version),
+                    VersionText { text_hash: v.text_hash, value: v.value, required: v.required },
+                );
+            }
+            Ok(out)
+        }
+
+        async fn record_consents(
+            conn: &mut Conn<Self>,
+            publisher: i64,
+            batch: &[Answers<'_>],
+            how: &Collection<'_>,
+        ) -> Result<Vec<Recorded>, StoreError> {
+            let who: Vec<i64> = batch
+                .iter()
+                .filter(|a| !a.answers.is_empty())
+                .map(|a| a.customer.get())
+                .collect();
+            if who.is_empty() {
+                return Ok(vec![Recorded::default(); batch.len()]);
+            }
+            let texts = Self::version_texts(&mut *conn, publisher).await?;
+            let publisher_name: String = sqlx::query_scalar("SELECT name FROM publishers WHERE id = $1")
+                .bind(publisher)
+                .fetch_optional(&mut *conn)
+                .await?
+                .unwrap_or_default();
+            // Each customer's chain head (the newest entry) and country (the receipt's jurisdiction).
+            let mut heads: HashMap<i64, Option<String>> = HashMap::new();
+            let mut countries: HashMap<i64, Option<String>> = HashMap::new();
+            for chunk in who.chunks(CHUNK) {
+                let sql = format!(
+                    "SELECT customer_id, entry_hash FROM customer_consents WHERE id IN \
+                     (SELECT MAX(id) FROM customer_consents WHERE customer_id IN ({}) GROUP BY customer_id)",
+                    list(1, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (i64, Option<String>)>(&sql).persistent(false);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                heads.extend(q.fetch_all(&mut *conn).await?);
+                let sql = format!("SELECT id, country FROM customers WHERE id IN ({})", list(1, chunk.len()));
+                let mut q = sqlx::query_as::<_, (i64, Option<String>)>(&sql).persistent(false);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                countries.extend(q.fetch_all(&mut *conn).await?);
+            }
+            let publisher_id = crate::domain::PublisherId::from_i64(publisher).map_err(StoreError::Corrupt)?;
+            // (customer, answer, text hash, prev, entry hash, receipt id)
+            let mut rows: Vec<(i64, &Answer<'_>, String, Option<String>, String, String)> = Vec::new();
+            let mut receipts: Vec<(String, i64, DateTime<Utc>, String)> = Vec::new();
+            let mut ids = Vec::with_capacity(batch.len());
+            for group in batch {
+                if group.answers.is_empty() {
+                    ids.push(Recorded::default());
+                    continue;
+                }
+                let customer = group.customer.get();
+                let receipt_id = uuid::Uuid::new_v4().to_string();
+                let mut prev = heads.get(&customer).cloned().flatten();
+                let mut stated = Vec::with_capacity(group.answers.len());
+                let mut newest = group.answers[0].at;
+                for a in &group.answers {
+                    let Some(text) = texts.get(&(a.owner, a.name.to_owned(), a.version)) else {
+                        return Err(StoreError::Invalid(format!(
+                            "no version {} of consent {} (owner {})",
+                            a.version, a.name, a.owner
+                        )));
+                    };
+                    let at = chain_time(a.at);
+                    newest = newest.max(at);
+                    let entry = ChainedEntry {
+                        customer: group.customer,
+                        owner: a.owner,
+                        name: a.name,
+                        version: a.version,
+                        state: a.state,
+                        at,
+                        text_hash: &text.text_hash,
+                        collection_point: how.point.as_str(),
+                        prev_hash: prev.as_deref(),
+                    }
+                    .hash();
+                    rows.push((customer, a, text.text_hash.clone(), prev.take(), entry.clone(), receipt_id.clone()));
+                    prev = Some(entry);
+                    stated.push(ReceiptAnswer {
+                        owner: a.owner,
+                        name: a.name.to_owned(),
+                        version: a.version,
+                        state: a.state.to_owned(),
+                        text_hash: text.text_hash.clone(),
+                        document_url: text.value.clone(),
+                        required: text.required,
+                    });
+                }
+                let facts = ReceiptFacts {
+                    id: &receipt_id,
+                    publisher: publisher_id,
+                    publisher_name: &publisher_name,
+                    customer: group.customer,
+                    country: countries.get(&customer).and_then(|c| c.as_deref()),
+                    at: newest,
+                    collection_point: how.point,
+                    answers: &stated,
+                };
+                let jws = how.signer.sign_receipt(&payload(&facts)).map_err(StoreError::Invalid)?;
+                receipts.push((receipt_id.clone(), customer, newest, jws));
+                ids.push(Recorded {
+                    receipt: Some(receipt_id),
+                    text_hashes: stated.into_iter().map(|a| a.text_hash).collect(),
+                });
+            }
+            for chunk in rows.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO customer_consents (customer_id, owner, name, version, state, ip, user_agent, at, \
+                     imported, text_hash, collection_point, route, request_id, prev_hash, entry_hash, receipt_id) VALUES {}",
+                    values(chunk.len(), 16)
+                );
+                let mut q = sqlx::query(&sql);
+                for (customer, a, text_hash, prev, entry, receipt) in chunk {
+                    q = q
+                        .bind(*customer)
+                        .bind(a.owner)
+                        .bind(a.name.to_owned())
+                        .bind(a.version)
+                        .bind(a.state.to_owned())
+                        .bind(a.ip.map(str::to_owned))
+                        .bind(a.user_agent.map(str::to_owned))
+                        .bind(chain_time(a.at))
+                        .bind(a.imported)
+                        .bind(text_hash.clone())
+                        .bind(how.point.as_str())
+                        .bind(how.route.to_owned())
+                        .bind(how.request_id.map(str::to_owned))
+                        .bind(prev.clone())
+                        .bind(entry.clone())
+                        .bind(receipt.clone());
+                }
+                q.execute(&mut *conn).await?;
+            }
+            for chunk in receipts.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO consent_receipts (id, publisher_id, customer_id, collection_point, created_at, jws) VALUES {}",
+                    values(chunk.len(), 6)
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, customer, at, jws) in chunk {
+                    q = q
+                        .bind(id.clone())
+                        .bind(publisher)
+                        .bind(*customer)
+                        .bind(how.point.as_str())
+                        .bind(*at)
+                        .bind(jws.clone());
+                }
+                q.execute(&mut *conn).await?;
+            }
+            Ok(ids)
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Consent receipts: one signed receipt per change, verifiable offline with the JWKS and a
+//! published JWS library, listed for the customer (and only them), in the admin API and the
+//! dashboard's data, and named by the `customer.consents_changed` event.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::admin_api::{DEMO, OPERATOR, OTHER, call, create_publisher, ok, publisher_key, spawn};
+use crate::backend_tests;
+use crate::consent_proof::{put, text_hash, with_consents};
+use crate::support::{Backend, TestApp, assert_error, json};
+
+backend_tests!(
+    each_change_gets_a_receipt_that_verifies_with_the_jwks,
+    receipts_are_the_customers_own,
+);
+
+async fn receipts(app: &TestApp, id: &str, jwt: &str) -> reqwest::Response {
+    app.authed(
+        Method::GET,
+        &format!("/customers/{id}/consents/receipts"),
+        jwt,
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+/// Verifies a compact JWS with the server's JWKS (jsonwebtoken): its payload.
+async fn verified(app: &TestApp, jws: &str) -> Result<Value, jsonwebtoken::errors::Error> {
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(jws)?;
+    let kid = header.kid.expect("a kid header");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("the kid is in the JWKS");
+    let key = DecodingKey::from_ed_components(jwk["x"].as_str().unwrap())?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    Ok(jsonwebtoken::decode::<Value>(jws, &key, &validation)?.claims)
+}
+
+/// The JWS with one byte of its payload changed (and still valid base64url).
+fn tampered(jws: &str) -> String {
+    let parts: Vec<&str> = jws.split('.').collect();
+    let mut payload = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+    let at = payload.windows(8).position(|w| w == b"accepted").unwrap();
+    payload[at] = b'A';
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(&payload),
+        parts[2]
+    )
+}
+
+async fn each_change_gets_a_receipt_that_verifies_with_the_jwks(backend: Backend) {
+    let app = spawn(backend).await;
+    let c = with_consents(&app, "receipt@example.com").await;
+    put(
+        &app,
+        &c,
+        json!([{"name": "broadcaster_marketing", "version": "1", "state": "declined"},
+                         {"name": "broadcaster_terms", "version": "1", "state": "accepted"}]),
+        "r",
+    )
+    .await;
+    let (status, body) = json(receipts(&app, &c.id, &c.jwt).await).await;
+    assert_eq!(status, 200, "{body}");
+    let list = body["responseData"]["receipts"].as_array().unwrap().clone();
+    let points: Vec<&str> = list
+        .iter()
+        .map(|r| r["collectionPoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(points, ["consents_update", "registration"], "newest first");
+
+    let newest = verified(&app, list[0]["jws"].as_str().unwrap())
+        .await
+        .expect("the receipt verifies");
+    assert_eq!(newest["consentReceiptID"], list[0]["receiptId"]);
+    assert_eq!(
+        (
+            newest["piiPrincipalId"].as_str(),
+            newest["jurisdiction"].as_str()
+        ),
+        (Some(c.id.as_str()), Some("GB"))
+    );
+    assert_eq!(newest["piiControllers"][0]["piiControllerId"], DEMO);
+    assert_eq!(
+        newest["piiControllers"][0]["piiController"],
+        "Demo Publisher"
+    );
+    assert_eq!(newest["policyUrl"], "https://demo.example/terms");
+    let purposes = newest["services"][0]["purposes"].as_array().unwrap();
+    let terms = purposes
+        .iter()
+        .find(|p| p["consentName"] == "broadcaster_terms")
+        .unwrap();
+    assert_eq!(
+        (terms["consentVersion"].as_str(), terms["state"].as_str()),
+        (Some("1"), Some("accepted"))
+    );
+    assert_eq!(
+        terms["textHash"],
+        text_hash(&app, "broadcaster_terms").await
+    );
+    let marketing = purposes
+        .iter()
+        .find(|p| p["consentName"] == "broadcaster_marketing")
+        .unwrap();
+    assert_eq!(marketing["state"], "declined");
+
+    let first = list[1]["jws"].as_str().unwrap();
+    assert!(verified(&app, first).await.is_ok());
+    assert!(
+        verified(&app, &tampered(first)).await.is_err(),
+        "one changed byte fails verification"
+    );
+
+    // The admin API lists the same receipts and serves one as a file.
+    let admin = ok(
+        &app,
+        &format!("/admin/api/publishers/{DEMO}/customers/{}/receipts", c.id),
+        OPERATOR,
+    )
+    .await;
+    assert_eq!(admin["receipts"][0]["jws"], list[0]["jws"]);
+    let id = list[0]["receiptId"].as_str().unwrap();
+    let file = app
+        .client
+        .get(app.url(&format!("/admin/api/publishers/{DEMO}/receipts/{id}")))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "application/jose");
+    assert_eq!(file.text().await.unwrap(), list[0]["jws"].as_str().unwrap());
+
+    // The event of the change names its receipt and the texts answered.
+    let event: Value = serde_json::from_str(&app.db.text(&format!(
+        "SELECT body FROM events WHERE type = 'customer.consents_changed' AND customer_id = {}", c.id)).await).unwrap();
+    assert_eq!(event["data"]["receiptId"].as_str(), Some(id), "{event}");
+    let changed = &event["data"]["consents"][0];
+    assert_eq!(changed["name"], "broadcaster_marketing");
+    assert_eq!(
+        changed["textHash"],
+        text_hash(&app, "broadcaster_marketing").await
+    );
+}
+
+async fn receipts_are_the_customers_own(backend: Backend) {
+    let app = spawn(backend).await;
+    create_publisher(&app, OTHER).await;
+    let mine = with_consents(&app, "mine@example.com").await;
+    let theirs = with_consents(&app, "theirs@example.com").await;
+    assert_error(receipts(&app, &theirs.id, &mine.jwt).await, 403, "AUTH0004").await;
+    assert_error(
+        receipts(&app, &mine.id, "not-a-token").await,
+        401,
+        "AUTH0002",
+    )
+    .await;
+    let (status, body) = json(receipts(&app, &mine.id, &mine.jwt).await).await;
+    assert_eq!(
+        (
+            status,
+            body["responseData"]["receipts"].as_array().map(Vec::len)
+        ),
+        (200, Some(1)),
+        "{body}"
+    );
+    let id = body["responseData"]["receipts"][0]["receiptId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another publisher's key reaches neither the list nor the receipt.
+    let (key, _) = publisher_key(&app, OTHER).await;
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        &format!(
+            "/admin/api/publishers/{DEMO}/customers/{}/receipts",
+            mine.id
+        ),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        &format!("/admin/api/publishers/{OTHER}/receipts/{id}"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
