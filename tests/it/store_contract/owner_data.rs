@@ -4,7 +4,9 @@
 use enroll::domain::{ConsentOwner, ConsentState};
 use serde_json::json;
 
-use super::{P1, P2, answer, new_customer, pid, register, rotate, two_publishers};
+use super::{
+    P1, P2, answer, how, new_customer, pid, platform_terms, register, rotate, two_publishers,
+};
 use crate::backend_tests;
 use crate::support::Backend;
 
@@ -13,12 +15,21 @@ backend_tests!(history_rows_hold_every_column_of_one_publishers_customer);
 async fn history_rows_hold_every_column_of_one_publishers_customer(backend: Backend) {
     let (_db, store) = two_publishers(backend).await;
     let p = pid(P1);
+    // Answers are bound to the versions they answer: publish them first.
+    platform_terms(&store).await;
+    store
+        .publish_consent(
+            ConsentOwner::Platform,
+            &crate::consents::draft("news", "News", false),
+        )
+        .await
+        .unwrap();
     let mut new = new_customer("rows@example.com");
     new.consents = vec![
         answer(ConsentOwner::Platform, "terms", 1, ConsentState::Accepted),
-        answer(ConsentOwner::Platform, "news", 2, ConsentState::Declined),
+        answer(ConsentOwner::Platform, "news", 1, ConsentState::Declined),
     ];
-    let c = store.create_customer(p, &new).await.unwrap();
+    let c = store.create_customer(p, &new, &how()).await.unwrap();
     let rows = store.consent_history_rows(p, c.id).await.unwrap();
     assert_eq!(rows.len(), 2);
     let first = &rows[0];
@@ -28,12 +39,19 @@ async fn history_rows_hold_every_column_of_one_publishers_customer(backend: Back
         keys,
         [
             "at",
+            "collection_point",
+            "entry_hash",
             "id",
             "imported",
             "ip",
             "name",
             "owner",
+            "prev_hash",
+            "receipt_id",
+            "request_id",
+            "route",
             "state",
+            "text_hash",
             "user_agent",
             "version"
         ]
