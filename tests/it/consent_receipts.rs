@@ -16,6 +16,7 @@ use crate::support::{Backend, TestApp, assert_error, json};
 backend_tests!(
     each_change_gets_a_receipt_that_verifies_with_the_jwks,
     receipts_are_the_customers_own,
+    the_dashboard_lists_and_downloads_receipts,
 );
 
 async fn receipts(app: &TestApp, id: &str, jwt: &str) -> reqwest::Response {
@@ -209,4 +210,54 @@ async fn receipts_are_the_customers_own(backend: Backend) {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+async fn the_dashboard_lists_and_downloads_receipts(backend: Backend) {
+    let app = spawn(backend).await;
+    create_publisher(&app, OTHER).await;
+    let c = with_consents(&app, "dash-receipt@example.com").await;
+    put(
+        &app,
+        &c,
+        json!([{"name": "broadcaster_marketing", "version": "1", "state": "declined"}]),
+        "d",
+    )
+    .await;
+    let (_, body) = json(receipts(&app, &c.id, &c.jwt).await).await;
+    let listed = body["responseData"]["receipts"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2, "{body}");
+
+    let admin = crate::dashboard::Admin::sign_in(&app, OPERATOR).await;
+    let (status, page) = admin
+        .get(&format!("/admin/customers/{}?publisher={DEMO}", c.id))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Consent receipts"), "{page}");
+    for r in &listed {
+        let rid = r["receiptId"].as_str().unwrap();
+        let link = format!("/admin/customers/{}/receipts/{rid}?publisher={DEMO}", c.id);
+        assert!(page.contains(&link), "{link} on {page}");
+        let (status, file) = admin.get(&link).await;
+        assert_eq!(
+            (status, file.as_str()),
+            (reqwest::StatusCode::OK, r["jws"].as_str().unwrap())
+        );
+    }
+
+    // Another publisher's session reaches neither the page nor a receipt.
+    let (key, _) = publisher_key(&app, OTHER).await;
+    let other = crate::dashboard::Admin::sign_in(&app, &key).await;
+    let rid = listed[0]["receiptId"].as_str().unwrap();
+    let (status, file) = other
+        .get(&format!(
+            "/admin/customers/{}/receipts/{rid}?publisher={DEMO}",
+            c.id
+        ))
+        .await;
+    assert_ne!(status, 200, "{file}");
+    assert!(!file.contains(listed[0]["jws"].as_str().unwrap()));
+    let (status, file) = other
+        .get(&format!("/admin/customers/{}/receipts/{rid}", c.id))
+        .await;
+    assert_ne!(status, 200, "{file}");
 }
