@@ -394,6 +394,9 @@ pub struct AdminSettings {
     /// report check).
     #[serde(with = "humantime_serde")]
     pub import_stale_after: Duration,
+    /// Connections an import writes its batches on at once (Postgres; SQLite has one
+    /// writer). Rows of one email key always share one.
+    pub import_writers: usize,
 }
 
 impl Default for AdminSettings {
@@ -404,6 +407,7 @@ impl Default for AdminSettings {
             session_ttl: Duration::from_secs(8 * 3600),
             import_body_limit: 1 << 30,
             import_stale_after: Duration::from_secs(60),
+            import_writers: 2,
         }
     }
 }
@@ -693,6 +697,9 @@ impl Settings {
         }
         if self.admin.import_stale_after < Duration::from_millis(400) {
             return Err("admin.import_stale_after: must be at least 400ms (e.g. \"60s\")".into());
+        }
+        if !(1..=16).contains(&self.admin.import_writers) {
+            return Err("admin.import_writers: must be from 1 to 16".into());
         }
         if self.cache.ttl.is_zero() {
             return Err("cache.ttl: must be more than 0 (e.g. \"5s\")".into());

@@ -70,6 +70,9 @@ pub fn backoff(settings: &EventSettings, attempts: i32) -> Duration {
     full.mul_f64(jitter)
 }
 
+/// How long the worker lets commits gather once woken.
+const COALESCE: Duration = Duration::from_millis(5);
+
 /// Starts the delivery worker; it ends when the store is dropped.
 pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSettings) {
     tokio::spawn(async move {
@@ -80,6 +83,9 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
         // The first purge waits an interval: start-up (migrations, config) has the writer.
         let mut purged = Instant::now();
         let mut reported = std::collections::HashSet::new();
+        let Some(signal) = store.upgrade().map(|s| s.event_signal()) else {
+            return;
+        };
         loop {
             let Some(store) = store.upgrade() else { break };
             if sampled.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY) {
@@ -97,10 +103,16 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
             }
             match store.claim_deliveries(settings.batch.max(1), lease).await {
                 Ok(batch) if !batch.is_empty() => {
-                    let sends = batch
-                        .iter()
-                        .map(|d| deliver(store.as_ref(), &client, &settings, d));
-                    futures_util::future::join_all(sends).await;
+                    let sends = batch.iter().map(|d| deliver(&client, &settings, d));
+                    let tries = futures_util::future::join_all(sends).await;
+                    // One write for the whole batch (SQLite has one writer at a time, and
+                    // registrations wait for it).
+                    let settled: Vec<_> = batch.iter().zip(tries).collect();
+                    if let Err(e) = store.settle_deliveries(&settled).await {
+                        // Unsettled: the claims expire and the deliveries are tried again
+                        // (at least once).
+                        tracing::error!(error = %e, deliveries = settled.len(), "webhooks: could not record tries");
+                    }
                     continue;
                 }
                 Ok(_) => {}
@@ -109,7 +121,14 @@ pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSett
                 }
             }
             drop(store);
-            tokio::time::sleep(settings.poll_interval).await;
+            // Woken by this process's commits at once; other replicas' events by the poll.
+            tokio::select! {
+                () = signal.notified() => {
+                    // A burst of commits (a login storm) becomes one claim, not one each.
+                    tokio::time::sleep(COALESCE).await;
+                }
+                () = tokio::time::sleep(settings.poll_interval) => {}
+            }
         }
     });
 }
@@ -136,12 +155,12 @@ async fn sample(store: &dyn Store, reported: &mut std::collections::HashSet<i64>
     }
 }
 
+/// Tries one delivery; counts and logs how it ended.
 async fn deliver(
-    store: &dyn Store,
     client: &OutboundClient,
     settings: &EventSettings,
     d: &ClaimedDelivery,
-) {
+) -> DeliveryResult {
     let result = attempt(client, settings, d).await;
     let outcome = match &result {
         DeliveryResult::Delivered(_) => "delivered",
@@ -170,10 +189,7 @@ async fn deliver(
             tracing::warn!(endpoint = d.endpoint, event = %d.event_id, ?status, %error, reason, "webhook endpoint disabled");
         }
     }
-    if let Err(e) = store.settle_delivery(d, &result).await {
-        // Unsettled: the claim expires and the delivery is tried again (at least once).
-        tracing::error!(error = %e, delivery = d.id, "webhooks: could not record a try");
-    }
+    result
 }
 
 /// One POST: its status, or why there was none.

@@ -5,6 +5,7 @@
 //! an error of its own (line, field, message), never the file's. No email is sent.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -61,6 +62,72 @@ pub async fn run(
     super::publishers::in_scope(sv, auth, publisher).await?;
     let actor = begin(sv, auth, publisher, mode, import).await?;
     write(sv, publisher, mode, file, import, actor).await
+}
+
+/// The writer of rows with this email key, out of `writers`.
+fn lane_of(email_key: &str, writers: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    email_key.hash(&mut h);
+    usize::try_from(h.finish() % writers as u64).unwrap_or(0)
+}
+
+/// Times a batch the database ended to resolve a conflict with another writer's is written
+/// again before the import fails.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// One writer: batches of its rows, each in one transaction.
+#[allow(clippy::too_many_arguments)]
+async fn write_lane(
+    sv: &Services,
+    publisher: PublisherId,
+    mode: ImportMode,
+    import: &str,
+    actor: &Actor,
+    how: &crate::store::Collection<'_>,
+    batches: &AtomicU64,
+    mut queue: mpsc::Receiver<Prepared>,
+) -> Result<(), String> {
+    let mut rows = Vec::with_capacity(BATCH);
+    let mut errors = Vec::new();
+    let flush = async |rows: &mut Vec<ImportedCustomer>, errors: &mut Vec<RowError>| {
+        let mut tries = 0;
+        let done = loop {
+            match sv
+                .store
+                .import_batch(publisher, import, mode, rows, errors, actor, how)
+                .await
+            {
+                Err(e) if e.is_retryable_conflict() && tries < CONFLICT_RETRIES => tries += 1,
+                done => break done.map_err(|e| format!("database: {e}")),
+            }
+        };
+        rows.clear();
+        errors.clear();
+        done?;
+        let n = batches.fetch_add(1, Ordering::Relaxed) + 1;
+        // As the table grows, its statistics must follow (or lookups turn into scans).
+        if matches!(n, 2 | 10 | 50) || n.is_multiple_of(200) {
+            sv.store
+                .import_analyze()
+                .await
+                .map_err(|e| format!("database: {e}"))?;
+        }
+        Ok::<(), String>(())
+    };
+    while let Some(prepared) = queue.recv().await {
+        match prepared {
+            Ok(row) => rows.push(row),
+            Err(e) => errors.extend(e),
+        }
+        if rows.len() + errors.len() >= BATCH {
+            flush(&mut rows, &mut errors).await?;
+        }
+    }
+    if !rows.is_empty() || !errors.is_empty() {
+        flush(&mut rows, &mut errors).await?;
+    }
+    Ok(())
 }
 
 /// Where an import [`begin`] recorded stands now.
@@ -154,42 +221,37 @@ async fn write_rows(
         } = file;
         read_records(format, source, &view, firebase.as_ref(), &tx)
     });
-    let mut rows = Vec::with_capacity(BATCH);
-    let mut errors = Vec::new();
     let request_id = super::proof::request_id();
     let how =
         super::proof::collection(sv, CollectionPoint::Import, "import", request_id.as_deref());
-    let flush = async |rows: &mut Vec<ImportedCustomer>, errors: &mut Vec<RowError>| {
-        let done = sv
-            .store
-            .import_batch(publisher, import, mode, rows, errors, actor, &how)
-            .await
-            .map_err(|e| format!("database: {e}"));
-        rows.clear();
-        errors.clear();
-        done
+    // Several writers on Postgres: the database server's cores share the work. Rows of one
+    // email key go to one writer, so a file's repeats of an email apply in file order.
+    let writers = if sv.store.parallel_import() {
+        sv.settings.admin.import_writers.max(1)
+    } else {
+        1
     };
-    let mut batches = 0u64;
-    while let Some(prepared) = rx.recv().await {
-        match prepared {
-            Ok(row) => rows.push(row),
-            Err(e) => errors.extend(e),
-        }
-        if rows.len() + errors.len() >= BATCH {
-            flush(&mut rows, &mut errors).await?;
-            batches += 1;
-            // As the table grows, its statistics must follow (or lookups turn into scans).
-            if matches!(batches, 2 | 10 | 50) || batches.is_multiple_of(200) {
-                sv.store
-                    .import_analyze()
-                    .await
-                    .map_err(|e| format!("database: {e}"))?;
+    let batches = AtomicU64::new(0);
+    let (lanes, queues): (Vec<_>, Vec<_>) = (0..writers)
+        .map(|_| mpsc::channel::<Prepared>(BATCH))
+        .unzip();
+    let dispatch = async move {
+        while let Some(prepared) = rx.recv().await {
+            let lane = match &prepared {
+                Ok(row) => lane_of(&row.email_key, writers),
+                Err(_) => 0,
+            };
+            if lanes[lane].send(prepared).await.is_err() {
+                // That writer stopped (its error ends the import).
+                break;
             }
         }
-    }
-    if !rows.is_empty() || !errors.is_empty() {
-        flush(&mut rows, &mut errors).await?;
-    }
+        Ok::<(), String>(())
+    };
+    let writing = queues
+        .into_iter()
+        .map(|queue| write_lane(sv, publisher, mode, import, actor, &how, &batches, queue));
+    futures_util::future::try_join(dispatch, futures_util::future::try_join_all(writing)).await?;
     reader
         .await
         .map_err(|e| format!("the reading thread failed: {e}"))?

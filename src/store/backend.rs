@@ -40,6 +40,15 @@ pub trait Backend: Send + Sync + 'static {
     /// scans it all); `None` where the planner needs none (SQLite picks the unique index).
     const ANALYZE_CUSTOMERS: Option<&'static str>;
 
+    /// Whether several transactions write at once (Postgres), so a bulk import may write
+    /// its batches on several connections; SQLite has one writer at a time.
+    const PARALLEL_WRITES: bool;
+
+    /// Whether the multi-row statements' lists bind positional `?`s (see
+    /// `placeholders.rs`): SQLite looks each `$N` up by name, at a cost that grows with the
+    /// statement's parameters.
+    const POSITIONAL_PARAMS: bool;
+
     /// The connection pool, measured (what the shared SQL runs on).
     fn pool(&self) -> &Metered<Self::Db>;
 
@@ -56,6 +65,10 @@ pub trait Backend: Send + Sync + 'static {
     fn begin_locked(
         &self,
     ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+
+    /// Rung after a transaction that wrote events commits (see
+    /// [`EventStore::event_signal`](super::EventStore::event_signal)).
+    fn new_events(&self) -> &std::sync::Arc<tokio::sync::Notify>;
 
     /// Applies this backend's own `migrations/<backend>/`, one process at a time.
     fn run_migrations(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

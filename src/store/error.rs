@@ -32,6 +32,20 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// The database ended the transaction to resolve a conflict with another one (Postgres
+    /// deadlock `40P01` or serialization failure `40001`): nothing was written, and the same
+    /// transaction may simply run again.
+    pub fn is_retryable_conflict(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40P01" | "40001"))
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {

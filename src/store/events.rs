@@ -221,6 +221,10 @@ pub trait EventStore: Send + Sync + 'static {
         overlap: Duration,
     ) -> Result<Option<WebhookEndpoint>, StoreError>;
 
+    /// Notified each time a transaction that wrote events commits in this process: the
+    /// delivery worker waits on it (and polls, for other replicas' events).
+    fn event_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
+
     /// Claims up to `limit` due deliveries for `lease` (a crashed worker's claims expire),
     /// never a customer's event while an earlier one of that customer is still pending for
     /// the same endpoint.
@@ -230,11 +234,10 @@ pub trait EventStore: Send + Sync + 'static {
         lease: Duration,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// Records how a try ended.
-    async fn settle_delivery(
+    /// Records how each try of a batch ended, in one transaction.
+    async fn settle_deliveries(
         &self,
-        delivery: &ClaimedDelivery,
-        result: &DeliveryResult,
+        settled: &[(&ClaimedDelivery, DeliveryResult)],
     ) -> Result<(), StoreError>;
 
     /// Forgets deliveries made and events with no pending delivery, older than `cutoff`.

@@ -119,6 +119,10 @@ pub struct ImportInfo {
 /// Bulk imports.
 #[async_trait]
 pub trait ImportStore: Send + Sync + 'static {
+    /// Whether batches may be written on several connections at once (see
+    /// `admin.import_writers`): rows with one email key must stay on one of them.
+    fn parallel_import(&self) -> bool;
+
     /// Records a new running import.
     async fn create_import(
         &self,

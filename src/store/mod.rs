@@ -14,6 +14,7 @@ mod health;
 mod import;
 mod metered;
 mod owner_data;
+mod placeholders;
 mod postgres;
 mod proof;
 mod publisher;

@@ -1,10 +1,12 @@
 //! The Postgres store: the production and scale-out backend.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
+use tokio::sync::Notify;
 
 use super::StoreError;
 use super::backend::Backend;
@@ -18,6 +20,8 @@ const PROVISIONING_LOCK: i64 = 0x656e_726f_6c6c; // "enroll"
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Metered<Postgres>,
+    /// Rung when a transaction that wrote events commits.
+    new_events: Arc<Notify>,
 }
 
 impl PgStore {
@@ -36,6 +40,7 @@ impl PgStore {
             .connect_lazy_with(options);
         Ok(PgStore {
             pool: Metered::new(pool),
+            new_events: Arc::default(),
         })
     }
 
@@ -58,12 +63,19 @@ impl Backend for PgStore {
 
     const ANALYZE_CUSTOMERS: Option<&'static str> = Some("ANALYZE customers");
 
+    const POSITIONAL_PARAMS: bool = false;
+    const PARALLEL_WRITES: bool = true;
+
     fn pool(&self) -> &Metered<Postgres> {
         &self.pool
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    fn new_events(&self) -> &Arc<Notify> {
+        &self.new_events
     }
 
     async fn begin_locked(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {

@@ -193,7 +193,7 @@ shared_sql! {
             }
             tx.commit().await?;
             if let Published::New(_) = published {
-                written("consent.published");
+                written(self.new_events(), "consent.published");
             }
             Ok(published)
         }
@@ -218,7 +218,7 @@ shared_sql! {
             }
             tx.commit().await?;
             if archived && live > 0 {
-                written("consent.archived");
+                written(self.new_events(), "consent.archived");
             }
             Ok(archived)
         }
@@ -314,8 +314,8 @@ shared_sql! {
                     .await?;
             }
             tx.commit().await?;
-            report.published.iter().for_each(|_| written("consent.published"));
-            report.archived.iter().for_each(|_| written("consent.archived"));
+            report.published.iter().for_each(|_| written(self.new_events(), "consent.published"));
+            report.archived.iter().for_each(|_| written(self.new_events(), "consent.archived"));
             Ok(report)
         }
     }

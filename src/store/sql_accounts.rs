@@ -123,7 +123,7 @@ shared_sql! {
             };
             Self::emit(&mut *tx, event, now).await?;
             tx.commit().await?;
-            written("customer.logged_in");
+            written(self.new_events(), "customer.logged_in");
             Ok(())
         }
 
@@ -361,7 +361,7 @@ shared_sql! {
             };
             Self::emit(&mut *tx, event, now).await?;
             tx.commit().await?;
-            written("customer.password_changed");
+            written(self.new_events(), "customer.password_changed");
             Ok(true)
         }
 

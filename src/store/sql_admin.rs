@@ -232,7 +232,7 @@ shared_sql! {
             }
             tx.commit().await?;
             if let Published::New(_) = published {
-                written("consent.published");
+                written(self.new_events(), "consent.published");
             }
             Ok(published)
         }
@@ -260,7 +260,7 @@ shared_sql! {
             }
             tx.commit().await?;
             if archived && live > 0 {
-                written("consent.archived");
+                written(self.new_events(), "consent.archived");
             }
             Ok(archived)
         }
@@ -378,7 +378,7 @@ shared_sql! {
             Self::emit(&mut *tx, event, now).await?;
             Self::insert_audit(&mut *tx, audit, now).await?;
             tx.commit().await?;
-            written("customer.erased");
+            written(self.new_events(), "customer.erased");
             Ok(true)
         }
 

@@ -1,8 +1,11 @@
 //! The one writer of consent history, for both backends: every answer (registration, consents
 //! update, import, …) is appended here, inside the caller's write transaction, bound to the
 //! text hash of the version answered and chained to the customer's previous entry, and each
-//! customer's answers of the call get one signed receipt. The caller holds the customer's row
-//! (new in its transaction, updated, or locked), so two writers never chain from one entry.
+//! customer's answers of the call get one signed receipt — except imported answers: a receipt
+//! is Enroll's signed record of a consent it collected, and the publisher's old system
+//! collected those (they are chained and marked `imported`; the customer's next change through
+//! Enroll gets a receipt). The caller holds the customer's row (new in its transaction,
+//! updated, or locked), so two writers never chain from one entry.
 
 use std::collections::HashMap;
 
@@ -10,14 +13,15 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use super::backend::{Backend, Conn, shared_sql};
+use super::placeholders::{list, values};
 use super::proof::Collection;
 use crate::domain::CustomerId;
-use crate::domain::proof::{ChainedEntry, chain_time};
+use crate::domain::proof::{ChainedEntry, CollectionPoint, chain_time};
 use crate::domain::receipt::{ReceiptAnswer, ReceiptFacts, payload};
 
-/// Rows per multi-row statement (16 values each): SQLite looks each `$N` up in a list as it
-/// binds, so a statement with thousands of parameters costs more per row than a few smaller ones.
-const CHUNK: usize = 100;
+/// Rows per multi-row statement (16 values each, well under both backends' limits; the lists
+/// are positional on SQLite, see `placeholders.rs`).
+const CHUNK: usize = 400;
 
 /// One answer to append.
 #[derive(Debug, Clone)]
@@ -45,6 +49,9 @@ pub(super) struct Answer<'a> {
 pub(super) struct Answers<'a> {
     /// The customer.
     pub customer: CustomerId,
+    /// Created in the caller's transaction: there is no earlier entry to chain to (saves
+    /// looking for one).
+    pub fresh: bool,
     /// Their answers, in order.
     pub answers: Vec<Answer<'a>>,
 }
@@ -65,22 +72,6 @@ pub(super) struct VersionText {
     pub required: bool,
 }
 
-/// `$from, $from+1, …` for `n` values.
-fn list(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `($1, …), (…)` for `rows` rows of `cols` values.
-fn values(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", list(r * cols + 1, cols)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Writing consent history.
 #[async_trait::async_trait]
 pub(super) trait ConsentChain: Backend {
@@ -92,7 +83,7 @@ pub(super) trait ConsentChain: Backend {
     ) -> Result<HashMap<(i64, String, i32), VersionText>, StoreError>;
 
     /// Appends the answers (see the module) and stores one receipt per customer that answered
-    /// anything; returns what it stored, one per entry of `batch`.
+    /// anything (none for an import); returns what it stored, one per entry of `batch`.
     async fn record_consents(
         conn: &mut Conn<Self>,
         publisher: i64,
@@ -130,35 +121,49 @@ shared_sql! {
             batch: &[Answers<'_>],
             how: &Collection<'_>,
         ) -> Result<Vec<Recorded>, StoreError> {
-            let who: Vec<i64> = batch
-                .iter()
-                .filter(|a| !a.answers.is_empty())
-                .map(|a| a.customer.get())
-                .collect();
-            if who.is_empty() {
+            if batch.iter().all(|a| a.answers.is_empty()) {
                 return Ok(vec![Recorded::default(); batch.len()]);
             }
+            // Whose chain head to look up (a fresh customer has none).
+            let older: Vec<i64> = batch
+                .iter()
+                .filter(|a| !a.answers.is_empty() && !a.fresh)
+                .map(|a| a.customer.get())
+                .collect();
             let texts = Self::version_texts(&mut *conn, publisher).await?;
-            let publisher_name: String = sqlx::query_scalar("SELECT name FROM publishers WHERE id = $1")
-                .bind(publisher)
-                .fetch_optional(&mut *conn)
-                .await?
-                .unwrap_or_default();
+            // See the module: no receipt for what an import brought in.
+            let sign = how.point != CollectionPoint::Import;
+            let publisher_name: String = if sign {
+                sqlx::query_scalar("SELECT name FROM publishers WHERE id = $1")
+                    .bind(publisher)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
             // Each customer's chain head (the newest entry) and country (the receipt's jurisdiction).
             let mut heads: HashMap<i64, Option<String>> = HashMap::new();
             let mut countries: HashMap<i64, Option<String>> = HashMap::new();
-            for chunk in who.chunks(CHUNK) {
+            for chunk in older.chunks(CHUNK) {
                 let sql = format!(
                     "SELECT customer_id, entry_hash FROM customer_consents WHERE id IN \
                      (SELECT MAX(id) FROM customer_consents WHERE customer_id IN ({}) GROUP BY customer_id)",
-                    list(1, chunk.len())
+                    list::<B>(1, chunk.len())
                 );
                 let mut q = sqlx::query_as::<_, (i64, Option<String>)>(&sql).persistent(false);
                 for id in chunk {
                     q = q.bind(*id);
                 }
                 heads.extend(q.fetch_all(&mut *conn).await?);
-                let sql = format!("SELECT id, country FROM customers WHERE id IN ({})", list(1, chunk.len()));
+            }
+            let who: Vec<i64> = if sign {
+                batch.iter().filter(|a| !a.answers.is_empty()).map(|a| a.customer.get()).collect()
+            } else {
+                Vec::new()
+            };
+            for chunk in who.chunks(CHUNK) {
+                let sql = format!("SELECT id, country FROM customers WHERE id IN ({})", list::<B>(1, chunk.len()));
                 let mut q = sqlx::query_as::<_, (i64, Option<String>)>(&sql).persistent(false);
                 for id in chunk {
                     q = q.bind(*id);
@@ -167,7 +172,7 @@ shared_sql! {
             }
             let publisher_id = crate::domain::PublisherId::from_i64(publisher).map_err(StoreError::Corrupt)?;
             // (customer, answer, text hash, prev, entry hash, receipt id)
-            let mut rows: Vec<(i64, &Answer<'_>, String, Option<String>, String, String)> = Vec::new();
+            let mut rows: Vec<(i64, &Answer<'_>, String, Option<String>, String, Option<String>)> = Vec::new();
             let mut receipts: Vec<(String, i64, DateTime<Utc>, String)> = Vec::new();
             let mut ids = Vec::with_capacity(batch.len());
             for group in batch {
@@ -176,7 +181,7 @@ shared_sql! {
                     continue;
                 }
                 let customer = group.customer.get();
-                let receipt_id = uuid::Uuid::new_v4().to_string();
+                let receipt_id = sign.then(|| uuid::Uuid::new_v4().to_string());
                 let mut prev = heads.get(&customer).cloned().flatten();
                 let mut stated = Vec::with_capacity(group.answers.len());
                 let mut newest = group.answers[0].at;
@@ -213,20 +218,22 @@ shared_sql! {
                         required: text.required,
                     });
                 }
-                let facts = ReceiptFacts {
-                    id: &receipt_id,
-                    publisher: publisher_id,
-                    publisher_name: &publisher_name,
-                    customer: group.customer,
-                    country: countries.get(&customer).and_then(|c| c.as_deref()),
-                    at: newest,
-                    collection_point: how.point,
-                    answers: &stated,
-                };
-                let jws = how.signer.sign_receipt(&payload(&facts)).map_err(StoreError::Invalid)?;
-                receipts.push((receipt_id.clone(), customer, newest, jws));
+                if let Some(receipt_id) = &receipt_id {
+                    let facts = ReceiptFacts {
+                        id: receipt_id,
+                        publisher: publisher_id,
+                        publisher_name: &publisher_name,
+                        customer: group.customer,
+                        country: countries.get(&customer).and_then(|c| c.as_deref()),
+                        at: newest,
+                        collection_point: how.point,
+                        answers: &stated,
+                    };
+                    let jws = how.signer.sign_receipt(&payload(&facts)).map_err(StoreError::Invalid)?;
+                    receipts.push((receipt_id.clone(), customer, newest, jws));
+                }
                 ids.push(Recorded {
-                    receipt: Some(receipt_id),
+                    receipt: receipt_id,
                     text_hashes: stated.into_iter().map(|a| a.text_hash).collect(),
                 });
             }
@@ -234,7 +241,7 @@ shared_sql! {
                 let sql = format!(
                     "INSERT INTO customer_consents (customer_id, owner, name, version, state, ip, user_agent, at, \
                      imported, text_hash, collection_point, route, request_id, prev_hash, entry_hash, receipt_id) VALUES {}",
-                    values(chunk.len(), 16)
+                    values::<B>(chunk.len(), 16)
                 );
                 let mut q = sqlx::query(&sql);
                 for (customer, a, text_hash, prev, entry, receipt) in chunk {
@@ -261,7 +268,7 @@ shared_sql! {
             for chunk in receipts.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO consent_receipts (id, publisher_id, customer_id, collection_point, created_at, jws) VALUES {}",
-                    values(chunk.len(), 6)
+                    values::<B>(chunk.len(), 6)
                 );
                 let mut q = sqlx::query(&sql);
                 for (id, customer, at, jws) in chunk {

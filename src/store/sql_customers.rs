@@ -193,9 +193,15 @@ fn changed_fields(
 }
 
 /// One customer's answers as the history writer takes them.
-fn answers(customer: CustomerId, records: &[NewConsentRecord], at: DateTime<Utc>) -> Answers<'_> {
+fn answers(
+    customer: CustomerId,
+    fresh: bool,
+    records: &[NewConsentRecord],
+    at: DateTime<Utc>,
+) -> Answers<'_> {
     Answers {
         customer,
+        fresh,
         answers: records
             .iter()
             .map(|r| Answer {
@@ -303,7 +309,7 @@ shared_sql! {
                         return Err(StoreError::VerificationFailed);
                     }
                 }
-                let batch = [answers(id, &new.consents, now)];
+                let batch = [answers(id, true, &new.consents, now)];
                 Self::record_consents(&mut *tx, publisher.get(), &batch, how).await?;
                 Self::insert_refresh(&mut *tx, id, &new.refresh, now).await?;
                 Self::emit(&mut *tx, registered_event(publisher, id, new), now).await?;
@@ -320,7 +326,7 @@ shared_sql! {
                     .await?;
                 }
                 tx.commit().await?;
-                written("customer.registered");
+                written(self.new_events(), "customer.registered");
                 return row.try_into();
             }
             Err(StoreError::Invalid(
@@ -417,7 +423,7 @@ shared_sql! {
             }
             tx.commit().await?;
             if updated {
-                written("customer.updated");
+                written(self.new_events(), "customer.updated");
             }
             row.try_into()
         }
@@ -462,7 +468,7 @@ shared_sql! {
             .bind(customer.get())
             .fetch_all(&mut *tx)
             .await?;
-            let batch = [answers(customer, records, now)];
+            let batch = [answers(customer, false, records, now)];
             let recorded = Self::record_consents(&mut *tx, publisher.get(), &batch, how)
                 .await?
                 .pop()
@@ -481,7 +487,7 @@ shared_sql! {
             }
             tx.commit().await?;
             if changed {
-                written("customer.consents_changed");
+                written(self.new_events(), "customer.consents_changed");
             }
             Ok(recorded.receipt)
         }

@@ -2,13 +2,19 @@
 //! its per-customer sequence number and one delivery per subscribed endpoint. The endpoints
 //! and the workers' claims are in `sql_webhooks.rs`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::StoreError;
 use super::backend::{Backend, Conn, shared_sql};
 use super::events::Actor;
+use super::placeholders::{list, one, values};
 use crate::domain::{CustomerId, PublisherId};
+
+/// Rows per multi-row statement of [`Events::emit_many`] (7 values each).
+const MANY: usize = 400;
 
 /// One event to write in the caller's transaction.
 pub(super) struct NewEvent {
@@ -48,9 +54,11 @@ pub(super) fn answer(name: &str, version: i32, state: &str) -> Value {
     json!({"name": name, "version": version, "state": state})
 }
 
-/// Counts events whose transaction committed.
-pub(super) fn written(kind: &'static str) {
+/// Counts an event whose transaction committed, and wakes the delivery worker (`bell`, the
+/// store's [`Backend::new_events`]).
+pub(super) fn written(bell: &tokio::sync::Notify, kind: &'static str) {
     metrics::counter!("events_written_total", "type" => kind).increment(1);
+    bell.notify_one();
 }
 
 /// Writing events inside the caller's transaction.
@@ -62,6 +70,15 @@ pub(super) trait Events: Backend {
     async fn emit(
         conn: &mut Conn<Self>,
         event: NewEvent,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Writes `events` as [`Events::emit`] does, in a few multi-row statements whatever
+    /// their number (a bulk import's batch): one sequence upsert per 400 customers, one
+    /// insert per 400 events, and the deliveries only when some enabled endpoint exists.
+    async fn emit_many(
+        conn: &mut Conn<Self>,
+        events: Vec<NewEvent>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
@@ -127,6 +144,122 @@ shared_sql! {
             .bind(format!("%,{},%", event.kind))
             .execute(&mut *conn)
             .await?;
+            Ok(())
+        }
+
+        async fn emit_many(
+            conn: &mut Conn<Self>,
+            events: Vec<NewEvent>,
+            at: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            // How many events each customer gets here: one upsert row per customer (a row may
+            // not be updated twice by one statement), raising its counter by that many.
+            let mut counts: Vec<(i64, i64)> = Vec::new();
+            let mut index: HashMap<i64, usize> = HashMap::new();
+            for c in events.iter().filter_map(|e| e.customer) {
+                let at = *index.entry(c.get()).or_insert_with(|| {
+                    counts.push((c.get(), 0));
+                    counts.len() - 1
+                });
+                counts[at].1 += 1;
+            }
+            // The last sequence number each customer's counter reached.
+            let mut last: HashMap<i64, i64> = HashMap::with_capacity(counts.len());
+            for chunk in counts.chunks(MANY) {
+                let sql = format!(
+                    "INSERT INTO event_sequences (customer_id, last) VALUES {} \
+                     ON CONFLICT (customer_id) DO UPDATE SET last = event_sequences.last + excluded.last \
+                     RETURNING customer_id, last",
+                    values::<B>(chunk.len(), 2)
+                );
+                let mut q = sqlx::query_as::<_, (i64, i64)>(&sql).persistent(false);
+                for (customer, n) in chunk {
+                    q = q.bind(*customer).bind(*n);
+                }
+                last.extend(q.fetch_all(&mut *conn).await?);
+            }
+            // Hand each customer's numbers out in the order of `events`.
+            let mut next: HashMap<i64, i64> = counts
+                .iter()
+                .map(|(c, n)| Ok((*c, last.get(c).ok_or_else(|| StoreError::Corrupt(format!("no event sequence for customer {c}")))? - n + 1)))
+                .collect::<Result<_, StoreError>>()?;
+            let occurred = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+            let mut rows: Vec<(String, Option<i64>, Option<i64>, Option<i64>, &'static str, String)> =
+                Vec::with_capacity(events.len());
+            for event in events {
+                let sequence = event.customer.map(|c| {
+                    let n = next.entry(c.get()).or_insert(1);
+                    *n += 1;
+                    *n - 1
+                });
+                let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+                let body = json!({
+                    "id": id,
+                    "type": event.kind,
+                    "publisherId": event.publisher.map(|p| p.get()),
+                    "customerId": event.customer.map(|c| c.get()),
+                    "occurredAt": occurred,
+                    "sequence": sequence,
+                    "actor": event.actor.to_json(),
+                    "data": event.data,
+                });
+                rows.push((
+                    id,
+                    event.publisher.map(|p| p.get()),
+                    event.customer.map(|c| c.get()),
+                    sequence,
+                    event.kind,
+                    body.to_string(),
+                ));
+            }
+            for chunk in rows.chunks(MANY) {
+                let sql = format!(
+                    "INSERT INTO events (id, publisher_id, customer_id, sequence, type, body, occurred_at) VALUES {}",
+                    values::<B>(chunk.len(), 7)
+                );
+                let mut q = sqlx::query(&sql).persistent(false);
+                for (id, publisher, customer, sequence, kind, body) in chunk {
+                    q = q
+                        .bind(id.clone())
+                        .bind(*publisher)
+                        .bind(*customer)
+                        .bind(*sequence)
+                        .bind(*kind)
+                        .bind(body.clone())
+                        .bind(at);
+                }
+                q.execute(&mut *conn).await?;
+            }
+            let endpoints: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE enabled")
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if endpoints == 0 {
+                return Ok(());
+            }
+            // The same rule as `emit`: the publisher's endpoints subscribed to the type (every
+            // publisher's for the platform's own events), in the events' order.
+            for chunk in rows.chunks(MANY) {
+                let sql = format!(
+                    "INSERT INTO webhook_deliveries (endpoint_id, event_id, customer_id, sequence, next_attempt_at, created_at) \
+                     SELECT w.id, e.id, e.customer_id, e.sequence, {}, {} FROM events e \
+                     JOIN webhook_endpoints w ON w.enabled \
+                      AND (e.publisher_id IS NULL OR w.publisher_id = e.publisher_id) \
+                      AND w.event_types LIKE '%,' || e.type || ',%' \
+                     WHERE e.id IN ({}) ORDER BY e.customer_id, e.sequence, w.id",
+                    one::<B>(1),
+                    one::<B>(2),
+                    list::<B>(3, chunk.len())
+                );
+                let mut q = sqlx::query(&sql).persistent(false).bind(at).bind(at);
+                for row in chunk {
+                    q = q.bind(row.0.clone());
+                }
+                q.execute(&mut *conn).await?;
+            }
             Ok(())
         }
 

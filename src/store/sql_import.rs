@@ -9,6 +9,7 @@ use sqlx::types::Json;
 
 use super::backend::{Conn, shared_sql};
 use super::events::Actor;
+use super::placeholders::{list, one, values};
 use super::sql_chain::{Answer, Answers, ConsentChain};
 use super::sql_events::{Events, NewEvent, answer, registered, written};
 use super::sql_sessions::Sessions;
@@ -52,38 +53,10 @@ fn imported_event(publisher: PublisherId, id: CustomerId, r: &ImportedCustomer) 
     registered(publisher, id, Actor::System, profile, answers)
 }
 
-/// `($1, $2, …), (…)` for `rows` rows of `cols` values.
-fn values(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// How many rows (lines) the errors are about (a row may have several).
 fn lines(errors: &[RowError]) -> i64 {
     let lines: HashSet<i64> = errors.iter().map(|e| e.line).collect();
     i64::try_from(lines.len()).unwrap_or(i64::MAX)
-}
-
-/// `$first, …` for `n` placeholders.
-fn list(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[derive(sqlx::FromRow)]
@@ -117,7 +90,13 @@ struct Found {
     counts: Counts,
     /// The `customer.registered` events of the new customers, written with the batch.
     registered: Vec<NewEvent>,
+    /// Rounds in which rows were beaten to their email, external id or id (they go round
+    /// again, like rows repeating an earlier row's email).
+    beaten: u32,
 }
+
+/// Rounds after which a row still beaten to its customer is refused.
+const ROUNDS: u32 = 8;
 
 /// Counts of a batch.
 #[derive(Default)]
@@ -162,8 +141,9 @@ shared_sql! {
             let mut found = HashMap::new();
             for chunk in keys.chunks(CHUNK) {
                 let sql = format!(
-                    "SELECT {column}, id FROM customers WHERE publisher_id = $1 AND {column} IN ({})",
-                    list(2, chunk.len())
+                    "SELECT {column}, id FROM customers WHERE publisher_id = {} AND {column} IN ({})",
+                    one::<B>(1),
+                    list::<B>(2, chunk.len())
                 );
                 // Not prepared once: a plan cached while the table was small scans it all later.
                 let mut q = sqlx::query_as::<_, (String, i64)>(&sql)
@@ -180,7 +160,7 @@ shared_sql! {
         async fn taken_ids(conn: &mut Conn<Self>, ids: &[i64]) -> Result<HashSet<i64>, StoreError> {
             let mut taken = HashSet::new();
             for chunk in ids.chunks(CHUNK) {
-                let sql = format!("SELECT id FROM customers WHERE id IN ({})", list(1, chunk.len()));
+                let sql = format!("SELECT id FROM customers WHERE id IN ({})", list::<B>(1, chunk.len()));
                 let mut q = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
                 for id in chunk {
                     q = q.bind(*id);
@@ -200,7 +180,7 @@ shared_sql! {
             how: &Collection<'_>,
         ) -> Result<(), StoreError> {
             let now = Utc::now();
-            let Found { errors, mappings, counts, registered } = &mut *found;
+            let Found { errors, mappings, counts, registered, beaten } = &mut *found;
             let emails: Vec<&str> = rows.iter().map(|r| r.email_key.as_str()).collect();
             let by_email = Self::existing(&mut *conn, publisher, "email_key", &emails).await?;
             let externals: Vec<&str> = rows.iter().filter_map(|r| r.external_id.as_deref()).collect();
@@ -283,13 +263,15 @@ shared_sql! {
                     Plan::Update(..) => None,
                 })
                 .collect();
-            let mut consents: Vec<(i64, &ImportedCustomer)> = Vec::new();
+            // (customer, created by this batch, row)
+            let mut consents: Vec<(i64, bool, &ImportedCustomer)> = Vec::new();
+            let mut lost_race = false;
             for chunk in inserts.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, \
                      last_name, locale, country, currency, external_id, external_data, created_at, \
                      last_login_at, email_verified, capture) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-                    values(chunk.len(), 16)
+                    values::<B>(chunk.len(), 16)
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(&sql);
                 for (r, id) in chunk {
@@ -316,15 +298,23 @@ shared_sql! {
                     if done.contains(&id.get()) {
                         counts.inserted += 1;
                         registered.push(imported_event(publisher, *id, r));
-                        consents.push((id.get(), r));
+                        consents.push((id.get(), true, r));
                         if let Some(own) = r.id {
                             mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: id.get() });
                         }
+                    } else if *beaten < ROUNDS {
+                        // A customer with this email, external id or id was created meanwhile
+                        // (another writer of this import, a registration): the next round
+                        // sees it and updates, skips, refuses or draws another id.
+                        later.push(r);
+                        lost_race = true;
                     } else {
-                        // A customer with this email or external id was created meanwhile.
                         fail(r.line, "email", "a customer with this email or externalId was created meanwhile");
                     }
                 }
+            }
+            if lost_race {
+                *beaten += 1;
             }
             for plan in &plans {
                 let Plan::Update(r, id) = plan else { continue };
@@ -374,7 +364,7 @@ shared_sql! {
                         <Self as Sessions>::end_sessions_in(&mut *conn, customer, now).await?;
                     }
                     counts.updated += 1;
-                    consents.push((*id, r));
+                    consents.push((*id, false, r));
                     if let Some(own) = r.id {
                         mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: *id });
                     }
@@ -385,9 +375,10 @@ shared_sql! {
             // Through the one history writer: chained, bound to their texts, one receipt per row.
             let batch: Vec<Answers<'_>> = consents
                 .iter()
-                .map(|(id, r)| {
+                .map(|(id, fresh, r)| {
                     Ok(Answers {
                         customer: CustomerId::from_i64(*id).map_err(StoreError::Corrupt)?,
+                        fresh: *fresh,
                         answers: r
                             .consents
                             .iter()
@@ -416,6 +407,10 @@ shared_sql! {
 
 shared_sql! {
     impl ImportStore for B {
+        fn parallel_import(&self) -> bool {
+            B::PARALLEL_WRITES
+        }
+
         async fn create_import(
             &self,
             publisher: PublisherId,
@@ -456,18 +451,22 @@ shared_sql! {
             if !refs.is_empty() {
                 Self::write_rows(&mut *tx, publisher, import, mode, &refs, &mut found, how).await?;
             }
-            let Found { errors, mappings, mut counts, registered } = found;
+            let Found { errors, mappings, mut counts, registered, .. } = found;
             let now = Utc::now();
             let events = registered.len();
-            for mut event in registered {
-                event.actor = actor.clone();
-                Self::emit(&mut *tx, event, now).await?;
-            }
+            let registered = registered
+                .into_iter()
+                .map(|mut event| {
+                    event.actor = actor.clone();
+                    event
+                })
+                .collect();
+            Self::emit_many(&mut *tx, registered, now).await?;
             counts.failed = lines(&errors);
             for chunk in errors.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO import_errors (import_id, line, field, message) VALUES {}",
-                    values(chunk.len(), 4)
+                    values::<B>(chunk.len(), 4)
                 );
                 let mut q = sqlx::query(&sql);
                 for e in chunk {
@@ -478,7 +477,7 @@ shared_sql! {
             for chunk in mappings.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO import_ids (import_id, line, old_id, customer_id) VALUES {}",
-                    values(chunk.len(), 4)
+                    values::<B>(chunk.len(), 4)
                 );
                 let mut q = sqlx::query(&sql);
                 for m in chunk {
@@ -504,7 +503,7 @@ shared_sql! {
             .await?;
             tx.commit().await?;
             for _ in 0..events {
-                written("customer.registered");
+                written(self.new_events(), "customer.registered");
             }
             Ok(())
         }

@@ -199,7 +199,7 @@ shared_sql! {
             let Some((publisher, _)) = confirmed else {
                 return Ok(None);
             };
-            written("customer.email_verified");
+            written(self.new_events(), "customer.email_verified");
             Ok(Some((
                 PublisherId::from_i64(publisher).map_err(StoreError::Corrupt)?,
                 CustomerId::from_i64(customer).map_err(StoreError::Corrupt)?,

@@ -226,6 +226,10 @@ shared_sql! {
             self.webhook(publisher, id).await
         }
 
+        fn event_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+            self.new_events().clone()
+        }
+
         async fn claim_deliveries(
             &self,
             limit: u32,
@@ -308,13 +312,17 @@ shared_sql! {
             Ok(claimed)
         }
 
-        async fn settle_delivery(
+        async fn settle_deliveries(
             &self,
-            delivery: &ClaimedDelivery,
-            result: &DeliveryResult,
+            settled: &[(&ClaimedDelivery, DeliveryResult)],
         ) -> Result<(), StoreError> {
+            if settled.is_empty() {
+                return Ok(());
+            }
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
+            for (delivery, result) in settled {
+            let delivery = *delivery;
             match result {
                 DeliveryResult::Delivered(status) => {
                     sqlx::query(
@@ -369,6 +377,7 @@ shared_sql! {
                     .execute(&mut *tx)
                     .await?;
                 }
+            }
             }
             tx.commit().await?;
             Ok(())

@@ -1,6 +1,7 @@
 //! The SQLite store: the embedded default, nothing to install.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::error::DatabaseError;
@@ -8,6 +9,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
+use tokio::sync::Notify;
 
 use super::StoreError;
 use super::backend::Backend;
@@ -20,6 +22,8 @@ pub struct SqliteStore {
     pool: Metered<Sqlite>,
     /// The database file (None in memory), for the migration lock beside it.
     file: Option<std::path::PathBuf>,
+    /// Rung when a transaction that wrote events commits.
+    new_events: Arc<Notify>,
 }
 
 impl SqliteStore {
@@ -76,6 +80,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool: Metered::new(pool),
             file,
+            new_events: Arc::default(),
         })
     }
 
@@ -100,6 +105,9 @@ impl Backend for SqliteStore {
 
     const ANALYZE_CUSTOMERS: Option<&'static str> = None;
 
+    const POSITIONAL_PARAMS: bool = true;
+    const PARALLEL_WRITES: bool = false;
+
     fn pool(&self) -> &Metered<Sqlite> {
         &self.pool
     }
@@ -113,6 +121,10 @@ impl Backend for SqliteStore {
             }
             other => other,
         }
+    }
+
+    fn new_events(&self) -> &Arc<Notify> {
+        &self.new_events
     }
 
     async fn begin_locked(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {

@@ -60,7 +60,7 @@ pub async fn with_consents(app: &TestApp, email: &str) -> Customer {
     Customer::from_session(&out["responseData"])
 }
 
-async fn verify(app: &TestApp, key: &str, customer: Option<&str>) -> (u16, Value) {
+pub async fn verify(app: &TestApp, key: &str, customer: Option<&str>) -> (u16, Value) {
     let query = customer.map_or(String::new(), |c| format!("?customerId={c}"));
     let path = format!("/admin/api/publishers/{DEMO}/consents/verify{query}");
     call(app, Method::GET, &path, key, None).await

@@ -10,13 +10,14 @@ use serde_json::{Value, json};
 
 use crate::admin_api::{DEMO, OPERATOR, OTHER, call, create_publisher, ok, publisher_key, spawn};
 use crate::backend_tests;
-use crate::consent_proof::{put, text_hash, with_consents};
+use crate::consent_proof::{put, text_hash, verify, with_consents};
 use crate::support::{Backend, TestApp, assert_error, json};
 
 backend_tests!(
     each_change_gets_a_receipt_that_verifies_with_the_jwks,
     receipts_are_the_customers_own,
     the_dashboard_lists_and_downloads_receipts,
+    imported_answers_are_chained_without_a_receipt,
 );
 
 async fn receipts(app: &TestApp, id: &str, jwt: &str) -> reqwest::Response {
@@ -260,4 +261,75 @@ async fn the_dashboard_lists_and_downloads_receipts(backend: Backend) {
         .get(&format!("/admin/customers/{}/receipts/{rid}", c.id))
         .await;
     assert_ne!(status, 200, "{file}");
+}
+
+/// An import brings answers the publisher's old system collected: they join the customer's
+/// chain, marked imported, with no receipt (Enroll did not collect them); the customer's next
+/// change through Enroll gets one, chained after them.
+async fn imported_answers_are_chained_without_a_receipt(backend: Backend) {
+    let app = spawn(backend).await;
+    let hash = crate::import::fixtures()
+        .into_iter()
+        .find(|(name, _)| name == "argon2id")
+        .unwrap()
+        .1;
+    let rows = crate::import::jsonl(&[crate::import::row(
+        "imported-proof@example.com",
+        json!({"passwordHash": hash, "country": "GB", "consents": [
+            {"name": "terms", "version": 1, "state": "accepted", "date": "2020-01-02T03:04:05Z"},
+            {"name": "broadcaster_terms", "version": 1, "state": "accepted"}]}),
+    )]);
+    let report =
+        crate::import::import(&app, DEMO, OPERATOR, "insert", "application/x-ndjson", rows).await;
+    assert_eq!(
+        (report["state"].as_str(), report["inserted"].as_i64()),
+        (Some("done"), Some(1)),
+        "{report}"
+    );
+    let r = crate::login::login(&app, "imported-proof@example.com", "Legacy-pass 42!").await;
+    let (status, body) = json(r).await;
+    assert_eq!(status, 200, "{body}");
+    let c = crate::support::Customer::from_session(&body["responseData"]);
+
+    let (status, body) = json(receipts(&app, &c.id, &c.jwt).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["responseData"]["receipts"], json!([]), "{body}");
+    let entries = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM customer_consents WHERE customer_id = {} AND imported \
+             AND collection_point = 'import' AND receipt_id IS NULL AND entry_hash IS NOT NULL",
+            c.id
+        ))
+        .await;
+    assert_eq!(entries, 2);
+
+    put(
+        &app,
+        &c,
+        json!([{"name": "broadcaster_marketing", "version": "1", "state": "accepted"}]),
+        "after-import",
+    )
+    .await;
+    let (_, body) = json(receipts(&app, &c.id, &c.jwt).await).await;
+    let list = body["responseData"]["receipts"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{body}");
+    let payload = verified(&app, list[0]["jws"].as_str().unwrap())
+        .await
+        .expect("the receipt verifies");
+    let purposes = payload["services"][0]["purposes"].as_array().unwrap();
+    assert_eq!(purposes.len(), 1, "{payload}");
+    assert_eq!(purposes[0]["consentName"], "broadcaster_marketing");
+
+    // The chain runs through the imported entries and the new one.
+    let (status, body) = verify(&app, OPERATOR, Some(&c.id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            body["responseData"]["ok"].as_bool(),
+            body["responseData"]["entries"].as_u64()
+        ),
+        (Some(true), Some(3)),
+        "{body}"
+    );
 }

@@ -9,6 +9,7 @@ mod dashboard;
 mod delivery;
 mod endpoints;
 mod events;
+mod imports;
 mod replay;
 mod replicas;
 mod retries;

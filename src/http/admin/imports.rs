@@ -2,8 +2,6 @@
 //! body, streamed to a spool file (constant memory) and then imported in the background;
 //! `…/imports/{importId}` shows its progress, row errors and id mappings.
 
-use std::path::PathBuf;
-
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -147,15 +145,6 @@ fn firebase(headers: &HeaderMap) -> Result<Option<FirebaseParams>, ApiError> {
 /// The header naming a Firebase project's hash parameters.
 pub const FIREBASE_HEADER: &str = "firebase-scrypt";
 
-/// A spool file removed when dropped.
-struct Spool(PathBuf);
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Starts an import of the body; answers 202 with the import (state `running`) once the
 /// body is received.
 pub async fn start(
@@ -181,10 +170,20 @@ pub async fn start(
     let format = format(&headers)?;
     let firebase = firebase(&headers)?;
     let id = service::new_id();
-    let spool = Spool(std::env::temp_dir().join(format!("enroll-import-{id}")));
-    let mut file = tokio::fs::File::create(&spool.0)
-        .await
-        .map_err(|e| ApiError::internal(format!("spool file: {e}")))?;
+    // The spool file: created new (never through a link someone left in the temporary
+    // directory), opened for reading, and unlinked at once, so that it lives exactly as long
+    // as the import reading it, whatever ends the process.
+    let path = std::env::temp_dir().join(format!("enroll-import-{id}"));
+    let spool_error = |e: std::io::Error| ApiError::internal(format!("spool file: {e}"));
+    let write = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(spool_error)?;
+    let source = std::fs::File::open(&path).map_err(spool_error);
+    let _ = std::fs::remove_file(&path);
+    let source = source?;
+    let mut file = tokio::fs::File::from_std(write);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
@@ -198,23 +197,15 @@ pub async fn start(
                 ApiError::body_unreadable(StatusCode::BAD_REQUEST)
             }
         })?;
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| ApiError::internal(format!("spool file: {e}")))?;
+        file.write_all(&chunk).await.map_err(spool_error)?;
     }
-    file.flush()
-        .await
-        .map_err(|e| ApiError::internal(format!("spool file: {e}")))?;
+    file.flush().await.map_err(spool_error)?;
     drop(file);
-    let source = std::fs::File::open(&spool.0)
-        .map_err(|e| ApiError::internal(format!("spool file: {e}")))?;
     let actor = service::begin(&state, &auth, publisher.id, mode, &id).await?;
     let info = service::info(&state, publisher.id, &id).await?;
     let worker = state.clone();
     let import = id.clone();
     tokio::spawn(async move {
-        // The spool file lives until the import has read it.
-        let _spool = spool;
         let file = service::ImportFile {
             format,
             source: Box::new(source),
