@@ -1,6 +1,7 @@
 //! Bulk import, continued: a server killed midway leaves its import `interrupted` and the
 //! same file re-runs without duplicates; an upsert that changes a password hash ends the
-//! customer's sessions; capture answers in rows.
+//! customer's sessions; capture answers in rows; on several writers (Postgres), a file's
+//! repeats still apply in file order and a contested external id gives one customer.
 
 use std::time::{Duration, Instant};
 
@@ -11,12 +12,13 @@ use crate::backend_tests;
 use crate::capture::{full, setting, status, with_capture};
 use crate::import::{PASSWORD, fixtures, import, jsonl, row, spawn};
 use crate::login::{login, refresh};
-use crate::support::{Backend, Customer, ServerProcess, TestDb, json};
+use crate::support::{Backend, Customer, ServerProcess, TestApp, TestDb, json};
 
 backend_tests!(
     an_import_killed_midway_is_interrupted_and_the_same_file_completes_it,
     an_upsert_with_a_new_password_hash_ends_the_sessions,
     capture_answers_are_imported_as_registration_stores_them,
+    repeats_across_batches_apply_in_file_order,
 );
 
 fn hash(name: &str) -> String {
@@ -292,4 +294,86 @@ async fn capture_answers_are_imported_as_registration_stores_them(backend: Backe
 
 async fn status_of(app: &crate::support::TestApp, c: &Customer) -> Value {
     status(app, c).await
+}
+
+/// More rows than a batch (1,000) and than a writer's share, so on Postgres two writers take
+/// batches at once: an email repeated 1,500 rows later is still written after its first row
+/// (upsert: the later row's fields win), and two new rows contesting one external id make one
+/// customer and one row error, whichever writer gets there first.
+async fn repeats_across_batches_apply_in_file_order(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| {
+        f.merge(("admin.operator_key", OPERATOR))
+            .merge(("admin.import_writers", 2))
+    })
+    .await;
+    const N: usize = 1500;
+    let mut rows: Vec<Value> = (0..N)
+        .map(|i| {
+            row(
+                &format!("repeat{i}@example.com"),
+                json!({"firstName": "first"}),
+            )
+        })
+        .collect();
+    rows.push(row(
+        "contest-a@example.com",
+        json!({"externalId": "contested"}),
+    ));
+    rows.extend((0..N).map(|i| {
+        row(
+            &format!("repeat{i}@example.com"),
+            json!({"firstName": "second"}),
+        )
+    }));
+    rows.push(row(
+        "contest-b@example.com",
+        json!({"externalId": "contested"}),
+    ));
+    let report = import(
+        &app,
+        DEMO,
+        OPERATOR,
+        "upsert",
+        "application/x-ndjson",
+        jsonl(&rows),
+    )
+    .await;
+    assert_eq!(report["state"], "done", "{report}");
+    assert_eq!(
+        (
+            report["inserted"].as_i64(),
+            report["updated"].as_i64(),
+            report["failed"].as_i64()
+        ),
+        (Some(N as i64 + 1), Some(N as i64), Some(1)),
+        "{report}"
+    );
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["field"], "externalId", "{report}");
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM customers WHERE first_name = 'second'")
+            .await,
+        N as i64
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM customers WHERE first_name = 'first'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM customers WHERE external_id = 'contested'")
+            .await,
+        1
+    );
+    // One registration event per new customer, none for the updates.
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM events WHERE type = 'customer.registered'")
+            .await,
+        N as i64 + 1
+    );
 }
