@@ -7,7 +7,36 @@ use validator::ValidateEmail;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     address: String,
-    key: String,
+    key: EmailKey,
+}
+
+/// The key that makes an address unique per publisher (see [`email_key`]): what the store
+/// looks customers, codes and budgets up by. Made from any text (a login's email need not be
+/// a valid address to be looked up), or read back from the database.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EmailKey(String);
+
+impl EmailKey {
+    /// The key of `raw` (typed by someone: trimmed, folded, its domain through IDNA).
+    pub fn of(raw: &str) -> EmailKey {
+        EmailKey(email_key(raw))
+    }
+
+    /// A key as the database stores it (made by [`EmailKey::of`] when it was written).
+    pub fn stored(key: String) -> EmailKey {
+        EmailKey(key)
+    }
+
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for EmailKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The uniqueness key of an address: `lowercase(NFKC(trim(email)))`, its domain then put
@@ -58,7 +87,7 @@ impl Email {
         }
         Ok(Email {
             address: address.to_owned(),
-            key: email_key(address),
+            key: EmailKey::of(address),
         })
     }
 
@@ -68,7 +97,7 @@ impl Email {
     }
 
     /// The uniqueness key.
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> &EmailKey {
         &self.key
     }
 }
@@ -114,7 +143,7 @@ mod tests {
             Email::parse("bob@xn--bcher-kva.de").unwrap().key(),
             idn.key()
         );
-        assert_eq!(idn.key(), "bob@b\u{fc}cher.de");
+        assert_eq!(idn.key().as_str(), "bob@b\u{fc}cher.de");
     }
 
     #[test]

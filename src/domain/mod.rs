@@ -24,7 +24,7 @@ pub use consent::{ConsentDraft, ConsentName, ConsentOwner};
 pub use customer::{
     ConsentAnswer, ConsentState, CustomerId, CustomerPatch, Registration, TenantRef,
 };
-pub use email::Email;
+pub use email::{Email, EmailKey};
 pub use ids::{OfferId, PublisherId};
 pub use password::Password;
 pub use place::{Country, Currency, Locale};

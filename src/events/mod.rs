@@ -70,8 +70,9 @@ pub fn backoff(settings: &EventSettings, attempts: i32) -> Duration {
     full.mul_f64(jitter)
 }
 
-/// How long the worker lets commits gather once woken.
-const COALESCE: Duration = Duration::from_millis(5);
+/// How long the worker lets commits gather once woken: one claim and one settling write per
+/// 50 ms at most, not one per commit (on SQLite each is a write registrations wait behind).
+const COALESCE: Duration = Duration::from_millis(50);
 
 /// Starts the delivery worker; it ends when the store is dropped.
 pub fn spawn(store: Weak<dyn Store>, client: OutboundClient, settings: EventSettings) {

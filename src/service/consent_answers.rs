@@ -1,6 +1,8 @@
 //! A customer's consent answers: checked against the publisher's current consents, appended
 //! to the history, and read back with whether each needs an update.
 
+use std::net::IpAddr;
+
 use super::Services;
 use crate::catalog::PublisherView;
 use crate::domain::consent::needs_update;
@@ -79,7 +81,7 @@ pub async fn check_answers(
 /// characters).
 pub fn records(
     checked: &[CheckedAnswer],
-    ip: &str,
+    ip: IpAddr,
     user_agent: Option<&str>,
 ) -> Vec<NewConsentRecord> {
     let user_agent = user_agent.map(|s| s.chars().take(500).collect::<String>());
@@ -90,7 +92,7 @@ pub fn records(
             name: a.consent.name.clone(),
             version: a.version,
             state: a.state,
-            ip: Some(ip.to_owned()),
+            ip: Some(ip),
             user_agent: user_agent.clone(),
         })
         .collect()
@@ -137,7 +139,7 @@ pub async fn put(
     services: &Services,
     customer: &Customer,
     answers: &[ConsentAnswer],
-    ip: &str,
+    ip: IpAddr,
     user_agent: Option<&str>,
 ) -> Result<Vec<Answered>, ApiError> {
     let view = super::tenants::of_token(services, customer.publisher).await?;

@@ -65,7 +65,7 @@ pub async fn run(
 }
 
 /// The writer of rows with this email key, out of `writers`.
-fn lane_of(email_key: &str, writers: usize) -> usize {
+fn lane_of(email_key: &crate::domain::EmailKey, writers: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     email_key.hash(&mut h);

@@ -174,7 +174,7 @@ fn prepare(
     Ok(ImportedCustomer {
         line,
         id: row.id,
-        email_key: crate::domain::email::email_key(row.email.as_str()),
+        email_key: crate::domain::EmailKey::of(row.email.as_str()),
         email: row.email.as_str().to_owned(),
         password_hash,
         first_name: row.first_name,

@@ -13,7 +13,7 @@ use crate::catalog::PublisherView;
 use crate::domain::migration::MigrationSettings;
 use crate::domain::proof::CollectionPoint;
 use crate::domain::tables::currency_for;
-use crate::domain::{Country, Currency, Email, Locale};
+use crate::domain::{Country, Currency, Email, EmailKey, Locale};
 use crate::error::ApiError;
 use crate::store::{Customer, NewCustomer, StoreError, conflict_field};
 use crate::upstream::{Proof, UpstreamCustomer};
@@ -29,7 +29,7 @@ pub async fn login(
     ip: IpAddr,
 ) -> Result<Tokens, ApiError> {
     let publisher = view.publisher.id;
-    let key = crate::domain::email::email_key(email);
+    let key = EmailKey::of(email);
     // The hourly budget of password checks counts upstream checks too.
     let reservation = sessions::reserve_check(sv, publisher, &key).await?;
     let proof = sv
@@ -125,13 +125,13 @@ async fn create(
     ip: Option<IpAddr>,
 ) -> Result<Option<Customer>, ApiError> {
     let publisher = view.publisher.id;
-    let key = crate::domain::email::email_key(email);
+    let key = EmailKey::of(email);
     // The upstream's spelling of the address when it is the same address.
     let email = found
         .email
         .as_deref()
         .and_then(|e| Email::parse(e).ok())
-        .filter(|e| e.key() == key)
+        .filter(|e| *e.key() == key)
         .or_else(|| Email::parse(email).ok())
         .ok_or_else(ApiError::wrong_credentials)?;
     let settings = &view.publisher.settings;
@@ -166,7 +166,7 @@ async fn create(
     let password_hash = sv.hasher.hash(password).await?;
     let mut new = NewCustomer {
         email: email.as_str().to_owned(),
-        email_key: email.key().to_owned(),
+        email_key: email.key().clone(),
         password_hash,
         first_name: name(&found.first_name),
         last_name: name(&found.last_name),
@@ -175,7 +175,7 @@ async fn create(
         currency: currency.to_string(),
         external_id,
         external_data,
-        ip: ip.map(|ip| ip.to_string()),
+        ip,
         consents: Vec::new(),
         refresh: sessions::new_refresh_token(sv).1,
         idempotency: None,

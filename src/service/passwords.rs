@@ -4,7 +4,7 @@
 use super::Services;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
-use crate::domain::email::email_key;
+use crate::domain::EmailKey;
 use crate::domain::password::Password;
 use crate::domain::problem::{FieldError, Reason};
 use crate::domain::strength::user_inputs;
@@ -89,7 +89,7 @@ pub async fn send_reset(
     let publisher = &view.publisher;
     let Some(customer) = services
         .store
-        .customer_by_email(publisher.id, &email_key(email))
+        .customer_by_email(publisher.id, &EmailKey::of(email))
         .await?
     else {
         if let Some(migration) = &publisher.settings.migration {
@@ -150,7 +150,7 @@ pub async fn reset(
 ) -> Result<(), ApiError> {
     let publisher = &view.publisher;
     let hash = token_hash(token);
-    let key = email_key(email);
+    let key = EmailKey::of(email);
     let Some(customer) = services
         .store
         .reset_token_customer(publisher.id, &key, &hash)

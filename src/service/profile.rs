@@ -62,7 +62,7 @@ pub async fn patch(
         if !ok {
             return Err(ApiError::confirmation_password_invalid());
         }
-        changes.email = Some((email.as_str().to_owned(), email.key().to_owned()));
+        changes.email = Some((email.as_str().to_owned(), email.key().clone()));
     }
     update(services, customer, &changes).await.map_err(|e| {
         if e.code() == "USER0002" {

@@ -216,7 +216,7 @@ async fn create(
         ..
     } = sign_up;
     let publisher = view.publisher.id;
-    let ip = reg.customer_ip.unwrap_or(client).to_string();
+    let ip = reg.customer_ip.unwrap_or(client);
     let consents = match &reg.consents {
         Some(answers) => {
             let checked = check_answers(services, view, answers).await?;
@@ -245,7 +245,7 @@ async fn create(
             if !declined.is_empty() {
                 return Err(ApiError::invalid_body(declined));
             }
-            records(&checked, &ip, user_agent.as_deref())
+            records(&checked, ip, user_agent.as_deref())
         }
         None if view.publisher.settings.require_consents_at_registration => {
             return Err(ApiError::invalid_body(vec![FieldError::invalid(
@@ -268,7 +268,7 @@ async fn create(
     let (token, refresh) = new_refresh_token(services);
     let new = NewCustomer {
         email: reg.email.as_str().to_owned(),
-        email_key: reg.email.key().to_owned(),
+        email_key: reg.email.key().clone(),
         password_hash,
         first_name: reg.first_name,
         last_name: reg.last_name,

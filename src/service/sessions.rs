@@ -10,7 +10,7 @@ use super::Services;
 use crate::auth::Verified;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
-use crate::domain::email::email_key;
+use crate::domain::EmailKey;
 use crate::domain::{CustomerId, PublisherId};
 use crate::error::ApiError;
 use crate::store::{NewRefreshToken, Rotation, StoreError};
@@ -85,7 +85,7 @@ pub async fn login(
     ip: IpAddr,
 ) -> Result<Tokens, ApiError> {
     let publisher = view.publisher.id;
-    let key = email_key(email);
+    let key = EmailKey::of(email);
     let customer = services.store.customer_by_email(publisher, &key).await?;
     if customer.is_none()
         && let Some(migration) = &view.publisher.settings.migration
@@ -136,7 +136,7 @@ pub async fn sso(
     let unknown = || ApiError::unknown("email");
     let customer = services
         .store
-        .customer_by_email(publisher, &email_key(email))
+        .customer_by_email(publisher, &EmailKey::of(email))
         .await?
         .ok_or_else(unknown)?;
     // Its sessions were ended (or it was erased) since the lookup: as for an unknown one.
@@ -165,17 +165,16 @@ pub(super) async fn start(
     rehash: Option<(&str, &str)>,
 ) -> Result<Option<Tokens>, ApiError> {
     let (token, stored) = new_refresh_token(services);
-    let ip = ip.to_string();
     let store = &services.store;
     let recorded = match rehash {
         None => {
             store
-                .record_login(publisher, customer, &ip, &stored, epoch)
+                .record_login(publisher, customer, ip, &stored, epoch)
                 .await
         }
         Some(r) => {
             store
-                .record_login_rehashed(publisher, customer, &ip, &stored, epoch, r)
+                .record_login_rehashed(publisher, customer, ip, &stored, epoch, r)
                 .await
         }
     };
@@ -232,8 +231,8 @@ pub async fn end_all(services: &Services, auth: &SignedIn) -> Result<(), ApiErro
 }
 
 /// The password budget's key: a hash of the email key (the address itself is never stored).
-fn budget_key(email_key: &str) -> String {
-    hex::encode(Sha256::digest(email_key.as_bytes()))
+fn budget_key(email_key: &EmailKey) -> String {
+    hex::encode(Sha256::digest(email_key.as_str().as_bytes()))
 }
 
 /// Every check of a customer's password (login, `confirmationPassword`, …): whether
@@ -246,7 +245,7 @@ fn budget_key(email_key: &str) -> String {
 pub async fn check_password(
     services: &Services,
     publisher: PublisherId,
-    email_key: &str,
+    email_key: &EmailKey,
     password: &str,
     hash: Option<&str>,
 ) -> Result<bool, ApiError> {
@@ -278,7 +277,7 @@ impl Reservation {
 pub(super) async fn reserve_check(
     services: &Services,
     publisher: PublisherId,
-    email_key: &str,
+    email_key: &EmailKey,
 ) -> Result<Reservation, ApiError> {
     let key_hash = budget_key(email_key);
     let now = chrono::Utc::now().timestamp();
@@ -304,7 +303,7 @@ pub(super) async fn reserve_check(
 async fn check(
     services: &Services,
     publisher: PublisherId,
-    email_key: &str,
+    email_key: &EmailKey,
     password: &str,
     hash: Option<&str>,
 ) -> Result<Verified, ApiError> {

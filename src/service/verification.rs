@@ -11,21 +11,26 @@ use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
 use crate::domain::problem::Reason;
 use crate::domain::publisher::EmailVerification;
-use crate::domain::{CustomerId, Email, PublisherId};
+use crate::domain::{CustomerId, Email, EmailKey, PublisherId};
 use crate::error::ApiError;
 use crate::mail::templates::{self, Lang};
 use crate::store::{CodeCheck, NewMail};
 
 /// The stored form of a code: an HMAC under the server secret over publisher, address and
 /// code, so a database dump does not give the (few) codes away to a brute force.
-fn code_hash(services: &Services, publisher: PublisherId, email_key: &str, code: &str) -> String {
+fn code_hash(
+    services: &Services,
+    publisher: PublisherId,
+    email_key: &EmailKey,
+    code: &str,
+) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&services.idempotency_secret) else {
         return String::new();
     };
     mac.update(b"email-code\0");
     mac.update(publisher.to_string().as_bytes());
     mac.update(b"\0");
-    mac.update(email_key.as_bytes());
+    mac.update(email_key.as_str().as_bytes());
     mac.update(b"\0");
     mac.update(code.trim().as_bytes());
     hex::encode(mac.finalize().into_bytes())
@@ -49,7 +54,7 @@ pub fn required(view: &PublisherView) -> bool {
 pub async fn check_code(
     services: &Services,
     view: &PublisherView,
-    email_key: &str,
+    email_key: &EmailKey,
     code: Option<&str>,
 ) -> Result<Option<String>, ApiError> {
     if !required(view) {

@@ -1,6 +1,6 @@
 //! What sign-in, refresh-token rotation, password resets and the email outbox store.
 
-use crate::domain::{CustomerId, PublisherId};
+use crate::domain::{CustomerId, EmailKey, PublisherId};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -92,7 +92,7 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn customer_by_email(
         &self,
         publisher: PublisherId,
-        email_key: &str,
+        email_key: &EmailKey,
     ) -> Result<Option<Customer>, StoreError>;
 
     /// Records a successful login: last login time and address, and a new refresh token;
@@ -102,7 +102,7 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         publisher: PublisherId,
         customer: CustomerId,
-        ip: &str,
+        ip: std::net::IpAddr,
         token: &NewRefreshToken,
         epoch: i64,
     ) -> Result<(), StoreError>;
@@ -114,7 +114,7 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         publisher: PublisherId,
         customer: CustomerId,
-        ip: &str,
+        ip: std::net::IpAddr,
         token: &NewRefreshToken,
         epoch: i64,
         rehash: (&str, &str),
@@ -184,7 +184,7 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn reset_token_customer(
         &self,
         publisher: PublisherId,
-        email_key: &str,
+        email_key: &EmailKey,
         token_hash: &str,
     ) -> Result<Option<Customer>, StoreError>;
 

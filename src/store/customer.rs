@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, PublisherId};
+use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, EmailKey, PublisherId};
 
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +17,8 @@ pub struct Customer {
     pub publisher: PublisherId,
     /// As typed.
     pub email: String,
-    /// `lowercase(NFKC(trim(email)))`.
-    pub email_key: String,
+    /// `lowercase(NFKC(trim(email)))`, its domain through IDNA.
+    pub email_key: EmailKey,
     /// PHC string of argon2id.
     pub password_hash: String,
     /// Optional names.
@@ -63,7 +63,7 @@ pub struct NewConsentRecord {
     /// The answer.
     pub state: ConsentState,
     /// Where from.
-    pub ip: Option<String>,
+    pub ip: Option<std::net::IpAddr>,
     /// Which client.
     pub user_agent: Option<String>,
 }
@@ -111,7 +111,7 @@ pub struct NewCustomer {
     /// As typed.
     pub email: String,
     /// The uniqueness key.
-    pub email_key: String,
+    pub email_key: EmailKey,
     /// PHC string.
     pub password_hash: String,
     /// Optional.
@@ -129,7 +129,7 @@ pub struct NewCustomer {
     /// Optional JSON object.
     pub external_data: Option<Value>,
     /// Registration address.
-    pub ip: Option<String>,
+    pub ip: Option<std::net::IpAddr>,
     /// Consents answered at sign-up.
     pub consents: Vec<NewConsentRecord>,
     /// The first refresh token.
@@ -147,7 +147,7 @@ pub struct NewCustomer {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerChanges {
     /// New email and its key.
-    pub email: Option<(String, String)>,
+    pub email: Option<(String, EmailKey)>,
     /// First name.
     pub first_name: Option<Option<String>>,
     /// Last name.

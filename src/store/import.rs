@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::StoreError;
 use crate::domain::import::ImportMode;
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, PublisherId};
+use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, EmailKey, PublisherId};
 
 /// One valid row to write: the customer in stored form and its dated consent answers.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub struct ImportedCustomer {
     /// As given.
     pub email: String,
     /// The uniqueness key.
-    pub email_key: String,
+    pub email_key: EmailKey,
     /// A checked hash (or `None`: the customer sets one through a reset).
     pub password_hash: Option<String>,
     /// Optional.

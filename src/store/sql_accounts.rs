@@ -13,7 +13,7 @@ use super::{
     AccountStore, Customer, MailMessage, NewMail, NewRefreshToken, OutboxBacklog, OutboxMail,
     Rotation, StoreError,
 };
-use crate::domain::{CustomerId, PublisherId};
+use crate::domain::{CustomerId, EmailKey, PublisherId};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct RefreshRow {
@@ -60,7 +60,7 @@ shared_sql! {
         async fn customer_by_email(
             &self,
             publisher: PublisherId,
-            email_key: &str,
+            email_key: &EmailKey,
         ) -> Result<Option<Customer>, StoreError> {
             let sql = format!(
                 "SELECT {} FROM customers WHERE publisher_id = $1 AND email_key = $2 AND erased_at IS NULL",
@@ -68,7 +68,7 @@ shared_sql! {
             );
             let row: Option<CustomerRow> = sqlx::query_as(&sql)
                 .bind(publisher.get())
-                .bind(email_key)
+                .bind(email_key.as_str())
                 .fetch_optional(self.pool())
                 .await?;
             row.map(TryInto::try_into).transpose()
@@ -78,7 +78,7 @@ shared_sql! {
             &self,
             publisher: PublisherId,
             customer: CustomerId,
-            ip: &str,
+            ip: std::net::IpAddr,
             token: &NewRefreshToken,
             epoch: i64,
         ) -> Result<(), StoreError> {
@@ -90,7 +90,7 @@ shared_sql! {
             &self,
             publisher: PublisherId,
             customer: CustomerId,
-            ip: &str,
+            ip: std::net::IpAddr,
             token: &NewRefreshToken,
             epoch: i64,
             rehash: (&str, &str),
@@ -104,7 +104,7 @@ shared_sql! {
                 .bind(customer.get())
                 .bind(publisher.get())
                 .bind(now)
-                .bind(ip)
+                .bind(ip.to_string())
                 .bind(epoch)
                 .bind(rehash.0)
                 .bind(rehash.1)
@@ -293,7 +293,7 @@ shared_sql! {
         async fn reset_token_customer(
             &self,
             publisher: PublisherId,
-            email_key: &str,
+            email_key: &EmailKey,
             token_hash: &str,
         ) -> Result<Option<Customer>, StoreError> {
             let sql = format!(
@@ -305,7 +305,7 @@ shared_sql! {
             let row: Option<CustomerRow> = sqlx::query_as(&sql)
                 .bind(token_hash)
                 .bind(publisher.get())
-                .bind(email_key)
+                .bind(email_key.as_str())
                 .bind(Utc::now())
                 .fetch_optional(self.pool())
                 .await?;

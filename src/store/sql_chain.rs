@@ -37,7 +37,7 @@ pub(super) struct Answer<'a> {
     /// When.
     pub at: DateTime<Utc>,
     /// Where from (nulled by an erasure, so not chained).
-    pub ip: Option<&'a str>,
+    pub ip: Option<std::net::IpAddr>,
     /// Which client (likewise).
     pub user_agent: Option<&'a str>,
     /// Came from a bulk import.
@@ -251,7 +251,7 @@ shared_sql! {
                         .bind(a.name.to_owned())
                         .bind(a.version)
                         .bind(a.state.to_owned())
-                        .bind(a.ip.map(str::to_owned))
+                        .bind(a.ip.map(|ip| ip.to_string()))
                         .bind(a.user_agent.map(str::to_owned))
                         .bind(chain_time(a.at))
                         .bind(a.imported)

@@ -14,7 +14,7 @@ use super::{
     Collection, ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency,
     IdempotencyRef, NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, conflict_field,
 };
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, PublisherId};
+use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, EmailKey, PublisherId};
 
 pub(super) const CUSTOMER_COLUMNS: &str = "id, publisher_id, email, email_key, password_hash, first_name, last_name, \
      locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, last_login_at, \
@@ -53,7 +53,7 @@ impl TryFrom<CustomerRow> for Customer {
             id: CustomerId::from_i64(r.id).map_err(StoreError::Corrupt)?,
             publisher: PublisherId::from_i64(r.publisher_id).map_err(StoreError::Corrupt)?,
             email: required(r.email, "email")?,
-            email_key: required(r.email_key, "email key")?,
+            email_key: EmailKey::stored(required(r.email_key, "email key")?),
             password_hash: required(r.password_hash, "password")?,
             first_name: r.first_name,
             last_name: r.last_name,
@@ -210,7 +210,7 @@ fn answers(
                 version: r.version,
                 state: r.state.as_str(),
                 at,
-                ip: r.ip.as_deref(),
+                ip: r.ip,
                 user_agent: r.user_agent.as_deref(),
                 imported: false,
             })
@@ -270,7 +270,7 @@ shared_sql! {
                     .bind(id.get())
                     .bind(publisher.get())
                     .bind(&new.email)
-                    .bind(&new.email_key)
+                    .bind(new.email_key.as_str())
                     .bind(&new.password_hash)
                     .bind(&new.first_name)
                     .bind(&new.last_name)
@@ -279,7 +279,7 @@ shared_sql! {
                     .bind(&new.currency)
                     .bind(&new.external_id)
                     .bind(new.external_data.as_ref().map(sqlx::types::Json))
-                    .bind(&new.ip)
+                    .bind(new.ip.map(|ip| ip.to_string()))
                     .bind(now)
                     .bind(new.verification.is_some())
                     .bind(new.capture.as_ref().map(sqlx::types::Json))
@@ -300,7 +300,7 @@ shared_sql! {
                          AND code_hash = $3 AND used_at IS NULL AND expires_at > $4",
                     )
                     .bind(publisher.get())
-                    .bind(&new.email_key)
+                    .bind(new.email_key.as_str())
                     .bind(code_hash)
                     .bind(now)
                     .execute(&mut *tx)
@@ -373,7 +373,7 @@ shared_sql! {
                  WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL RETURNING {}",
                 CUSTOMER_COLUMNS
             );
-            let (email, key) = c.email.clone().unzip();
+            let (email, key) = c.email.clone().map(|(e, k)| (e, k.as_str().to_owned())).unzip();
             let mut tx = self.begin_write().await?;
             // A new email key moves the account: every session of the old one ends.
             let Some(current) = Self::lock_customer(&mut *tx, publisher, id).await? else {

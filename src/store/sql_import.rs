@@ -204,12 +204,12 @@ shared_sql! {
                     later.push(row);
                     continue;
                 }
-                batch_emails.insert(&row.email_key);
+                batch_emails.insert(row.email_key.as_str());
                 if let Some(e) = ext {
                     batch_externals.insert(e);
                 }
                 let ext_owner = ext.and_then(|e| by_external.get(e)).copied();
-                match (by_email.get(&row.email_key).copied(), mode) {
+                match (by_email.get(row.email_key.as_str()).copied(), mode) {
                     (Some(_), ImportMode::Insert) => {
                         fail(row.line, "email", "a customer with this email exists");
                     }
@@ -279,7 +279,7 @@ shared_sql! {
                         .bind(id.get())
                         .bind(publisher.get())
                         .bind(r.email.clone())
-                        .bind(r.email_key.clone())
+                        .bind(r.email_key.as_str().to_owned())
                         .bind(r.password_hash.clone().unwrap_or_else(|| NO_PASSWORD_HASH.into()))
                         .bind(r.first_name.clone())
                         .bind(r.last_name.clone())

@@ -10,14 +10,14 @@ use super::sql_accounts::{Outbox, later};
 use super::sql_events::{Events, NewEvent, written};
 use super::sql_sessions::Sessions;
 use super::{CodeCheck, NewMail, StoreError, VerificationStore};
-use crate::domain::{CustomerId, PublisherId};
+use crate::domain::{CustomerId, EmailKey, PublisherId};
 
 shared_sql! {
     impl VerificationStore for B {
         async fn store_email_code(
             &self,
             publisher: PublisherId,
-            email_key: &str,
+            email_key: &EmailKey,
             code_hash: &str,
             ttl: std::time::Duration,
             per_hour: u32,
@@ -33,7 +33,7 @@ shared_sql! {
             );
             let existing: Option<(DateTime<Utc>, i32)> = sqlx::query_as(&sql)
                 .bind(publisher.get())
-                .bind(email_key)
+                .bind(email_key.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
             let stored = match existing {
@@ -48,7 +48,7 @@ shared_sql! {
                          used_at = NULL, window_start = $6, sends = $7 WHERE publisher_id = $1 AND email_key = $2",
                     )
                     .bind(publisher.get())
-                    .bind(email_key)
+                    .bind(email_key.as_str())
                     .bind(code_hash)
                     .bind(now)
                     .bind(expires)
@@ -63,7 +63,7 @@ shared_sql! {
                      ON CONFLICT (publisher_id, email_key) DO NOTHING",
                 )
                 .bind(publisher.get())
-                .bind(email_key)
+                .bind(email_key.as_str())
                 .bind(code_hash)
                 .bind(now)
                 .bind(expires)
@@ -82,7 +82,7 @@ shared_sql! {
         async fn check_email_code(
             &self,
             publisher: PublisherId,
-            email_key: &str,
+            email_key: &EmailKey,
             code_hash: &str,
             max_tries: u32,
         ) -> Result<CodeCheck, StoreError> {
@@ -96,7 +96,7 @@ shared_sql! {
             type Row = (String, i32, DateTime<Utc>, Option<DateTime<Utc>>);
             let row: Option<Row> = sqlx::query_as(&sql)
                 .bind(publisher.get())
-                .bind(email_key)
+                .bind(email_key.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some((stored, attempts, expires_at, used_at)) = row else {
@@ -116,7 +116,7 @@ shared_sql! {
             }
             sqlx::query("UPDATE email_codes SET attempts = attempts + 1 WHERE publisher_id = $1 AND email_key = $2")
                 .bind(publisher.get())
-                .bind(email_key)
+                .bind(email_key.as_str())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

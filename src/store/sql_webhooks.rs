@@ -10,6 +10,7 @@ use super::backend::shared_sql;
 use super::events::{
     ClaimedDelivery, DeliveryResult, EventStore, NewWebhook, WebhookChanges, WebhookEndpoint,
 };
+use super::placeholders::{list, one};
 use super::sql::rows_into;
 use crate::domain::PublisherId;
 
@@ -266,26 +267,38 @@ shared_sql! {
                 .bind(i64::from(limit))
                 .fetch_all(&mut *tx)
                 .await?;
-            let mut claimed = Vec::with_capacity(ids.len());
-            for id in ids {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET claimed_until = $2, attempts = attempts + 1 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(after(now, lease))
-                .execute(&mut *tx)
-                .await?;
-                let row: ClaimRow = sqlx::query_as(
-                    "SELECT d.id, d.endpoint_id, d.attempts, e.url, e.secret, e.previous_secret, e.previous_until, \
-                     v.id AS event_id, v.type AS event_type, v.body, v.occurred_at, d.created_at, e.format, \
-                     e.publisher_id, c.email \
-                     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-                     JOIN events v ON v.id = d.event_id LEFT JOIN customers c ON c.id = v.customer_id \
-                     WHERE d.id = $1",
-                )
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+            if ids.is_empty() {
+                tx.commit().await?;
+                return Ok(Vec::new());
+            }
+            // Two statements for the whole claim, however many it holds: SQLite's one writer
+            // is held for as short a time as possible.
+            let sql = format!(
+                "UPDATE webhook_deliveries SET claimed_until = {}, attempts = attempts + 1 WHERE id IN ({})",
+                one::<B>(1),
+                list::<B>(2, ids.len())
+            );
+            let mut q = sqlx::query(&sql).persistent(false).bind(after(now, lease));
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+            let sql = format!(
+                "SELECT d.id, d.endpoint_id, d.attempts, e.url, e.secret, e.previous_secret, e.previous_until, \
+                 v.id AS event_id, v.type AS event_type, v.body, v.occurred_at, d.created_at, e.format, \
+                 e.publisher_id, c.email \
+                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                 JOIN events v ON v.id = d.event_id LEFT JOIN customers c ON c.id = v.customer_id \
+                 WHERE d.id IN ({}) ORDER BY d.id",
+                list::<B>(1, ids.len())
+            );
+            let mut q = sqlx::query_as::<_, ClaimRow>(&sql).persistent(false);
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            let rows = q.fetch_all(&mut *tx).await?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for row in rows {
                 let mut secrets = vec![row.secret];
                 if let (Some(previous), Some(until)) = (row.previous_secret, row.previous_until)
                     && until > now
@@ -322,62 +335,62 @@ shared_sql! {
             let now = Utc::now();
             let mut tx = self.begin_write().await?;
             for (delivery, result) in settled {
-            let delivery = *delivery;
-            match result {
-                DeliveryResult::Delivered(status) => {
-                    sqlx::query(
-                        "UPDATE webhook_deliveries SET state = 'delivered', last_status = $2, last_error = NULL, \
-                         claimed_until = NULL, finished_at = $3 WHERE id = $1",
-                    )
-                    .bind(delivery.id)
-                    .bind(*status)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                let delivery = *delivery;
+                match result {
+                    DeliveryResult::Delivered(status) => {
+                        sqlx::query(
+                            "UPDATE webhook_deliveries SET state = 'delivered', last_status = $2, last_error = NULL, \
+                             claimed_until = NULL, finished_at = $3 WHERE id = $1",
+                        )
+                        .bind(delivery.id)
+                        .bind(*status)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    DeliveryResult::Skipped => {
+                        sqlx::query(
+                            "UPDATE webhook_deliveries SET state = 'skipped', last_status = NULL, last_error = NULL, \
+                             claimed_until = NULL, finished_at = $2 WHERE id = $1",
+                        )
+                        .bind(delivery.id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    DeliveryResult::Retry { status, error, at } => {
+                        sqlx::query(
+                            "UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_until = NULL, \
+                             last_status = $3, last_error = $4 WHERE id = $1",
+                        )
+                        .bind(delivery.id)
+                        .bind(*at)
+                        .bind(status.map(i64::from))
+                        .bind(error)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    DeliveryResult::Disable { status, error, reason } => {
+                        sqlx::query(
+                            "UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_until = NULL, \
+                             last_status = $3, last_error = $4 WHERE id = $1",
+                        )
+                        .bind(delivery.id)
+                        .bind(now)
+                        .bind(status.map(i64::from))
+                        .bind(error)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1",
+                        )
+                        .bind(delivery.endpoint)
+                        .bind(*reason)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
-                DeliveryResult::Skipped => {
-                    sqlx::query(
-                        "UPDATE webhook_deliveries SET state = 'skipped', last_status = NULL, last_error = NULL, \
-                         claimed_until = NULL, finished_at = $2 WHERE id = $1",
-                    )
-                    .bind(delivery.id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                DeliveryResult::Retry { status, error, at } => {
-                    sqlx::query(
-                        "UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_until = NULL, \
-                         last_status = $3, last_error = $4 WHERE id = $1",
-                    )
-                    .bind(delivery.id)
-                    .bind(*at)
-                    .bind(status.map(i64::from))
-                    .bind(error)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                DeliveryResult::Disable { status, error, reason } => {
-                    sqlx::query(
-                        "UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_until = NULL, \
-                         last_status = $3, last_error = $4 WHERE id = $1",
-                    )
-                    .bind(delivery.id)
-                    .bind(now)
-                    .bind(status.map(i64::from))
-                    .bind(error)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1",
-                    )
-                    .bind(delivery.endpoint)
-                    .bind(*reason)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
             }
             tx.commit().await?;
             Ok(())

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{NewMail, StoreError};
-use crate::domain::{CustomerId, PublisherId};
+use crate::domain::{CustomerId, EmailKey, PublisherId};
 
 /// What checking a verification code found. Only `Valid` lets a registration go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub trait VerificationStore: Send + Sync + 'static {
     async fn store_email_code(
         &self,
         publisher: PublisherId,
-        email_key: &str,
+        email_key: &EmailKey,
         code_hash: &str,
         ttl: std::time::Duration,
         per_hour: u32,
@@ -41,7 +41,7 @@ pub trait VerificationStore: Send + Sync + 'static {
     async fn check_email_code(
         &self,
         publisher: PublisherId,
-        email_key: &str,
+        email_key: &EmailKey,
         code_hash: &str,
         max_tries: u32,
     ) -> Result<CodeCheck, StoreError>;

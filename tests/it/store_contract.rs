@@ -16,7 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use enroll::domain::email::email_key;
+use enroll::domain::EmailKey;
+
+/// The key of an address, as the services make it.
+pub fn email_key(raw: &str) -> EmailKey {
+    EmailKey::of(raw)
+}
 use enroll::domain::proof::CollectionPoint;
 use enroll::domain::receipt::ReceiptSigner;
 use enroll::domain::{
@@ -111,7 +116,7 @@ pub fn new_customer(email: &str) -> NewCustomer {
         currency: "GBP".into(),
         external_id: None,
         external_data: None,
-        ip: Some("192.0.2.1".into()),
+        ip: Some("192.0.2.1".parse().unwrap()),
         consents: Vec::new(),
         refresh: refresh(&format!("rt-{email}")),
         idempotency: None,
@@ -140,7 +145,7 @@ pub fn answer(
         name: ConsentName::parse(name).unwrap(),
         version,
         state,
-        ip: Some("192.0.2.7".into()),
+        ip: Some("192.0.2.7".parse().unwrap()),
         user_agent: Some("agent/1".into()),
     }
 }

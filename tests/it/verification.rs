@@ -132,7 +132,7 @@ async fn registration_needs_the_code_sent_to_the_address(backend: Backend) {
         .store
         .check_email_code(
             enroll::domain::PublisherId::parse("100000001").unwrap(),
-            "new@example.com",
+            &enroll::domain::EmailKey::of("new@example.com"),
             &stored,
             5,
         )

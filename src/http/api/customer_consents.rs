@@ -119,13 +119,6 @@ pub async fn put_consents(
             Reason::Missing,
         )]));
     };
-    let answered = service::put(
-        &state,
-        &customer,
-        &answers,
-        &ip.to_string(),
-        user_agent.as_deref(),
-    )
-    .await?;
+    let answered = service::put(&state, &customer, &answers, ip, user_agent.as_deref()).await?;
     Ok(Data(render(customer.id, answered)))
 }

@@ -43,7 +43,7 @@ async fn a_login_is_recorded_only_under_the_checked_epoch(backend: Backend) {
         .record_login(
             p,
             c.id,
-            "198.51.100.9",
+            "198.51.100.9".parse().unwrap(),
             &refresh("rt-login"),
             c.session_epoch,
         )
@@ -62,7 +62,7 @@ async fn a_login_is_recorded_only_under_the_checked_epoch(backend: Backend) {
         .record_login(
             p,
             c.id,
-            "203.0.113.1",
+            "203.0.113.1".parse().unwrap(),
             &refresh("rt-stale"),
             c.session_epoch + 1,
         )
@@ -72,7 +72,7 @@ async fn a_login_is_recorded_only_under_the_checked_epoch(backend: Backend) {
         .record_login(
             pid(P2),
             c.id,
-            "203.0.113.1",
+            "203.0.113.1".parse().unwrap(),
             &refresh("rt-other"),
             c.session_epoch,
         )

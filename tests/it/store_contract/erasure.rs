@@ -52,7 +52,7 @@ async fn erasure_leaves_a_tombstone_and_forgets_the_rest(backend: Backend) {
         .store_email_code(p, &c.email_key, "code", HOUR, 5, &m)
         .await
         .unwrap();
-    let failures = hex::encode(sha2::Sha256::digest(c.email_key.as_bytes()));
+    let failures = hex::encode(sha2::Sha256::digest(c.email_key.as_str().as_bytes()));
     assert_eq!(
         store
             .reserve_password_check(p, &failures, 1, 1)

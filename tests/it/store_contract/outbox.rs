@@ -71,7 +71,7 @@ async fn reset_links_are_limited_per_hour_and_belong_to_one_customer(backend: Ba
     ] {
         assert!(
             store
-                .reset_token_customer(publisher, key, token)
+                .reset_token_customer(publisher, &super::email_key(key), token)
                 .await
                 .unwrap()
                 .is_none(),
