@@ -15,7 +15,7 @@ use crate::domain::proof::CollectionPoint;
 use crate::domain::tables::currency_for;
 use crate::domain::{Country, Currency, Email, EmailKey, Locale};
 use crate::error::ApiError;
-use crate::store::{Customer, NewCustomer, StoreError, conflict_field};
+use crate::store::{Customer, NewCustomer, StoreError, Taken};
 use crate::upstream::{Proof, UpstreamCustomer};
 
 /// Signs in a customer Enroll does not know yet through the publisher's upstream (see the
@@ -188,12 +188,11 @@ async fn create(
     loop {
         match sv.store.create_customer(publisher, &new, &how).await {
             Ok(customer) => return Ok(Some(customer)),
-            Err(StoreError::AlreadyExists(what)) => match conflict_field(&what) {
-                Some("email") => return Ok(None),
-                // Another customer here has the upstream's external id: leave it out.
-                Some("externalId") if new.external_id.is_some() => new.external_id = None,
-                _ => return Err(StoreError::AlreadyExists(what).into()),
-            },
+            Err(StoreError::AlreadyExists(Taken::Email)) => return Ok(None),
+            // Another customer here has the upstream's external id: leave it out.
+            Err(StoreError::AlreadyExists(Taken::ExternalId)) if new.external_id.is_some() => {
+                new.external_id = None
+            }
             Err(e) => return Err(e.into()),
         }
     }

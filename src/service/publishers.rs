@@ -257,7 +257,7 @@ pub async fn create(
         .admin_create_publisher(id, name, settings, offers, &line)
         .await
         .map_err(|e| match e {
-            StoreError::AlreadyExists(what) if what.starts_with("publisher") => {
+            StoreError::AlreadyExists(crate::store::Taken::Publisher) => {
                 ApiError::invalid_body(vec![FieldError::invalid("id", Reason::AlreadyExists)])
             }
             StoreError::AlreadyExists(_) => {

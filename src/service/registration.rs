@@ -19,7 +19,7 @@ use crate::domain::problem::{FieldError, Reason};
 use crate::domain::proof::CollectionPoint;
 use crate::domain::{ConsentState, Registration};
 use crate::error::ApiError;
-use crate::store::{Idempotency, IdempotencyRef, NewCustomer, StoreError, conflict_field};
+use crate::store::{Idempotency, IdempotencyRef, NewCustomer, StoreError, Taken};
 
 /// The route idempotency records are kept under.
 const ROUTE: &str = "POST /customers";
@@ -309,11 +309,8 @@ async fn create(
 /// A unique-rule violation as the client sees it (422 USER0002 / USER0004).
 pub fn already_exists(e: StoreError) -> ApiError {
     match &e {
-        StoreError::AlreadyExists(what) => match conflict_field(what) {
-            Some("email") => ApiError::customer_exists(),
-            Some("externalId") => ApiError::external_id_exists(),
-            _ => ApiError::from(e),
-        },
+        StoreError::AlreadyExists(Taken::Email) => ApiError::customer_exists(),
+        StoreError::AlreadyExists(Taken::ExternalId) => ApiError::external_id_exists(),
         _ => ApiError::from(e),
     }
 }

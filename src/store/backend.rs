@@ -101,7 +101,7 @@ pub(super) fn classify<B: Backend>(error: sqlx::Error) -> StoreError {
         return StoreError::Database(error);
     };
     if db.is_unique_violation() {
-        return StoreError::AlreadyExists(B::unique_conflict(db.as_ref()));
+        return StoreError::AlreadyExists(super::Taken::of(&B::unique_conflict(db.as_ref())));
     }
     if db.code().is_some_and(|c| B::is_transient(&c)) {
         return StoreError::Unavailable(error);

@@ -182,26 +182,13 @@ pub enum Idempotency {
     },
 }
 
-/// Which unique rule a customer write broke.
-pub fn conflict_field(what: &str) -> Option<&'static str> {
-    if what.contains("email_key") {
-        Some("email")
-    } else if what.contains("external_id") {
-        Some("externalId")
-    } else if what.contains("customers_pkey") || what.contains("customers.id") {
-        Some("id")
-    } else {
-        None
-    }
-}
-
 /// Customers, their consent history, tokens, idempotency records and shared secrets.
 #[async_trait]
 pub trait CustomerStore: Send + Sync + 'static {
     /// Stores a new customer with a fresh random id (retrying on the rare collision), its
     /// consent answers, its first refresh token and its idempotency outcome, in one
     /// transaction (the answers hash-chained with their receipt, collected as `how` says).
-    /// `AlreadyExists` names the rule broken (see [`conflict_field`]).
+    /// `AlreadyExists` names the rule broken ([`Taken`](super::Taken)).
     async fn create_customer(
         &self,
         publisher: PublisherId,

@@ -6,9 +6,9 @@ use super::{PgStore, SqliteStore};
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique constraint refused the row; names the constraint or the thing.
+    /// A unique rule refused the row: which one.
     #[error("{0} already exists")]
-    AlreadyExists(String),
+    AlreadyExists(Taken),
     /// The row to change does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -30,6 +30,54 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The unique rule a write broke, told apart where the database's error is read (the one
+/// place that knows constraint names), so callers match on it rather than on text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// A customer of the publisher has this email key.
+    Email,
+    /// A customer of the publisher has this external id.
+    ExternalId,
+    /// A customer has this id.
+    CustomerId,
+    /// A publisher has this id.
+    Publisher,
+    /// A publisher has this offer id.
+    Offer,
+    /// Another unique rule, as the database names it.
+    Other(String),
+}
+
+impl Taken {
+    /// Reads what a unique violation names: the constraint (Postgres, e.g. `customers_email_key`)
+    /// or the columns (SQLite, `UNIQUE constraint failed: customers.email_key`).
+    pub(super) fn of(named: &str) -> Taken {
+        if named.contains("customers_email_key") || named.contains("customers.email_key") {
+            Taken::Email
+        } else if named.contains("customers_external_id") || named.contains("customers.external_id")
+        {
+            Taken::ExternalId
+        } else if named.contains("customers_pkey") || named.contains("customers.id") {
+            Taken::CustomerId
+        } else {
+            Taken::Other(named.to_owned())
+        }
+    }
+}
+
+impl std::fmt::Display for Taken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Taken::Email => f.write_str("a customer with this email"),
+            Taken::ExternalId => f.write_str("a customer with this externalId"),
+            Taken::CustomerId => f.write_str("a customer with this id"),
+            Taken::Publisher => f.write_str("the publisher"),
+            Taken::Offer => f.write_str("the offer"),
+            Taken::Other(named) => f.write_str(named),
+        }
+    }
 }
 
 impl StoreError {

@@ -49,10 +49,10 @@ pub use admin::{
 };
 pub use customer::{
     ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency, IdempotencyRef,
-    NewConsentRecord, NewCustomer, NewRefreshToken, conflict_field,
+    NewConsentRecord, NewCustomer, NewRefreshToken,
 };
 pub use deliveries::{Delivery, DeliveryStore};
-pub use error::StoreError;
+pub use error::{StoreError, Taken};
 pub use events::{
     Actor, CUSTOMER_ACTOR, ClaimedDelivery, DeliveryResult, EVENT_TYPES, EventStore, NewWebhook,
     WebhookChanges, WebhookEndpoint,

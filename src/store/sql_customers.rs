@@ -12,7 +12,7 @@ use super::sql_events::{Events, NewEvent, answer, registered, written};
 use super::sql_sessions::Sessions;
 use super::{
     Collection, ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency,
-    IdempotencyRef, NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, conflict_field,
+    IdempotencyRef, NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, Taken,
 };
 use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, EmailKey, PublisherId};
 
@@ -287,7 +287,7 @@ shared_sql! {
                     .await
                     .map_err(StoreError::from);
                 let row = match inserted {
-                    Err(StoreError::AlreadyExists(what)) if conflict_field(&what) == Some("id") => {
+                    Err(StoreError::AlreadyExists(Taken::CustomerId)) => {
                         continue;
                     }
                     other => other?,

@@ -6,7 +6,7 @@ use sqlx::types::Json;
 
 use super::backend::{Backend, Conn, shared_sql};
 use super::sql::{CONSENT_COLUMNS, ConsentRow, PUBLISHER_COLUMNS, PublisherRow};
-use super::{ConsentVersion, Published, Publisher, StoreError};
+use super::{ConsentVersion, Published, Publisher, StoreError, Taken};
 use crate::domain::{
     ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherDeclaration, PublisherId,
     PublisherSettings,
@@ -87,9 +87,7 @@ shared_sql! {
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(|e| match StoreError::from(e) {
-                    StoreError::AlreadyExists(_) => {
-                        StoreError::AlreadyExists(format!("publisher {id}"))
-                    }
+                    StoreError::AlreadyExists(_) => StoreError::AlreadyExists(Taken::Publisher),
                     other => other,
                 })?;
             for offer in offers {
@@ -277,9 +275,7 @@ shared_sql! {
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| match StoreError::from(e) {
-                    StoreError::AlreadyExists(_) => {
-                        StoreError::AlreadyExists(format!("offer {offer}"))
-                    }
+                    StoreError::AlreadyExists(_) => StoreError::AlreadyExists(Taken::Offer),
                     StoreError::Database(e)
                         if e.as_database_error()
                             .is_some_and(|d| d.is_foreign_key_violation()) =>

@@ -45,7 +45,7 @@ async fn publishers_and_offers(backend: Backend) {
     );
     assert!(matches!(
         store.create_publisher(id, "Again", &settings, &[]).await,
-        Err(StoreError::AlreadyExists(_))
+        Err(StoreError::AlreadyExists(enroll::store::Taken::Publisher))
     ));
     // An offer must name its publisher, and a failed create leaves nothing behind.
     let other = pid("223456789");
@@ -60,7 +60,7 @@ async fn publishers_and_offers(backend: Backend) {
     store.add_offer(id, &offer("R123456789_NL")).await.unwrap();
     assert!(matches!(
         store.add_offer(id, &offer("R123456789_NL")).await,
-        Err(StoreError::AlreadyExists(_))
+        Err(StoreError::AlreadyExists(enroll::store::Taken::Offer))
     ));
     assert!(matches!(
         store.add_offer(other, &offer("S223456789_US")).await,
