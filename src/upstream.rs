@@ -1,9 +1,11 @@
 //! The client of a Cleeng-compatible upstream (MediaStore API v3) that a publisher migrates
-//! from: `POST /auths` to prove a password, `GET /customers/{id}` with the JWT it answers to
-//! read the customer, `PUT` and `PATCH /customers/passwords` for a reset. Every call goes
+//! from: `POST /auths` to prove a password, `GET /customers/{id}` and
+//! `GET /customers/{id}/consents` with the JWT it answers to read the customer and its consent
+//! answers, `PUT` and `PATCH /customers/passwords` for a reset. Every call goes
 //! through the operator's outbound policy ([`crate::outbound`]) and within the publisher's
 //! `migration.timeout`; nothing it sends (passwords, tokens, emails) is ever logged.
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -34,13 +36,28 @@ pub struct UpstreamCustomer {
     pub external_id: Option<String>,
     /// A JSON object.
     pub external_data: Option<Value>,
+    /// When it registered there (`regDate`).
+    pub registered_at: Option<DateTime<Utc>>,
+    /// Its answers there (`GET /customers/{id}/consents`; never-answered ones left out).
+    pub consents: Vec<UpstreamConsent>,
+}
+
+/// One consent answer the upstream holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConsent {
+    /// The consent's name.
+    pub name: String,
+    /// The version answered.
+    pub version: i32,
+    /// `true` for accepted.
+    pub accepted: bool,
 }
 
 /// What the upstream said about a password.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Proof {
     /// It accepted the password: the customer it holds.
-    Accepted(UpstreamCustomer),
+    Accepted(Box<UpstreamCustomer>),
     /// It refused it (a 4xx: wrong password or unknown email).
     Refused,
     /// No usable answer (down, slow, refused by the outbound policy, a 5xx, not JSON).
@@ -107,10 +124,29 @@ impl Upstream {
                     &Value::Null,
                 )
                 .await?;
-            Ok(customer_of(&customer["responseData"]))
+            let mut found = customer_of(&customer["responseData"]);
+            // Its consent answers come along; an upstream without the route (4xx) has none
+            // to give, one that fails otherwise fails the migration (tried again next login).
+            match self
+                .call::<Value>(
+                    settings,
+                    reqwest::Method::GET,
+                    &format!("customers/{id}/consents"),
+                    Some(jwt),
+                    &Value::Null,
+                )
+                .await
+            {
+                Ok(consents) => found.consents = consents_of(&consents["responseData"]),
+                Err(Failure::Refused) => {
+                    tracing::warn!(publisher_id = %publisher, "migration upstream gave no consents; the customer comes without them");
+                }
+                Err(other) => return Err(other),
+            }
+            Ok(found)
         };
         let outcome = match tokio::time::timeout(settings.timeout, call).await {
-            Ok(Ok(customer)) => Proof::Accepted(customer),
+            Ok(Ok(customer)) => Proof::Accepted(Box::new(customer)),
             Ok(Err(Failure::Refused)) => Proof::Refused,
             Ok(Err(Failure::Other(why))) => {
                 tracing::warn!(publisher_id = %publisher, reason = %why, "migration upstream unavailable");
@@ -258,7 +294,42 @@ fn customer_of(data: &Value) -> UpstreamCustomer {
         currency: text("currency"),
         external_id: text("externalId"),
         external_data,
+        registered_at: text("regDate").and_then(|d| {
+            NaiveDateTime::parse_from_str(&d, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|d| d.and_utc())
+        }),
+        consents: Vec::new(),
     }
+}
+
+/// The answered consents of a `GET /customers/{id}/consents` answer (`{"consents": [...]}`):
+/// a name, a version number and `accepted` or `declined`; never-answered ones (version `""`)
+/// and anything malformed are left out.
+fn consents_of(data: &Value) -> Vec<UpstreamConsent> {
+    let Some(list) = data.get("consents").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|c| {
+            let name = c.get("name")?.as_str()?.trim();
+            let version = match c.get("version")? {
+                Value::String(s) => s.trim().parse::<i32>().ok()?,
+                Value::Number(n) => i32::try_from(n.as_i64()?).ok()?,
+                _ => return None,
+            };
+            let accepted = match c.get("state")?.as_str()? {
+                "accepted" => true,
+                "declined" => false,
+                _ => return None,
+            };
+            (!name.is_empty() && version > 0).then(|| UpstreamConsent {
+                name: name.to_owned(),
+                version,
+                accepted,
+            })
+        })
+        .collect()
 }
 
 /// A transport error in words (never the URL, which names the upstream's customer id).

@@ -81,7 +81,7 @@ pub async fn check_answers(
 /// characters).
 pub fn records(
     checked: &[CheckedAnswer],
-    ip: IpAddr,
+    ip: Option<IpAddr>,
     user_agent: Option<&str>,
 ) -> Vec<NewConsentRecord> {
     let user_agent = user_agent.map(|s| s.chars().take(500).collect::<String>());
@@ -92,7 +92,7 @@ pub fn records(
             name: a.consent.name.clone(),
             version: a.version,
             state: a.state,
-            ip: Some(ip),
+            ip,
             user_agent: user_agent.clone(),
         })
         .collect()
@@ -156,7 +156,7 @@ pub async fn put(
         .append_consents(
             customer.publisher,
             customer.id,
-            &records(&checked, ip, user_agent),
+            &records(&checked, Some(ip), user_agent),
             &how,
         )
         .await?;

@@ -13,7 +13,7 @@ use crate::catalog::PublisherView;
 use crate::domain::migration::MigrationSettings;
 use crate::domain::proof::CollectionPoint;
 use crate::domain::tables::currency_for;
-use crate::domain::{Country, Currency, Email, EmailKey, Locale};
+use crate::domain::{ConsentAnswer, ConsentState, Country, Currency, Email, EmailKey, Locale};
 use crate::error::ApiError;
 use crate::store::{Customer, NewCustomer, StoreError, Taken};
 use crate::upstream::{Proof, UpstreamCustomer};
@@ -163,6 +163,28 @@ async fn create(
         .external_data
         .clone()
         .filter(|d| d.to_string().len() <= 4000);
+    // The upstream's answers to consents that exist here, at versions that exist here (each
+    // checked alone: one this Enroll does not know is left out, not the customer).
+    let mut consents = Vec::new();
+    for c in &found.consents {
+        let answer = ConsentAnswer {
+            name: c.name.clone(),
+            version: c.version.to_string(),
+            state: if c.accepted {
+                ConsentState::Accepted
+            } else {
+                ConsentState::Declined
+            },
+        };
+        match super::consent_answers::check_answers(sv, view, std::slice::from_ref(&answer)).await {
+            Ok(checked) => consents.extend(checked),
+            Err(e) if e.status().is_server_error() => return Err(e),
+            Err(_) => {
+                tracing::info!(publisher_id = %publisher, consent = %c.name, version = c.version, "an upstream consent answer has no consent here; left out");
+            }
+        }
+    }
+    let consents = super::consent_answers::records(&consents, ip, None);
     let password_hash = sv.hasher.hash(password).await?;
     let mut new = NewCustomer {
         email: email.as_str().to_owned(),
@@ -176,15 +198,15 @@ async fn create(
         external_id,
         external_data,
         ip,
-        consents: Vec::new(),
+        registered_at: found.registered_at,
+        consents,
         refresh: sessions::new_refresh_token(sv).1,
         idempotency: None,
         verification: None,
         capture: None,
     };
-    // Nothing is answered here (the upstream's consents are not read), so no history entry
-    // or receipt is written; the collection point only labels what would be.
-    let how = super::proof::collection(sv, CollectionPoint::Registration, "POST /auths", None);
+    // The upstream collected the answers: they are kept as imported ones (chained, no receipt).
+    let how = super::proof::collection(sv, CollectionPoint::Import, "POST /auths", None);
     loop {
         match sv.store.create_customer(publisher, &new, &how).await {
             Ok(customer) => return Ok(Some(customer)),

@@ -245,7 +245,7 @@ async fn create(
             if !declined.is_empty() {
                 return Err(ApiError::invalid_body(declined));
             }
-            records(&checked, ip, user_agent.as_deref())
+            records(&checked, Some(ip), user_agent.as_deref())
         }
         None if view.publisher.settings.require_consents_at_registration => {
             return Err(ApiError::invalid_body(vec![FieldError::invalid(
@@ -278,6 +278,7 @@ async fn create(
         external_id: reg.external_id,
         external_data: reg.external_data,
         ip: Some(ip),
+        registered_at: None,
         consents,
         refresh,
         idempotency,

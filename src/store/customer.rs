@@ -130,6 +130,8 @@ pub struct NewCustomer {
     pub external_data: Option<Value>,
     /// Registration address.
     pub ip: Option<std::net::IpAddr>,
+    /// When it registered, if not now (a customer migrating from an upstream keeps its date).
+    pub registered_at: Option<DateTime<Utc>>,
     /// Consents answered at sign-up.
     pub consents: Vec<NewConsentRecord>,
     /// The first refresh token.

@@ -196,6 +196,7 @@ fn changed_fields(
 fn answers(
     customer: CustomerId,
     fresh: bool,
+    imported: bool,
     records: &[NewConsentRecord],
     at: DateTime<Utc>,
 ) -> Answers<'_> {
@@ -212,7 +213,7 @@ fn answers(
                 at,
                 ip: r.ip,
                 user_agent: r.user_agent.as_deref(),
-                imported: false,
+                imported,
             })
             .collect(),
     }
@@ -280,7 +281,7 @@ shared_sql! {
                     .bind(&new.external_id)
                     .bind(new.external_data.as_ref().map(sqlx::types::Json))
                     .bind(new.ip.map(|ip| ip.to_string()))
-                    .bind(now)
+                    .bind(new.registered_at.unwrap_or(now))
                     .bind(new.verification.is_some())
                     .bind(new.capture.as_ref().map(sqlx::types::Json))
                     .fetch_one(&mut *tx)
@@ -309,7 +310,9 @@ shared_sql! {
                         return Err(StoreError::VerificationFailed);
                     }
                 }
-                let batch = [answers(id, true, &new.consents, now)];
+                // Answers an upstream collected come in as imported ones (no receipt).
+                let imported = how.point == crate::domain::proof::CollectionPoint::Import;
+                let batch = [answers(id, true, imported, &new.consents, now)];
                 Self::record_consents(&mut *tx, publisher.get(), &batch, how).await?;
                 Self::insert_refresh(&mut *tx, id, &new.refresh, now).await?;
                 Self::emit(&mut *tx, registered_event(publisher, id, new), now).await?;
@@ -468,7 +471,7 @@ shared_sql! {
             .bind(customer.get())
             .fetch_all(&mut *tx)
             .await?;
-            let batch = [answers(customer, false, records, now)];
+            let batch = [answers(customer, false, false, records, now)];
             let recorded = Self::record_consents(&mut *tx, publisher.get(), &batch, how)
                 .await?
                 .pop()

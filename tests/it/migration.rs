@@ -64,6 +64,10 @@ async fn a_login_unknown_here_is_proven_upstream_once_and_the_customer_created(b
     body["firstName"] = "Olga".into();
     body["externalId"] = "crm-7".into();
     body["externalData"] = json!({"plan": "gold"});
+    body["consents"] = json!([
+        {"name": "terms", "version": "1", "state": "accepted"},
+        {"name": "broadcaster_terms", "version": "1", "state": "accepted"},
+    ]);
     let r = upstream.register(&body).await;
     let (status, up) = json(r).await;
     assert_eq!(status, 200, "{up}");
@@ -101,6 +105,53 @@ async fn a_login_unknown_here_is_proven_upstream_once_and_the_customer_created(b
     assert_eq!(shown["externalId"], "crm-7");
     assert_eq!(shown["externalData"], json!({"plan": "gold"}));
     assert!(shown["lastLoginDate"].is_string(), "{shown}");
+    // Its registration date and consent answers came along: the answers are in its history
+    // marked imported (the upstream collected them: no receipt), and the required terms need
+    // no new answer.
+    let up_me = crate::support::Customer::from_session(
+        &json(login(&upstream, "old.timer@example.com", "secret123").await)
+            .await
+            .1["responseData"],
+    );
+    assert_eq!(
+        shown["regDate"],
+        upstream.me(&up_me).await["regDate"],
+        "{shown}"
+    );
+    let r = app
+        .authed(
+            Method::GET,
+            &format!("/customers/{}/consents", me.id),
+            &me.jwt,
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, consents) = json(r).await;
+    assert_eq!(status, 200, "{consents}");
+    let terms: Vec<&Value> = consents["responseData"]["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "terms" || c["name"] == "broadcaster_terms")
+        .collect();
+    assert_eq!(terms.len(), 2, "{consents}");
+    for c in terms {
+        assert_eq!(
+            (&c["state"], &c["needsUpdate"]),
+            (&json!("accepted"), &json!(false)),
+            "{c}"
+        );
+    }
+    let imported = app
+        .db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM customer_consents WHERE customer_id = {} AND imported \
+             AND receipt_id IS NULL AND collection_point = 'import'",
+            me.id
+        ))
+        .await;
+    assert_eq!(imported, 2);
     let hash = app
         .db
         .text("SELECT password_hash FROM customers WHERE email_key = 'old.timer@example.com'")

@@ -117,6 +117,7 @@ pub fn new_customer(email: &str) -> NewCustomer {
         external_id: None,
         external_data: None,
         ip: Some("192.0.2.1".parse().unwrap()),
+        registered_at: None,
         consents: Vec::new(),
         refresh: refresh(&format!("rt-{email}")),
         idempotency: None,
