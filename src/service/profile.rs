@@ -44,8 +44,8 @@ pub async fn patch(
         email: None,
         first_name: given(patch.first_name),
         last_name: given(patch.last_name),
-        country: patch.country.map(|c| c.to_string()),
-        locale: patch.locale.map(|l| l.to_string()),
+        country: patch.country,
+        locale: patch.locale,
         external_data: given(patch.external_data),
         capture: None,
     };

@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, EmailKey, PublisherId};
+use crate::domain::{
+    ConsentName, ConsentOwner, ConsentState, Country, Currency, CustomerId, EmailKey, Locale,
+    PublisherId,
+};
 
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,11 +122,11 @@ pub struct NewCustomer {
     /// Optional.
     pub last_name: Option<String>,
     /// Locale.
-    pub locale: String,
+    pub locale: Locale,
     /// Country.
-    pub country: String,
+    pub country: Country,
     /// Currency.
-    pub currency: String,
+    pub currency: Currency,
     /// Optional, unique per publisher.
     pub external_id: Option<String>,
     /// Optional JSON object.
@@ -155,9 +158,9 @@ pub struct CustomerChanges {
     /// Last name.
     pub last_name: Option<Option<String>>,
     /// Country.
-    pub country: Option<String>,
+    pub country: Option<Country>,
     /// Locale.
-    pub locale: Option<String>,
+    pub locale: Option<Locale>,
     /// External data.
     pub external_data: Option<Option<Value>>,
     /// Capture answers.

@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use super::StoreError;
 use crate::domain::import::ImportMode;
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, EmailKey, PublisherId};
+use crate::domain::{
+    ConsentName, ConsentOwner, ConsentState, Country, Currency, CustomerId, EmailKey, Locale,
+    PublisherId,
+};
 
 /// One valid row to write: the customer in stored form and its dated consent answers.
 #[derive(Debug, Clone)]
@@ -27,11 +30,11 @@ pub struct ImportedCustomer {
     /// Optional.
     pub last_name: Option<String>,
     /// Locale.
-    pub locale: String,
+    pub locale: Locale,
     /// Country.
-    pub country: String,
+    pub country: Country,
     /// Currency.
-    pub currency: String,
+    pub currency: Currency,
     /// Optional, unique per publisher.
     pub external_id: Option<String>,
     /// Optional JSON object.

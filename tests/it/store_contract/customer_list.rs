@@ -85,7 +85,7 @@ async fn search_country_and_date_filters_narrow_the_list(backend: Backend) {
     let mut named = new_customer("bob@sample.org");
     named.first_name = Some("Alina".into());
     named.external_id = Some("EXT-9".into());
-    named.country = "NL".into();
+    named.country = enroll::domain::Country::parse("NL").unwrap();
     let bob = store
         .create_customer(pid(P1), &named, &crate::store_contract::how())
         .await

@@ -209,7 +209,7 @@ async fn profile_changes_touch_only_the_given_fields(backend: Backend) {
     let changes = CustomerChanges {
         first_name: Some(Some("Daniel".into())),
         last_name: Some(None),
-        country: Some("NL".into()),
+        country: Some(enroll::domain::Country::parse("NL").unwrap()),
         ..Default::default()
     };
     let changed = store
