@@ -232,7 +232,8 @@ pub enum KeyCommand {
     /// Revoke a key by its id; it stops working at once on every server.
     Revoke {
         /// The id `key list` shows.
-        id: i64,
+        #[arg(value_parser = enroll::domain::AdminKeyId::parse)]
+        id: enroll::domain::AdminKeyId,
     },
 }
 

@@ -159,3 +159,34 @@ mod tests {
         }
     }
 }
+
+/// An admin key's id: shown in key lists and the audit trail, named to revoke the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AdminKeyId(i64);
+
+impl AdminKeyId {
+    /// Parses the text form (a positive whole number), as a CLI argument or a path gives it.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(AdminKeyId(n)),
+            _ => Err(format!("admin key id {s:?} is not a positive whole number")),
+        }
+    }
+
+    /// The id as the database stores it.
+    pub fn stored(v: i64) -> Self {
+        AdminKeyId(v)
+    }
+
+    /// The numeric form, as stored.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for AdminKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -25,7 +25,7 @@ pub use customer::{
     ConsentAnswer, ConsentState, CustomerId, CustomerPatch, Registration, TenantRef,
 };
 pub use email::{Email, EmailKey};
-pub use ids::{OfferId, PublisherId};
+pub use ids::{AdminKeyId, OfferId, PublisherId};
 pub use password::Password;
 pub use place::{Country, Currency, Locale};
 pub use provisioning::{Declaration, DeclaredItem, PublisherDeclaration};

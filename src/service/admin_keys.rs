@@ -31,7 +31,7 @@ pub struct AdminAuth {
     /// What it reaches.
     pub scope: Scope,
     /// The stored key (`None` for the config's operator key and the CLI).
-    pub key_id: Option<i64>,
+    pub key_id: Option<crate::domain::AdminKeyId>,
     /// Who, for the audit trail: the key's label.
     pub actor: String,
     /// Which front end it came through (the dashboard says so in its audit lines).
@@ -164,9 +164,13 @@ pub async fn create(
 
 /// Revokes a key (operators only); its dashboard sessions end with it. 404 REQ0003 when
 /// there is no such key.
-pub async fn revoke(sv: &Services, auth: &AdminAuth, id: i64) -> Result<AdminKey, ApiError> {
+pub async fn revoke(
+    sv: &Services,
+    auth: &AdminAuth,
+    id: crate::domain::AdminKeyId,
+) -> Result<AdminKey, ApiError> {
     auth.require_operator("keys")?;
-    let line = auth.audit(None, "key.revoke", json!({"keyId": id}));
+    let line = auth.audit(None, "key.revoke", json!({"keyId": id.get()}));
     sv.store
         .revoke_admin_key(id, &line)
         .await?

@@ -11,15 +11,15 @@ use async_trait::async_trait;
 use super::{ConsentRecord, Customer, Published, Publisher, StoreError};
 use crate::domain::email::email_key;
 use crate::domain::{
-    ConsentDraft, ConsentName, ConsentOwner, ConsentState, Country, CustomerId, OfferId,
-    PublisherId, PublisherSettings,
+    AdminKeyId, ConsentDraft, ConsentName, ConsentOwner, ConsentState, Country, CustomerId,
+    OfferId, PublisherId, PublisherSettings,
 };
 
 /// An admin key as stored: never the key itself, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminKey {
-    /// Row id, shown in lists and the audit trail.
-    pub id: i64,
+    /// Shown in lists and the audit trail.
+    pub id: AdminKeyId,
     /// The publisher it is limited to; `None` for an operator key (every publisher).
     pub publisher: Option<PublisherId>,
     /// A name for people (`"ci"`, `"alice's laptop"`).
@@ -45,7 +45,7 @@ pub struct NewAdminKey {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAudit {
     /// The admin key that made the change (`None`: the config's operator key or the CLI).
-    pub key_id: Option<i64>,
+    pub key_id: Option<AdminKeyId>,
     /// Who, for people: the key's label, `operator (config)` or `cli`.
     pub actor: String,
     /// The publisher concerned, if any.
@@ -62,7 +62,7 @@ pub struct AuditEntry {
     /// Increasing id (the page cursor).
     pub id: i64,
     /// The admin key, when one made the change.
-    pub key_id: Option<i64>,
+    pub key_id: Option<AdminKeyId>,
     /// Who, for people.
     pub actor: String,
     /// The publisher concerned.
@@ -103,7 +103,7 @@ pub struct NewAdminSession {
     /// SHA-256 (hex) of the session token.
     pub hash: String,
     /// The key that signed in (`None`: the config's operator key).
-    pub key_id: Option<i64>,
+    pub key_id: Option<AdminKeyId>,
     /// For the config's operator key: SHA-256 (hex) of it (the session ends when it changes).
     pub operator_key_hash: Option<String>,
     /// SHA-256 (hex) of the CSRF token.
@@ -243,7 +243,7 @@ pub trait AdminStore: Send + Sync + 'static {
     /// gets the key's publisher. Revoking a revoked key changes nothing (and writes no line).
     async fn revoke_admin_key(
         &self,
-        id: i64,
+        id: AdminKeyId,
         audit: &NewAudit,
     ) -> Result<Option<AdminKey>, StoreError>;
 

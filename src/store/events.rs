@@ -30,7 +30,7 @@ pub enum Actor {
     /// The customer, through the customer API.
     Customer,
     /// An admin key (admin API or dashboard).
-    AdminKey(i64),
+    AdminKey(crate::domain::AdminKeyId),
     /// The config's operator key.
     Operator,
     /// The command line.
@@ -57,7 +57,7 @@ impl Actor {
     pub fn to_json(&self) -> Value {
         match self {
             Actor::Customer => json!({"type": "customer"}),
-            Actor::AdminKey(id) => json!({"type": "admin_key", "id": id}),
+            Actor::AdminKey(id) => json!({"type": "admin_key", "id": id.get()}),
             Actor::Operator => json!({"type": "operator"}),
             Actor::Cli => json!({"type": "cli"}),
             Actor::System => json!({"type": "system"}),

@@ -23,7 +23,8 @@ use super::{
     NewAudit, Published, Publisher, StoreError,
 };
 use crate::domain::{
-    ConsentDraft, ConsentName, ConsentOwner, CustomerId, OfferId, PublisherId, PublisherSettings,
+    AdminKeyId, ConsentDraft, ConsentName, ConsentOwner, CustomerId, OfferId, PublisherId,
+    PublisherSettings,
 };
 
 /// The audit trail and key lookups, inside the caller's transaction.
@@ -37,7 +38,10 @@ pub(super) trait Audit: Backend {
     ) -> Result<(), StoreError>;
 
     /// The key with this id, revoked or not.
-    async fn admin_key_in(conn: &mut Conn<Self>, id: i64) -> Result<Option<AdminKey>, StoreError>;
+    async fn admin_key_in(
+        conn: &mut Conn<Self>,
+        id: AdminKeyId,
+    ) -> Result<Option<AdminKey>, StoreError>;
 }
 
 shared_sql! {
@@ -51,7 +55,7 @@ shared_sql! {
                 "INSERT INTO admin_audit (key_id, actor, publisher_id, action, detail, at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(audit.key_id)
+            .bind(audit.key_id.map(AdminKeyId::get))
             .bind(&audit.actor)
             .bind(audit.publisher.map(|p| p.get()))
             .bind(&audit.action)
@@ -64,11 +68,11 @@ shared_sql! {
 
         async fn admin_key_in(
             conn: &mut Conn<Self>,
-            id: i64,
+            id: AdminKeyId,
         ) -> Result<Option<AdminKey>, StoreError> {
             let sql = format!("SELECT {} FROM admin_keys WHERE id = $1", KEY_COLUMNS);
             let row: Option<AdminKeyRow> = sqlx::query_as(&sql)
-                .bind(id)
+                .bind(id.get())
                 .fetch_optional(&mut *conn)
                 .await?;
             row.map(TryInto::try_into).transpose()
@@ -108,7 +112,7 @@ shared_sql! {
                 .await?;
             let created: AdminKey = row.try_into()?;
             let audit = NewAudit {
-                detail: with_field(&audit.detail, "keyId", created.id.into()),
+                detail: with_field(&audit.detail, "keyId", created.id.get().into()),
                 ..audit.clone()
             };
             Self::insert_audit(&mut *tx, &audit, now).await?;
@@ -150,7 +154,7 @@ shared_sql! {
 
         async fn revoke_admin_key(
             &self,
-            id: i64,
+            id: AdminKeyId,
             audit: &NewAudit,
         ) -> Result<Option<AdminKey>, StoreError> {
             let now = Utc::now();
@@ -161,13 +165,13 @@ shared_sql! {
             let revoked = sqlx::query(
                 "UPDATE admin_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             )
-            .bind(id)
+            .bind(id.get())
             .bind(now)
             .execute(&mut *tx)
             .await?;
             if B::rows_affected(&revoked) == 1 {
                 sqlx::query("DELETE FROM admin_sessions WHERE key_id = $1")
-                    .bind(id)
+                    .bind(id.get())
                     .execute(&mut *tx)
                     .await?;
                 let audit = NewAudit {
@@ -435,7 +439,7 @@ shared_sql! {
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&session.hash)
-            .bind(session.key_id)
+            .bind(session.key_id.map(AdminKeyId::get))
             .bind(&session.operator_key_hash)
             .bind(&session.csrf_hash)
             .bind(Utc::now())

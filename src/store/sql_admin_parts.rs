@@ -10,7 +10,7 @@ use super::{
     AdminKey, AdminSession, AuditEntry, ConsentHistoryRecord, CustomerCursor, CustomerFilter,
     StoreError,
 };
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, PublisherId};
+use crate::domain::{AdminKeyId, ConsentName, ConsentOwner, ConsentState, PublisherId};
 
 pub(super) const KEY_COLUMNS: &str = "id, publisher_id, label, created_at, revoked_at";
 pub(super) const AUDIT_COLUMNS: &str = "id, key_id, actor, publisher_id, action, detail, at";
@@ -31,7 +31,7 @@ impl TryFrom<AdminKeyRow> for AdminKey {
     type Error = StoreError;
     fn try_from(r: AdminKeyRow) -> Result<Self, StoreError> {
         Ok(AdminKey {
-            id: r.id,
+            id: AdminKeyId::stored(r.id),
             publisher: r
                 .publisher_id
                 .map(PublisherId::from_i64)
@@ -60,7 +60,7 @@ impl TryFrom<AuditRow> for AuditEntry {
     fn try_from(r: AuditRow) -> Result<Self, StoreError> {
         Ok(AuditEntry {
             id: r.id,
-            key_id: r.key_id,
+            key_id: r.key_id.map(AdminKeyId::stored),
             actor: r.actor,
             publisher: r
                 .publisher_id

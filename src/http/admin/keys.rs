@@ -40,7 +40,7 @@ pub async fn me(auth: AdminAuth) -> Data<Me> {
     Data(Me {
         scope,
         publisher_id,
-        key_id: auth.key_id,
+        key_id: auth.key_id.map(crate::domain::AdminKeyId::get),
         label: auth.actor,
     })
 }
@@ -149,11 +149,8 @@ pub async fn revoke(
 ) -> Result<Data<KeyView>, ApiError> {
     auth.require_operator("keys")?;
     let Path(text) = path.map_err(|_| ApiError::invalid_path("keyId"))?;
-    let id: i64 = text
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::invalid_path("keyId"))?;
+    let id =
+        crate::domain::AdminKeyId::parse(&text).map_err(|_| ApiError::invalid_path("keyId"))?;
     let key = service::revoke(&state, &auth, id).await?;
     Ok(Data(key.into()))
 }

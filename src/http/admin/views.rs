@@ -27,7 +27,7 @@ pub struct KeyView {
 impl From<AdminKey> for KeyView {
     fn from(k: AdminKey) -> Self {
         KeyView {
-            id: k.id,
+            id: k.id.get(),
             scope: if k.publisher.is_some() {
                 "publisher"
             } else {
@@ -158,7 +158,7 @@ impl From<AuditEntry> for AuditView {
         AuditView {
             id: e.id,
             at: time(e.at),
-            key_id: e.key_id,
+            key_id: e.key_id.map(crate::domain::AdminKeyId::get),
             actor: e.actor,
             publisher_id: e.publisher.and_then(|p| u32::try_from(p.get()).ok()),
             action: e.action,

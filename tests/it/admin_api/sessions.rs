@@ -2,6 +2,7 @@
 //! revoking a key ends its sessions.
 
 use chrono::{Duration, Utc};
+use enroll::domain::AdminKeyId;
 use enroll::store::{NewAdminKey, NewAdminSession, NewAudit, StoreError};
 use serde_json::json;
 
@@ -20,7 +21,7 @@ fn audit() -> NewAudit {
     }
 }
 
-fn session(hash: &str, key_id: i64, ttl: Duration) -> NewAdminSession {
+fn session(hash: &str, key_id: AdminKeyId, ttl: Duration) -> NewAdminSession {
     NewAdminSession {
         hash: hash.into(),
         key_id: Some(key_id),
@@ -54,7 +55,11 @@ async fn sessions_live_expire_and_end_with_their_key(backend: Backend) {
         .unwrap();
     assert!(matches!(
         store
-            .create_admin_session(&session("orphan", key.id + 100, Duration::hours(1)))
+            .create_admin_session(&session(
+                "orphan",
+                AdminKeyId::stored(key.id.get() + 100),
+                Duration::hours(1)
+            ))
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -101,7 +106,7 @@ async fn sessions_live_expire_and_end_with_their_key(backend: Backend) {
     );
     assert!(
         store
-            .revoke_admin_key(key.id + 100, &audit())
+            .revoke_admin_key(AdminKeyId::stored(key.id.get() + 100), &audit())
             .await
             .unwrap()
             .is_none()

@@ -2,6 +2,7 @@
 //! in one transaction, and none for a change that changed nothing.
 
 use chrono::Utc;
+use enroll::domain::AdminKeyId;
 use enroll::domain::{ConsentOwner, PublisherSettings};
 use enroll::store::{AuditCursor, NewAdminKey, NewAdminSession, Published, StoreError};
 
@@ -25,7 +26,7 @@ fn new_key(hash: &str, publisher: Option<&str>) -> NewAdminKey {
     }
 }
 
-fn session(hash: &str, key_id: Option<i64>, operator: Option<&str>) -> NewAdminSession {
+fn session(hash: &str, key_id: Option<AdminKeyId>, operator: Option<&str>) -> NewAdminSession {
     NewAdminSession {
         hash: hash.into(),
         key_id,
@@ -111,7 +112,7 @@ async fn admin_keys_are_scoped_and_revocation_ends_their_sessions(backend: Backe
     );
     assert_eq!(
         store
-            .revoke_admin_key(-1, &audit("key.revoke", None))
+            .revoke_admin_key(AdminKeyId::stored(-1), &audit("key.revoke", None))
             .await
             .unwrap(),
         None
@@ -162,7 +163,7 @@ async fn dashboard_sessions_live_until_they_expire_or_end(backend: Backend) {
 
     assert!(matches!(
         store
-            .create_admin_session(&session("s-bad", Some(-1), None))
+            .create_admin_session(&session("s-bad", Some(AdminKeyId::stored(-1)), None))
             .await,
         Err(StoreError::NotFound(_))
     ));
