@@ -26,7 +26,7 @@ pub(super) struct CustomerRow {
     publisher_id: i64,
     email: Option<String>,
     email_key: Option<String>,
-    password_hash: Option<String>,
+    pub(super) password_hash: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     locale: Option<String>,
@@ -145,7 +145,7 @@ fn registered_event(publisher: PublisherId, id: CustomerId, new: &NewCustomer) -
 }
 
 /// The profile fields an update changed, with their new values (never the password).
-fn changed_fields(
+pub(super) fn changed_fields(
     before: &CustomerRow,
     after: &CustomerRow,
 ) -> serde_json::Map<String, serde_json::Value> {
@@ -189,6 +189,25 @@ fn changed_fields(
         json(&after.external_data),
     );
     field("capture", json(&before.capture), json(&after.capture));
+    changes
+}
+
+/// [`changed_fields`] and the fields only an import can change (currency, externalId,
+/// emailVerified).
+pub(super) fn imported_changes(
+    before: &CustomerRow,
+    after: &CustomerRow,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut changes = changed_fields(before, after);
+    if before.currency != after.currency {
+        changes.insert("currency".into(), after.currency.clone().into());
+    }
+    if before.external_id != after.external_id {
+        changes.insert("externalId".into(), after.external_id.clone().into());
+    }
+    if before.email_verified != after.email_verified {
+        changes.insert("emailVerified".into(), after.email_verified.into());
+    }
     changes
 }
 

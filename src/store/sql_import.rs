@@ -11,6 +11,7 @@ use super::backend::{Conn, shared_sql};
 use super::events::Actor;
 use super::placeholders::{list, one, values};
 use super::sql_chain::{Answer, Answers, ConsentChain};
+use super::sql_customers::{CUSTOMER_COLUMNS, CustomerRow, imported_changes};
 use super::sql_events::{Events, NewEvent, answer, registered, written};
 use super::sql_sessions::Sessions;
 use super::{
@@ -88,8 +89,9 @@ struct Found {
     errors: Vec<RowError>,
     mappings: Vec<IdMapping>,
     counts: Counts,
-    /// The `customer.registered` events of the new customers, written with the batch.
-    registered: Vec<NewEvent>,
+    /// The `customer.registered` events of the new customers and the `customer.updated` ones
+    /// of changed customers, written with the batch.
+    events: Vec<NewEvent>,
     /// Rounds in which rows were beaten to their email, external id or id (they go round
     /// again, like rows repeating an earlier row's email).
     beaten: u32,
@@ -180,7 +182,7 @@ shared_sql! {
             how: &Collection<'_>,
         ) -> Result<(), StoreError> {
             let now = Utc::now();
-            let Found { errors, mappings, counts, registered, beaten } = &mut *found;
+            let Found { errors, mappings, counts, events, beaten } = &mut *found;
             let emails: Vec<&str> = rows.iter().map(|r| r.email_key.as_str()).collect();
             let by_email = Self::existing(&mut *conn, publisher, "email_key", &emails).await?;
             let externals: Vec<&str> = rows.iter().filter_map(|r| r.external_id.as_deref()).collect();
@@ -297,7 +299,7 @@ shared_sql! {
                 for (r, id) in chunk {
                     if done.contains(&id.get()) {
                         counts.inserted += 1;
-                        registered.push(imported_event(publisher, *id, r));
+                        events.push(imported_event(publisher, *id, r));
                         consents.push((id.get(), true, r));
                         if let Some(own) = r.id {
                             mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: id.get() });
@@ -318,19 +320,10 @@ shared_sql! {
             }
             for plan in &plans {
                 let Plan::Update(r, id) = plan else { continue };
-                // A new password hash ends the customer's sessions, as a password reset does.
-                let new_password = match &r.password_hash {
-                    Some(hash) => {
-                        let old: Option<String> =
-                            sqlx::query_scalar("SELECT password_hash FROM customers WHERE id = $1")
-                                .bind(*id)
-                                .fetch_optional(&mut *conn)
-                                .await?;
-                        old.as_deref() != Some(hash.as_str())
-                    }
-                    None => false,
-                };
-                let done = sqlx::query(
+                let before_sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1");
+                let before: Option<CustomerRow> =
+                    sqlx::query_as(&before_sql).bind(*id).fetch_optional(&mut *conn).await?;
+                let update_sql = format!(
                     "UPDATE customers SET email = $3, \
                      password_hash = COALESCE($4, password_hash), first_name = COALESCE($5, first_name), \
                      last_name = COALESCE($6, last_name), locale = $7, country = $8, currency = $9, \
@@ -338,8 +331,9 @@ shared_sql! {
                      created_at = COALESCE($12, created_at), last_login_at = COALESCE($13, last_login_at), \
                      email_verified = CASE WHEN $14 THEN $15 ELSE email_verified END, \
                      capture = COALESCE($16, capture) \
-                     WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL",
-                )
+                     WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL RETURNING {CUSTOMER_COLUMNS}"
+                );
+                let after: Option<CustomerRow> = sqlx::query_as(&update_sql)
                 .bind(*id)
                 .bind(publisher.get())
                 .bind(r.email.clone())
@@ -356,9 +350,25 @@ shared_sql! {
                 .bind(r.email_verified.is_some())
                 .bind(r.email_verified.unwrap_or(false))
                 .bind(r.capture.clone().map(Json))
-                .execute(&mut *conn)
+                .fetch_optional(&mut *conn)
                 .await?;
-                if B::rows_affected(&done) == 1 {
+                if let (Some(before), Some(after)) = (before, after) {
+                    // A new password hash ends the customer's sessions, as a password reset does.
+                    let new_password = r
+                        .password_hash
+                        .as_deref()
+                        .is_some_and(|hash| before.password_hash.as_deref() != Some(hash));
+                    let changes = imported_changes(&before, &after);
+                    if !changes.is_empty() {
+                        let customer = CustomerId::from_i64(*id).map_err(StoreError::Corrupt)?;
+                        events.push(NewEvent {
+                            kind: "customer.updated",
+                            publisher: Some(publisher),
+                            customer: Some(customer),
+                            actor: Actor::System,
+                            data: serde_json::json!({ "changes": changes, "imported": true }),
+                        });
+                    }
                     if new_password {
                         let customer = CustomerId::from_i64(*id).map_err(StoreError::Corrupt)?;
                         <Self as Sessions>::end_sessions_in(&mut *conn, customer, now).await?;
@@ -451,17 +461,17 @@ shared_sql! {
             if !refs.is_empty() {
                 Self::write_rows(&mut *tx, publisher, import, mode, &refs, &mut found, how).await?;
             }
-            let Found { errors, mappings, mut counts, registered, .. } = found;
+            let Found { errors, mappings, mut counts, events, .. } = found;
             let now = Utc::now();
-            let events = registered.len();
-            let registered = registered
+            let kinds: Vec<&'static str> = events.iter().map(|e| e.kind).collect();
+            let events = events
                 .into_iter()
                 .map(|mut event| {
                     event.actor = actor.clone();
                     event
                 })
                 .collect();
-            Self::emit_many(&mut *tx, registered, now).await?;
+            Self::emit_many(&mut *tx, events, now).await?;
             counts.failed = lines(&errors);
             for chunk in errors.chunks(CHUNK) {
                 let sql = format!(
@@ -502,8 +512,8 @@ shared_sql! {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            for _ in 0..events {
-                written(self.new_events(), "customer.registered");
+            for kind in kinds {
+                written(self.new_events(), kind);
             }
             Ok(())
         }

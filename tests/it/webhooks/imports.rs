@@ -28,11 +28,15 @@ async fn imported_customers_reach_webhooks_marked_imported(backend: Backend) {
         DEMO,
         OPERATOR,
         &receiver,
-        &["customer.registered", "customer.logged_in"],
+        &[
+            "customer.registered",
+            "customer.logged_in",
+            "customer.updated",
+        ],
     )
     .await;
-    // A customer registered before the import: the upsert below updates it, and that is no
-    // registration.
+    // A customer registered before the import: the upsert below updates it, which is an
+    // update (marked imported), not a registration.
     app.signed_up("kept@example.com").await;
     receiver.wait_for(1).await;
 
@@ -61,10 +65,35 @@ async fn imported_customers_reach_webhooks_marked_imported(backend: Backend) {
     assert_eq!(report["updated"], 1, "{report}");
     assert_eq!(report["failed"], 1, "{report}");
 
-    let got = receiver.wait_for(ROWS + 1).await;
+    let got = receiver.wait_for(ROWS + 2).await;
+    let updated: Vec<_> = got
+        .iter()
+        .filter(|g| g.event["type"] == "customer.updated")
+        .collect();
+    assert_eq!(updated.len(), 1, "{:?}", types(&got));
+    assert_clean(updated[0]);
+    let data = &updated[0].event["data"];
+    assert_eq!(
+        (&data["changes"]["firstName"], &data["imported"]),
+        (&json!("Kept"), &json!(true)),
+        "{data}"
+    );
+    // Only what changed (the row's place differs from the sign-up's; its email is the same).
+    let mut changed: Vec<&str> = data["changes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    changed.sort_unstable();
+    assert_eq!(
+        changed,
+        ["country", "currency", "firstName", "locale"],
+        "{data}"
+    );
     let imported: Vec<_> = got
         .iter()
-        .filter(|g| g.event["data"]["imported"] == true)
+        .filter(|g| g.event["type"] == "customer.registered" && g.event["data"]["imported"] == true)
         .collect();
     assert_eq!(imported.len(), ROWS);
     let mut emails = HashSet::new();
@@ -86,7 +115,7 @@ async fn imported_customers_reach_webhooks_marked_imported(backend: Backend) {
 
     // Nothing more: no login events and no second registration of the updated customer.
     let settled = receiver.settled().await;
-    assert_eq!(settled.len(), ROWS + 1, "{:?}", types(&settled));
+    assert_eq!(settled.len(), ROWS + 2, "{:?}", types(&settled));
     let stored = app
         .db
         .scalar("SELECT COUNT(*) FROM events WHERE type = 'customer.registered'")
