@@ -51,6 +51,8 @@ pub struct UpstreamConsent {
     pub version: i32,
     /// `true` for accepted.
     pub accepted: bool,
+    /// When it was answered there (`date`, Unix seconds), if it says.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// What the upstream said about a password.
@@ -323,10 +325,18 @@ fn consents_of(data: &Value) -> Vec<UpstreamConsent> {
                 "declined" => false,
                 _ => return None,
             };
+            let at = match c.get("date") {
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            }
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .filter(|t| *t <= Utc::now());
             (!name.is_empty() && version > 0).then(|| UpstreamConsent {
                 name: name.to_owned(),
                 version,
                 accepted,
+                at,
             })
         })
         .collect()

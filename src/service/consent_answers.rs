@@ -94,6 +94,7 @@ pub fn records(
             state: a.state,
             ip,
             user_agent: user_agent.clone(),
+            at: None,
         })
         .collect()
 }

@@ -15,7 +15,7 @@ use crate::domain::proof::CollectionPoint;
 use crate::domain::tables::currency_for;
 use crate::domain::{ConsentAnswer, ConsentState, Country, Currency, Email, EmailKey, Locale};
 use crate::error::ApiError;
-use crate::store::{Customer, NewCustomer, StoreError, Taken};
+use crate::store::{Customer, NewConsentRecord, NewCustomer, StoreError, Taken};
 use crate::upstream::{Proof, UpstreamCustomer};
 
 /// Signs in a customer Enroll does not know yet through the publisher's upstream (see the
@@ -165,7 +165,7 @@ async fn create(
         .filter(|d| d.to_string().len() <= 4000);
     // The upstream's answers to consents that exist here, at versions that exist here (each
     // checked alone: one this Enroll does not know is left out, not the customer).
-    let mut consents = Vec::new();
+    let mut consents: Vec<NewConsentRecord> = Vec::new();
     for c in &found.consents {
         let answer = ConsentAnswer {
             name: c.name.clone(),
@@ -177,14 +177,17 @@ async fn create(
             },
         };
         match super::consent_answers::check_answers(sv, view, std::slice::from_ref(&answer)).await {
-            Ok(checked) => consents.extend(checked),
+            Ok(checked) => consents.extend(
+                super::consent_answers::records(&checked, ip, None)
+                    .into_iter()
+                    .map(|r| NewConsentRecord { at: c.at, ..r }),
+            ),
             Err(e) if e.status().is_server_error() => return Err(e),
             Err(_) => {
                 tracing::info!(publisher_id = %publisher, consent = %c.name, version = c.version, "an upstream consent answer has no consent here; left out");
             }
         }
     }
-    let consents = super::consent_answers::records(&consents, ip, None);
     let password_hash = sv.hasher.hash(password).await?;
     let mut new = NewCustomer {
         email: email.as_str().to_owned(),

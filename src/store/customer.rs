@@ -69,6 +69,8 @@ pub struct NewConsentRecord {
     pub ip: Option<std::net::IpAddr>,
     /// Which client.
     pub user_agent: Option<String>,
+    /// When it was given, if not now (an answer an upstream collected).
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// A customer's current answer to one consent (the newest history row).

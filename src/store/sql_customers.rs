@@ -229,7 +229,7 @@ fn answers(
                 name: r.name.as_str(),
                 version: r.version,
                 state: r.state.as_str(),
-                at,
+                at: r.at.unwrap_or(at),
                 ip: r.ip,
                 user_agent: r.user_agent.as_deref(),
                 imported,

@@ -72,6 +72,8 @@ async fn a_login_unknown_here_is_proven_upstream_once_and_the_customer_created(b
     let (status, up) = json(r).await;
     assert_eq!(status, 200, "{up}");
     let upstream_id = up["responseData"]["customerId"].as_i64().unwrap();
+    // Its answers' time (whole seconds) is then surely not the migration's.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // The same email at another publisher of the upstream, which is not migrating here.
     create_publisher(&upstream, OTHER).await;
     let mut other = registration("old.timer@example.com");
@@ -136,12 +138,31 @@ async fn a_login_unknown_here_is_proven_upstream_once_and_the_customer_created(b
         .filter(|c| c["name"] == "terms" || c["name"] == "broadcaster_terms")
         .collect();
     assert_eq!(terms.len(), 2, "{consents}");
+    // Each answered when the upstream says it was.
+    let r = upstream
+        .authed(
+            Method::GET,
+            &format!("/customers/{}/consents", up_me.id),
+            &up_me.jwt,
+        )
+        .send()
+        .await
+        .unwrap();
+    let (_, up_consents) = json(r).await;
     for c in terms {
         assert_eq!(
             (&c["state"], &c["needsUpdate"]),
             (&json!("accepted"), &json!(false)),
             "{c}"
         );
+        let there = up_consents["responseData"]["consents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == c["name"])
+            .unwrap();
+        assert!(there["date"].is_number(), "{there}");
+        assert_eq!(c["date"], there["date"], "{c} {there}");
     }
     let imported = app
         .db

@@ -148,6 +148,7 @@ pub fn answer(
         state,
         ip: Some("192.0.2.7".parse().unwrap()),
         user_agent: Some("agent/1".into()),
+        at: None,
     }
 }
 
