@@ -29,6 +29,30 @@ pub async fn check_answers(
     view: &PublisherView,
     answers: &[ConsentAnswer],
 ) -> Result<Vec<CheckedAnswer>, ApiError> {
+    check(services, view, answers, true)
+        .await?
+        .into_iter()
+        .collect::<Result<_, _>>()
+}
+
+/// Each answer checked as [`check_answers`] does, one result per answer in order (an answer
+/// another system collected: the ones this publisher has no such consent or version for are
+/// errors of their own, not the whole list's). One database read at most, as there.
+pub async fn known_answers(
+    services: &Services,
+    view: &PublisherView,
+    answers: &[ConsentAnswer],
+) -> Result<Vec<Result<CheckedAnswer, ApiError>>, ApiError> {
+    check(services, view, answers, false).await
+}
+
+/// The checks of both; `first_error`: stop at the first refused answer.
+async fn check(
+    services: &Services,
+    view: &PublisherView,
+    answers: &[ConsentAnswer],
+    first_error: bool,
+) -> Result<Vec<Result<CheckedAnswer, ApiError>>, ApiError> {
     let mut fresh: Option<Vec<ConsentVersion>> = None;
     let mut checked = Vec::with_capacity(answers.len());
     for answer in answers {
@@ -59,20 +83,22 @@ pub async fn check_answers(
                 .find(|c| c.name.as_str() == answer.name)
                 .cloned();
         }
-        let Some(current) = current else {
-            return Err(ApiError::unknown_consent(&answer.name, "consents"));
-        };
-        let Some(version) = version.filter(|v| *v <= current.version) else {
-            return Err(ApiError::unknown_consent_version(
+        let one = match (current, version) {
+            (None, _) => Err(ApiError::unknown_consent(&answer.name, "consents")),
+            (Some(current), Some(version)) if version <= current.version => Ok(CheckedAnswer {
+                consent: current,
+                version,
+                state: answer.state,
+            }),
+            (Some(_), _) => Err(ApiError::unknown_consent_version(
                 &answer.version,
                 &answer.name,
-            ));
+            )),
         };
-        checked.push(CheckedAnswer {
-            consent: current,
-            version,
-            state: answer.state,
-        });
+        if first_error && let Err(e) = one {
+            return Err(e);
+        }
+        checked.push(one);
     }
     Ok(checked)
 }

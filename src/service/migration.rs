@@ -163,11 +163,12 @@ async fn create(
         .external_data
         .clone()
         .filter(|d| d.to_string().len() <= 4000);
-    // The upstream's answers to consents that exist here, at versions that exist here (each
-    // checked alone: one this Enroll does not know is left out, not the customer).
-    let mut consents: Vec<NewConsentRecord> = Vec::new();
-    for c in &found.consents {
-        let answer = ConsentAnswer {
+    // The upstream's answers to consents that exist here, at versions that exist here (one
+    // this Enroll does not know is left out, not the customer), each at the upstream's time.
+    let answers: Vec<ConsentAnswer> = found
+        .consents
+        .iter()
+        .map(|c| ConsentAnswer {
             name: c.name.clone(),
             version: c.version.to_string(),
             state: if c.accepted {
@@ -175,14 +176,17 @@ async fn create(
             } else {
                 ConsentState::Declined
             },
-        };
-        match super::consent_answers::check_answers(sv, view, std::slice::from_ref(&answer)).await {
+        })
+        .collect();
+    let mut consents: Vec<NewConsentRecord> = Vec::new();
+    let known = super::consent_answers::known_answers(sv, view, &answers).await?;
+    for (c, one) in found.consents.iter().zip(known) {
+        match one {
             Ok(checked) => consents.extend(
-                super::consent_answers::records(&checked, ip, None)
+                super::consent_answers::records(std::slice::from_ref(&checked), ip, None)
                     .into_iter()
                     .map(|r| NewConsentRecord { at: c.at, ..r }),
             ),
-            Err(e) if e.status().is_server_error() => return Err(e),
             Err(_) => {
                 tracing::info!(publisher_id = %publisher, consent = %c.name, version = c.version, "an upstream consent answer has no consent here; left out");
             }
