@@ -3,7 +3,7 @@
 #   docker run -p 8080:8080 -v enroll-data:/app/data enroll
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src src
 COPY migrations migrations
 # Embedded at compile time (include_str!).

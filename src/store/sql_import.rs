@@ -280,20 +280,20 @@ shared_sql! {
                     q = q
                         .bind(id.get())
                         .bind(publisher.get())
-                        .bind(r.email.clone())
-                        .bind(r.email_key.as_str().to_owned())
-                        .bind(r.password_hash.clone().unwrap_or_else(|| NO_PASSWORD_HASH.into()))
-                        .bind(r.first_name.clone())
-                        .bind(r.last_name.clone())
-                        .bind(r.locale.as_str().to_owned())
-                        .bind(r.country.as_str().to_owned())
-                        .bind(r.currency.as_str().to_owned())
-                        .bind(r.external_id.clone())
-                        .bind(r.external_data.clone().map(Json))
+                        .bind(r.email.as_str())
+                        .bind(r.email_key.as_str())
+                        .bind(r.password_hash.as_deref().unwrap_or(NO_PASSWORD_HASH))
+                        .bind(&r.first_name)
+                        .bind(&r.last_name)
+                        .bind(r.locale.as_str())
+                        .bind(r.country.as_str())
+                        .bind(r.currency.as_str())
+                        .bind(&r.external_id)
+                        .bind(r.external_data.as_ref().map(Json))
                         .bind(r.registration_date.unwrap_or(now))
                         .bind(r.last_login)
                         .bind(r.email_verified.unwrap_or(false))
-                        .bind(r.capture.clone().map(Json));
+                        .bind(r.capture.as_ref().map(Json));
                 }
                 let done: HashSet<i64> = q.fetch_all(&mut *conn).await?.into_iter().collect();
                 for (r, id) in chunk {
