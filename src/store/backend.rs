@@ -10,6 +10,7 @@ use std::future::Future;
 use sqlx::error::DatabaseError;
 use sqlx::{Database, Decode, Encode, Pool, Transaction, Type};
 
+use super::bulk::Rows;
 use super::metered::Metered;
 use super::{PoolStats, StoreError};
 
@@ -83,6 +84,15 @@ pub trait Backend: Send + Sync + 'static {
 
     /// How many rows a statement changed (or, for an `UPDATE`, matched).
     fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
+
+    /// Inserts `rows` into their table, in as few statements as the backend allows (see
+    /// `bulk.rs`), each followed by `tail` (say `ON CONFLICT DO NOTHING RETURNING id`). When
+    /// the tail returns ids, the ids of the rows inserted; otherwise nothing.
+    fn insert_rows(
+        conn: &mut Conn<Self>,
+        rows: &Rows<'_>,
+        tail: &'static str,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
 }
 
 /// The pool's counts, at once (no query).

@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod backend;
+mod bulk;
 mod customer;
 mod deliveries;
 mod error;

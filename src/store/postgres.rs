@@ -3,13 +3,15 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use serde_json::Value;
 use sqlx::error::DatabaseError;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::Notify;
 
 use super::StoreError;
 use super::backend::Backend;
+use super::bulk::{Column, Rows, returns_ids};
 use super::metered::Metered;
 use crate::config::{DatabaseSettings, redact_url};
 
@@ -111,5 +113,73 @@ impl Backend for PgStore {
 
     fn rows_affected(done: &sqlx::postgres::PgQueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    async fn insert_rows(
+        conn: &mut PgConnection,
+        rows: &Rows<'_>,
+        tail: &'static str,
+    ) -> Result<Vec<i64>, StoreError> {
+        rows.check()?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One array per column; text and JSON go as text[] (JSON cast to jsonb by Postgres).
+        let arrays: Vec<String> = rows
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| {
+                let cast = match c {
+                    Column::Int(_) => "bigint[]",
+                    Column::Text(_) => "text[]",
+                    Column::Bool(_) => "boolean[]",
+                    Column::Time(_) => "timestamptz[]",
+                    Column::Json(_) => "text[]::jsonb[]",
+                };
+                format!("${}::{cast}", i + 1)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT * FROM UNNEST({}) {tail}",
+            rows.table,
+            rows.names(),
+            arrays.join(", ")
+        );
+        // The borrowed text of each text column, and each JSON column serialized.
+        let texts: Vec<Vec<Option<&str>>> = rows
+            .columns
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Column::Text(v) => Some(v.iter().map(|s| s.as_deref()).collect()),
+                _ => None,
+            })
+            .collect();
+        let jsons: Vec<Vec<Option<String>>> = rows
+            .columns
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Column::Json(v) => Some(v.iter().map(|j| j.map(Value::to_string)).collect()),
+                _ => None,
+            })
+            .collect();
+        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+        let (mut t, mut j) = (texts.iter(), jsons.iter());
+        for (_, c) in &rows.columns {
+            query = match c {
+                Column::Int(v) => query.bind(v),
+                Column::Text(_) => query.bind(t.next()),
+                Column::Bool(v) => query.bind(v),
+                Column::Time(v) => query.bind(v),
+                Column::Json(_) => query.bind(j.next()),
+            };
+        }
+        if returns_ids(tail) {
+            Ok(query.fetch_all(&mut *conn).await?)
+        } else {
+            // No row comes back; the statement runs to its end.
+            query.fetch_optional(&mut *conn).await?;
+            Ok(Vec::new())
+        }
     }
 }

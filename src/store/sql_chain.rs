@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use super::backend::{Backend, Conn, shared_sql};
+use super::bulk::{Column, Rows};
 use super::placeholders::{list, values};
 use super::proof::Collection;
 use crate::domain::CustomerId;
@@ -237,34 +238,29 @@ shared_sql! {
                     text_hashes: stated.into_iter().map(|a| a.text_hash).collect(),
                 });
             }
-            for chunk in rows.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO customer_consents (customer_id, owner, name, version, state, ip, user_agent, at, \
-                     imported, text_hash, collection_point, route, request_id, prev_hash, entry_hash, receipt_id) VALUES {}",
-                    values::<B>(chunk.len(), 16)
-                );
-                let mut q = sqlx::query(&sql);
-                for (customer, a, text_hash, prev, entry, receipt) in chunk {
-                    q = q
-                        .bind(*customer)
-                        .bind(a.owner)
-                        .bind(a.name.to_owned())
-                        .bind(a.version)
-                        .bind(a.state.to_owned())
-                        .bind(a.ip.map(|ip| ip.to_string()))
-                        .bind(a.user_agent.map(str::to_owned))
-                        .bind(chain_time(a.at))
-                        .bind(a.imported)
-                        .bind(text_hash.clone())
-                        .bind(how.point.as_str())
-                        .bind(how.route.to_owned())
-                        .bind(how.request_id.map(str::to_owned))
-                        .bind(prev.clone())
-                        .bind(entry.clone())
-                        .bind(receipt.clone());
-                }
-                q.execute(&mut *conn).await?;
-            }
+            let n = rows.len();
+            let history = Rows {
+                table: "customer_consents",
+                columns: vec![
+                    ("customer_id", Column::Int(rows.iter().map(|r| Some(r.0)).collect())),
+                    ("owner", Column::Int(rows.iter().map(|r| Some(r.1.owner)).collect())),
+                    ("name", Column::Text(rows.iter().map(|r| Some(r.1.name.into())).collect())),
+                    ("version", Column::Int(rows.iter().map(|r| Some(i64::from(r.1.version))).collect())),
+                    ("state", Column::Text(rows.iter().map(|r| Some(r.1.state.into())).collect())),
+                    ("ip", Column::Text(rows.iter().map(|r| r.1.ip.map(|ip| ip.to_string().into())).collect())),
+                    ("user_agent", Column::Text(rows.iter().map(|r| r.1.user_agent.map(Into::into)).collect())),
+                    ("at", Column::Time(rows.iter().map(|r| Some(chain_time(r.1.at))).collect())),
+                    ("imported", Column::Bool(rows.iter().map(|r| r.1.imported).collect())),
+                    ("text_hash", Column::Text(rows.iter().map(|r| Some(r.2.as_str().into())).collect())),
+                    ("collection_point", Column::Text(vec![Some(how.point.as_str().into()); n])),
+                    ("route", Column::Text(vec![Some(how.route.into()); n])),
+                    ("request_id", Column::Text(vec![how.request_id.map(Into::into); n])),
+                    ("prev_hash", Column::Text(rows.iter().map(|r| r.3.as_deref().map(Into::into)).collect())),
+                    ("entry_hash", Column::Text(rows.iter().map(|r| Some(r.4.as_str().into())).collect())),
+                    ("receipt_id", Column::Text(rows.iter().map(|r| r.5.as_deref().map(Into::into)).collect())),
+                ],
+            };
+            Self::insert_rows(&mut *conn, &history, "").await?;
             for chunk in receipts.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO consent_receipts (id, publisher_id, customer_id, collection_point, created_at, jws) VALUES {}",

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::StoreError;
 use super::backend::{Backend, Conn, shared_sql};
+use super::bulk::{Column, Rows};
 use super::events::Actor;
 use super::placeholders::{list, one, values};
 use crate::domain::{CustomerId, PublisherId};
@@ -239,24 +240,19 @@ shared_sql! {
                     body,
                 ));
             }
-            for chunk in rows.chunks(MANY) {
-                let sql = format!(
-                    "INSERT INTO events (id, publisher_id, customer_id, sequence, type, body, occurred_at) VALUES {}",
-                    values::<B>(chunk.len(), 7)
-                );
-                let mut q = sqlx::query(&sql).persistent(false);
-                for (id, publisher, customer, sequence, kind, body) in chunk {
-                    q = q
-                        .bind(id.as_str())
-                        .bind(*publisher)
-                        .bind(*customer)
-                        .bind(*sequence)
-                        .bind(*kind)
-                        .bind(body.as_str())
-                        .bind(at);
-                }
-                q.execute(&mut *conn).await?;
-            }
+            let table = Rows {
+                table: "events",
+                columns: vec![
+                    ("id", Column::Text(rows.iter().map(|r| Some(r.0.as_str().into())).collect())),
+                    ("publisher_id", Column::Int(rows.iter().map(|r| r.1).collect())),
+                    ("customer_id", Column::Int(rows.iter().map(|r| r.2).collect())),
+                    ("sequence", Column::Int(rows.iter().map(|r| r.3).collect())),
+                    ("type", Column::Text(rows.iter().map(|r| Some(r.4.into())).collect())),
+                    ("body", Column::Text(rows.iter().map(|r| Some(r.5.as_str().into())).collect())),
+                    ("occurred_at", Column::Time(vec![Some(at); rows.len()])),
+                ],
+            };
+            Self::insert_rows(&mut *conn, &table, "").await?;
             let endpoints: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE enabled")
                     .fetch_one(&mut *conn)

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::backend::{Conn, shared_sql};
+use super::bulk::{Column, Rows};
 use super::events::Actor;
 use super::placeholders::{list, one, values};
 use super::sql_chain::{Answer, Answers, ConsentChain};
@@ -268,51 +269,55 @@ shared_sql! {
             // (customer, created by this batch, row)
             let mut consents: Vec<(i64, bool, &ImportedCustomer)> = Vec::new();
             let mut lost_race = false;
-            for chunk in inserts.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, first_name, \
-                     last_name, locale, country, currency, external_id, external_data, created_at, \
-                     last_login_at, email_verified, capture) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-                    values::<B>(chunk.len(), 16)
-                );
-                let mut q = sqlx::query_scalar::<_, i64>(&sql);
-                for (r, id) in chunk {
-                    q = q
-                        .bind(id.get())
-                        .bind(publisher.get())
-                        .bind(r.email.as_str())
-                        .bind(r.email_key.as_str())
-                        .bind(r.password_hash.as_deref().unwrap_or(NO_PASSWORD_HASH))
-                        .bind(&r.first_name)
-                        .bind(&r.last_name)
-                        .bind(r.locale.as_str())
-                        .bind(r.country.as_str())
-                        .bind(r.currency.as_str())
-                        .bind(&r.external_id)
-                        .bind(r.external_data.as_ref().map(Json))
-                        .bind(r.registration_date.unwrap_or(now))
-                        .bind(r.last_login)
-                        .bind(r.email_verified.unwrap_or(false))
-                        .bind(r.capture.as_ref().map(Json));
-                }
-                let done: HashSet<i64> = q.fetch_all(&mut *conn).await?.into_iter().collect();
-                for (r, id) in chunk {
-                    if done.contains(&id.get()) {
-                        counts.inserted += 1;
-                        events.push(imported_event(publisher, *id, r));
-                        consents.push((id.get(), true, r));
-                        if let Some(own) = r.id {
-                            mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: id.get() });
-                        }
-                    } else if *beaten < ROUNDS {
-                        // A customer with this email, external id or id was created meanwhile
-                        // (another writer of this import, a registration): the next round
-                        // sees it and updates, skips, refuses or draws another id.
-                        later.push(r);
-                        lost_race = true;
-                    } else {
-                        fail(r.line, "email", "a customer with this email or externalId was created meanwhile");
+            let rows = Rows {
+                table: "customers",
+                columns: vec![
+                    ("id", Column::Int(inserts.iter().map(|(_, id)| Some(id.get())).collect())),
+                    ("publisher_id", Column::Int(vec![Some(publisher.get()); inserts.len()])),
+                    ("email", Column::Text(inserts.iter().map(|(r, _)| Some(r.email.as_str().into())).collect())),
+                    ("email_key", Column::Text(inserts.iter().map(|(r, _)| Some(r.email_key.as_str().into())).collect())),
+                    (
+                        "password_hash",
+                        Column::Text(
+                            inserts
+                                .iter()
+                                .map(|(r, _)| Some(r.password_hash.as_deref().unwrap_or(NO_PASSWORD_HASH).into()))
+                                .collect(),
+                        ),
+                    ),
+                    ("first_name", Column::Text(inserts.iter().map(|(r, _)| r.first_name.as_deref().map(Into::into)).collect())),
+                    ("last_name", Column::Text(inserts.iter().map(|(r, _)| r.last_name.as_deref().map(Into::into)).collect())),
+                    ("locale", Column::Text(inserts.iter().map(|(r, _)| Some(r.locale.as_str().into())).collect())),
+                    ("country", Column::Text(inserts.iter().map(|(r, _)| Some(r.country.as_str().into())).collect())),
+                    ("currency", Column::Text(inserts.iter().map(|(r, _)| Some(r.currency.as_str().into())).collect())),
+                    ("external_id", Column::Text(inserts.iter().map(|(r, _)| r.external_id.as_deref().map(Into::into)).collect())),
+                    ("external_data", Column::Json(inserts.iter().map(|(r, _)| r.external_data.as_ref()).collect())),
+                    ("created_at", Column::Time(inserts.iter().map(|(r, _)| Some(r.registration_date.unwrap_or(now))).collect())),
+                    ("last_login_at", Column::Time(inserts.iter().map(|(r, _)| r.last_login).collect())),
+                    ("email_verified", Column::Bool(inserts.iter().map(|(r, _)| r.email_verified.unwrap_or(false)).collect())),
+                    ("capture", Column::Json(inserts.iter().map(|(r, _)| r.capture.as_ref()).collect())),
+                ],
+            };
+            let done: HashSet<i64> = Self::insert_rows(&mut *conn, &rows, "ON CONFLICT DO NOTHING RETURNING id")
+                .await?
+                .into_iter()
+                .collect();
+            for (r, id) in &inserts {
+                if done.contains(&id.get()) {
+                    counts.inserted += 1;
+                    events.push(imported_event(publisher, *id, r));
+                    consents.push((id.get(), true, r));
+                    if let Some(own) = r.id {
+                        mappings.push(IdMapping { line: r.line, old_id: own.get(), customer_id: id.get() });
                     }
+                } else if *beaten < ROUNDS {
+                    // A customer with this email, external id or id was created meanwhile
+                    // (another writer of this import, a registration): the next round
+                    // sees it and updates, skips, refuses or draws another id.
+                    later.push(r);
+                    lost_race = true;
+                } else {
+                    fail(r.line, "email", "a customer with this email or externalId was created meanwhile");
                 }
             }
             if lost_race {

@@ -6,14 +6,17 @@ use std::time::Duration;
 
 use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::Notify;
 
 use super::StoreError;
 use super::backend::Backend;
+use super::bulk::{Column, Rows, returns_ids};
 use super::metered::Metered;
+use super::placeholders::values;
 use crate::config::DatabaseSettings;
 
 /// Enroll's data in one SQLite file (WAL mode, writes queue behind a busy timeout).
@@ -157,6 +160,47 @@ impl Backend for SqliteStore {
 
     fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    async fn insert_rows(
+        conn: &mut SqliteConnection,
+        rows: &Rows<'_>,
+        tail: &'static str,
+    ) -> Result<Vec<i64>, StoreError> {
+        rows.check()?;
+        let cols = rows.columns.len();
+        // Multi-row VALUES lists, under SQLite's 32,766 parameters a statement.
+        let per = (32_000 / cols.max(1)).clamp(1, 400);
+        let names = rows.names();
+        let mut ids = Vec::new();
+        let mut start = 0;
+        while start < rows.len() {
+            let end = (start + per).min(rows.len());
+            let sql = format!(
+                "INSERT INTO {} ({names}) VALUES {} {tail}",
+                rows.table,
+                values::<SqliteStore>(end - start, cols)
+            );
+            let mut query = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
+            for r in start..end {
+                for (_, c) in &rows.columns {
+                    query = match c {
+                        Column::Int(v) => query.bind(v[r]),
+                        Column::Text(v) => query.bind(v[r].as_deref()),
+                        Column::Bool(v) => query.bind(v[r]),
+                        Column::Time(v) => query.bind(v[r]),
+                        Column::Json(v) => query.bind(v[r].map(sqlx::types::Json)),
+                    };
+                }
+            }
+            if returns_ids(tail) {
+                ids.extend(query.fetch_all(&mut *conn).await?);
+            } else {
+                query.fetch_optional(&mut *conn).await?;
+            }
+            start = end;
+        }
+        Ok(ids)
     }
 }
 
