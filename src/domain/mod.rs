@@ -17,6 +17,7 @@ pub mod proof;
 pub mod provisioning;
 pub mod publisher;
 pub mod receipt;
+pub mod session;
 pub mod strength;
 pub mod tables;
 
@@ -30,3 +31,4 @@ pub use password::Password;
 pub use place::{Country, Currency, Locale};
 pub use provisioning::{Declaration, DeclaredItem, PublisherDeclaration};
 pub use publisher::PublisherSettings;
+pub use session::SessionEpoch;

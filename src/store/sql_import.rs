@@ -293,7 +293,7 @@ shared_sql! {
                         .bind(r.registration_date.unwrap_or(now))
                         .bind(r.last_login)
                         .bind(r.email_verified.unwrap_or(false))
-                        .bind(r.capture.clone().map(Json));
+                        .bind(r.capture.as_ref().map(|a| Json(a.to_stored())));
                 }
                 let done: HashSet<i64> = q.fetch_all(&mut *conn).await?.into_iter().collect();
                 for (r, id) in chunk {
@@ -349,7 +349,7 @@ shared_sql! {
                 .bind(r.last_login)
                 .bind(r.email_verified.is_some())
                 .bind(r.email_verified.unwrap_or(false))
-                .bind(r.capture.clone().map(Json))
+                .bind(r.capture.as_ref().map(|a| Json(a.to_stored())))
                 .fetch_optional(&mut *conn)
                 .await?;
                 if let (Some(before), Some(after)) = (before, after) {
