@@ -21,7 +21,7 @@ pub mod session;
 pub mod strength;
 pub mod tables;
 
-pub use consent::{ConsentDraft, ConsentName, ConsentOwner};
+pub use consent::{ConsentDraft, ConsentName, ConsentOwner, ConsentVersionNumber};
 pub use customer::{
     ConsentAnswer, ConsentState, CustomerId, CustomerPatch, Registration, TenantRef,
 };

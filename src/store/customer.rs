@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::StoreError;
 use crate::domain::{
-    ConsentName, ConsentOwner, ConsentState, Country, Currency, CustomerId, EmailKey, Locale,
-    PublisherId, SessionEpoch, capture::CaptureAnswers,
+    ConsentName, ConsentOwner, ConsentState, ConsentVersionNumber, Country, Currency, CustomerId,
+    EmailKey, Locale, PublisherId, SessionEpoch, capture::CaptureAnswers,
 };
 
 /// A customer as stored.
@@ -62,7 +62,7 @@ pub struct NewConsentRecord {
     /// Which consent.
     pub name: ConsentName,
     /// Which version was answered.
-    pub version: i32,
+    pub version: ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// Where from.
@@ -81,7 +81,7 @@ pub struct ConsentRecord {
     /// Which consent.
     pub name: ConsentName,
     /// The version answered.
-    pub version: i32,
+    pub version: ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// When.

@@ -59,7 +59,7 @@ pub struct ImportedConsentRecord {
     /// Which.
     pub name: ConsentName,
     /// Which version was answered.
-    pub version: i32,
+    pub version: crate::domain::ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// When (else the import's time).

@@ -18,8 +18,8 @@ use std::net::IpAddr;
 
 use crate::domain::capture::CaptureAnswers;
 use crate::domain::{
-    ConsentName, ConsentOwner, ConsentState, Country, Currency, CustomerId, EmailKey, Locale,
-    PublisherId, SessionEpoch,
+    ConsentName, ConsentOwner, ConsentState, ConsentVersionNumber, Country, Currency, CustomerId,
+    EmailKey, Locale, PublisherId, SessionEpoch,
 };
 
 pub(super) const CUSTOMER_COLUMNS: &str = "id, publisher_id, email, email_key, password_hash, first_name, last_name, \
@@ -120,7 +120,7 @@ impl TryFrom<ConsentRecordRow> for ConsentRecord {
         Ok(ConsentRecord {
             owner: ConsentOwner::from_i64(r.owner).map_err(StoreError::Corrupt)?,
             name: ConsentName::parse(&r.name).map_err(StoreError::Corrupt)?,
-            version: r.version,
+            version: ConsentVersionNumber::new(r.version).map_err(StoreError::Corrupt)?,
             state: ConsentState::parse(&r.state).map_err(StoreError::Corrupt)?,
             at: r.at,
         })
@@ -152,7 +152,7 @@ fn registered_event(publisher: PublisherId, id: CustomerId, new: &NewCustomer) -
     let answers = new
         .consents
         .iter()
-        .map(|c| answer(c.name.as_str(), c.version, c.state.as_str()))
+        .map(|c| answer(c.name.as_str(), c.version.get(), c.state.as_str()))
         .collect();
     let profile = serde_json::json!({
         "email": new.email,
@@ -251,7 +251,7 @@ fn answers(
             .map(|r| Answer {
                 owner: r.owner.get(),
                 name: r.name.as_str(),
-                version: r.version,
+                version: r.version.get(),
                 state: r.state.as_str(),
                 at: r.at.unwrap_or(at),
                 ip: r.ip,
@@ -276,7 +276,7 @@ fn consent_changes(
             let old = before
                 .iter()
                 .find(|b| b.owner == r.owner.get() && b.name == r.name.as_str());
-            if old.is_some_and(|o| o.version == r.version && o.state == r.state.as_str()) {
+            if old.is_some_and(|o| o.version == r.version.get() && o.state == r.state.as_str()) {
                 return None;
             }
             Some(serde_json::json!({

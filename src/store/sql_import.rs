@@ -37,7 +37,7 @@ fn imported_event(publisher: PublisherId, id: CustomerId, r: &ImportedCustomer) 
     let answers = r
         .consents
         .iter()
-        .map(|c| answer(c.name.as_str(), c.version, c.state.as_str()))
+        .map(|c| answer(c.name.as_str(), c.version.get(), c.state.as_str()))
         .collect();
     let profile = serde_json::json!({
         "email": r.email,
@@ -395,7 +395,7 @@ shared_sql! {
                             .map(|c| Answer {
                                 owner: c.owner.get(),
                                 name: c.name.as_str(),
-                                version: c.version,
+                                version: c.version.get(),
                                 state: c.state.as_str(),
                                 at: c.at.unwrap_or(now),
                                 ip: None,

@@ -127,7 +127,7 @@ impl From<ConsentHistoryRecord> for HistoryView {
             name: r.name.to_string(),
             version: r.version.to_string(),
             state: r.state.as_str(),
-            ip: r.ip.unwrap_or_default(),
+            ip: r.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             user_agent: r.user_agent.unwrap_or_default(),
             at: time(r.at),
         }

@@ -12,7 +12,7 @@ use super::frame::{
     Shown, Tab, Which, bad_form, error_page, message_page, not_found, publisher_of, when,
 };
 use super::session::{CsrfForm, Session};
-use crate::domain::CustomerId;
+use crate::domain::{ConsentVersionNumber, CustomerId};
 use crate::error::ApiError;
 use crate::service::customers as service;
 use crate::service::owner_data;
@@ -208,11 +208,11 @@ pub struct ConsentLine {
     /// Name.
     pub name: String,
     /// Newest version.
-    pub newest: i32,
+    pub newest: ConsentVersionNumber,
     /// Required.
     pub required: bool,
     /// The answer: (state, version, when), if any.
-    pub answer: Option<(String, i32, DateTime<Utc>)>,
+    pub answer: Option<(String, ConsentVersionNumber, DateTime<Utc>)>,
 }
 
 /// A customer's profile, capture answers and consent history.
@@ -271,7 +271,7 @@ pub fn customer(
                         td { (h.name) }
                         td { (h.version) }
                         td { (h.state.as_str()) }
-                        td { (h.ip.as_deref().unwrap_or("")) }
+                        td { (h.ip.map(|ip| ip.to_string()).unwrap_or_default()) }
                         td.muted { (h.user_agent.as_deref().unwrap_or("")) }
                     }
                 }

@@ -18,6 +18,7 @@ backend_tests!(
     consent_answers_are_appended_and_the_newest_counts,
     refresh_tokens_start_only_from_the_current_epoch,
     a_row_that_does_not_decode_is_corrupt_and_capture_is_stored_as_before,
+    a_consent_row_that_does_not_decode_is_corrupt,
 );
 
 async fn a_registration_stores_what_it_was_given(backend: Backend) {
@@ -354,7 +355,7 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .map(|a| (a.owner.get(), a.name.to_string(), a.version, a.state))
+        .map(|a| (a.owner.get(), a.name.to_string(), a.version.get(), a.state))
         .collect();
     assert_eq!(
         current,
@@ -367,7 +368,7 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
     let history = store.consent_history(p, c.id).await.unwrap();
     let seen: Vec<_> = history
         .iter()
-        .map(|h| (h.name.as_str(), h.version, h.state))
+        .map(|h| (h.name.as_str(), h.version.get(), h.state))
         .collect();
     assert_eq!(
         seen,
@@ -378,7 +379,11 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
         ]
     );
     assert!(history.windows(2).all(|w| w[0].id < w[1].id));
-    assert!(history.iter().all(|h| h.ip.as_deref() == Some("192.0.2.7")));
+    assert!(
+        history
+            .iter()
+            .all(|h| h.ip == Some("192.0.2.7".parse().unwrap()))
+    );
     assert!(
         history
             .iter()
@@ -480,4 +485,38 @@ async fn a_row_that_does_not_decode_is_corrupt_and_capture_is_stored_as_before(b
         assert_eq!(db.scalar(&set(column, good)).await, c.id.get());
     }
     assert_eq!(store.customer(pid(P1), c.id).await.unwrap(), Some(c));
+}
+
+async fn a_consent_row_that_does_not_decode_is_corrupt(backend: Backend) {
+    let (db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
+    let mut new = new_customer("hal@example.com");
+    new.consents = vec![answer(
+        ConsentOwner::Platform,
+        "terms",
+        1,
+        ConsentState::Accepted,
+    )];
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
+    let history = store.consent_history(pid(P1), c.id).await.unwrap();
+    assert_eq!(history[0].ip, Some("192.0.2.7".parse().unwrap()));
+    let set = |value: &str| {
+        format!(
+            "UPDATE customer_consents SET {value} WHERE customer_id = {} RETURNING customer_id",
+            c.id
+        )
+    };
+    assert_eq!(db.scalar(&set("ip = 'nowhere'")).await, c.id.get());
+    assert!(matches!(
+        store.consent_history(pid(P1), c.id).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(db.scalar(&set("version = 0")).await, c.id.get());
+    assert!(matches!(
+        store.consent_answers(pid(P1), c.id).await,
+        Err(StoreError::Corrupt(_))
+    ));
 }
