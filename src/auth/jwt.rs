@@ -16,7 +16,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{CustomerId, PublisherId};
+use crate::domain::{CustomerId, PublisherId, SessionEpoch};
 
 /// The claims of a customer token (ids as strings, as Cleeng clients expect).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub struct Claims {
     /// or "sign out everywhere" bumps the customer's, and older tokens stop reaching it.
     /// (Absent in tokens from before it existed: epoch 0.)
     #[serde(default)]
-    pub session_epoch: i64,
+    pub session_epoch: SessionEpoch,
 }
 
 /// Why a token was refused.
@@ -148,7 +148,7 @@ impl Keys {
         &self,
         customer: CustomerId,
         publisher: PublisherId,
-        session_epoch: i64,
+        session_epoch: SessionEpoch,
     ) -> Result<String, String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
@@ -227,8 +227,9 @@ mod tests {
         let k = keys(&[generate_pem().unwrap()]);
         let c = CustomerId::parse("123456789").unwrap();
         let p = PublisherId::parse("100000001").unwrap();
-        let claims = k.verify(&k.issue(c, p, 3).unwrap()).unwrap();
-        assert_eq!(claims.session_epoch, 3);
+        let epoch = SessionEpoch::from_i64(3).unwrap();
+        let claims = k.verify(&k.issue(c, p, epoch).unwrap()).unwrap();
+        assert_eq!(claims.session_epoch, epoch);
         assert_eq!(
             (claims.customer_id.as_str(), claims.publisher_id.as_str()),
             ("123456789", "100000001")
@@ -254,7 +255,7 @@ mod tests {
             .issue(
                 CustomerId::parse("123456789").unwrap(),
                 PublisherId::parse("100000001").unwrap(),
-                0,
+                SessionEpoch::FIRST,
             )
             .unwrap();
         let after = keys(&[new.clone(), old]);

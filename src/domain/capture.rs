@@ -193,13 +193,6 @@ pub struct CaptureAnswers {
 }
 
 impl CaptureAnswers {
-    /// Reads the stored document (an unreadable one counts as no answers).
-    pub fn from_stored(value: Option<&Value>) -> CaptureAnswers {
-        value
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
-    }
-
     /// The document to store.
     pub fn to_stored(&self) -> Value {
         serde_json::to_value(self).unwrap_or_else(|_| json!({}))

@@ -82,6 +82,47 @@ impl<'de> Deserialize<'de> for ConsentName {
     }
 }
 
+/// A consent's version number: 1, 2, … per (owner, name); the highest is the current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ConsentVersionNumber(i32);
+
+impl ConsentVersionNumber {
+    /// The first version of every consent.
+    pub const FIRST: ConsentVersionNumber = ConsentVersionNumber(1);
+
+    /// Accepts a version number (1 or more), as stored or as checked input gives it.
+    pub fn new(v: i32) -> Result<Self, String> {
+        if v >= 1 {
+            Ok(ConsentVersionNumber(v))
+        } else {
+            Err(format!("consent version {v} is not 1 or more"))
+        }
+    }
+
+    /// The version published after this one.
+    pub fn next(self) -> ConsentVersionNumber {
+        ConsentVersionNumber(self.0.saturating_add(1))
+    }
+
+    /// The number, as stored.
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl fmt::Display for ConsentVersionNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConsentVersionNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ConsentVersionNumber::new(i32::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a version of a consent says. Publishing a draft that differs from the current version
 /// in any of these fields makes a new version; an identical one changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +185,7 @@ impl ConsentDraft {
 
 /// Whether a customer must be asked again: they never answered the consent, or answered a
 /// version older than the newest (`answered` is the version of their current answer).
-pub fn needs_update(answered: Option<i32>, newest: i32) -> bool {
+pub fn needs_update(answered: Option<ConsentVersionNumber>, newest: ConsentVersionNumber) -> bool {
     answered.is_none_or(|version| version < newest)
 }
 
@@ -169,9 +210,22 @@ mod tests {
 
     #[test]
     fn an_older_or_missing_answer_needs_an_update() {
-        assert!(needs_update(None, 1));
-        assert!(needs_update(Some(1), 2));
-        assert!(!needs_update(Some(2), 2));
-        assert!(!needs_update(Some(3), 2));
+        let v = |n| ConsentVersionNumber::new(n).unwrap();
+        assert!(needs_update(None, v(1)));
+        assert!(needs_update(Some(v(1)), v(2)));
+        assert!(!needs_update(Some(v(2)), v(2)));
+        assert!(!needs_update(Some(v(3)), v(2)));
+    }
+
+    #[test]
+    fn a_version_number_is_one_or_more() {
+        assert_eq!(ConsentVersionNumber::FIRST.next().get(), 2);
+        assert!(ConsentVersionNumber::new(0).is_err());
+        let v: ConsentVersionNumber = serde_json::from_str("3").unwrap();
+        assert_eq!(
+            (v.to_string(), serde_json::to_string(&v).unwrap()),
+            ("3".into(), "3".into())
+        );
+        assert!(serde_json::from_str::<ConsentVersionNumber>("0").is_err());
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::customer::{CustomerId, EMAIL_MESSAGE, external_data};
 use super::fields::{Fields, Given, bounded};
 use super::problem::{FieldError, Reason};
-use super::{ConsentState, Country, Currency, Email, Locale};
+use super::{ConsentState, ConsentVersionNumber, Country, Currency, Email, Locale};
 
 /// What an import does with a row whose email (or external id) is already a customer's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +48,8 @@ impl ImportMode {
 pub struct ImportedConsent {
     /// The consent's name.
     pub name: String,
-    /// The version answered (≥ 1).
-    pub version: i32,
+    /// The version answered.
+    pub version: ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// When it was given (the import's time when absent).
@@ -157,7 +157,7 @@ fn consents(f: &mut Fields<'_>) -> Vec<ImportedConsent> {
             Some(Value::Number(n)) => n.as_i64().and_then(|n| i32::try_from(n).ok()),
             _ => None,
         }
-        .filter(|v| *v >= 1);
+        .and_then(|v| ConsentVersionNumber::new(v).ok());
         let state = item
             .get("state")
             .and_then(Value::as_str)
@@ -258,7 +258,7 @@ mod tests {
         .unwrap();
         assert_eq!(row.id.map(|i| i.get()), Some(123_456_789));
         assert_eq!(row.email_verified, Some(true));
-        assert_eq!(row.consents[0].version, 2);
+        assert_eq!(row.consents[0].version.get(), 2);
         assert_eq!(row.external_data, Some(json!({"a": 1})));
     }
 

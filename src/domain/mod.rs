@@ -17,10 +17,11 @@ pub mod proof;
 pub mod provisioning;
 pub mod publisher;
 pub mod receipt;
+pub mod session;
 pub mod strength;
 pub mod tables;
 
-pub use consent::{ConsentDraft, ConsentName, ConsentOwner};
+pub use consent::{ConsentDraft, ConsentName, ConsentOwner, ConsentVersionNumber};
 pub use customer::{
     ConsentAnswer, ConsentState, CustomerId, CustomerPatch, Registration, TenantRef,
 };
@@ -30,3 +31,4 @@ pub use password::Password;
 pub use place::{Country, Currency, Locale};
 pub use provisioning::{Declaration, DeclaredItem, PublisherDeclaration};
 pub use publisher::PublisherSettings;
+pub use session::SessionEpoch;

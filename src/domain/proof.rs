@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{ConsentOwner, CustomerId};
+use super::{ConsentOwner, ConsentVersionNumber, CustomerId};
 
 /// Where a consent answer was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub struct ConsentText<'a> {
     /// Its name.
     pub name: &'a str,
     /// Its version.
-    pub version: i32,
+    pub version: ConsentVersionNumber,
     /// The text shown.
     pub label: &'a str,
     /// The document's URL.
@@ -176,7 +176,7 @@ mod tests {
         ConsentText {
             owner: ConsentOwner::Platform,
             name: "terms",
-            version: 1,
+            version: ConsentVersionNumber::FIRST,
             label,
             value: "https://example.com/terms",
             required: true,

@@ -7,7 +7,7 @@ use super::Services;
 use crate::catalog::PublisherView;
 use crate::domain::consent::needs_update;
 use crate::domain::proof::CollectionPoint;
-use crate::domain::{ConsentAnswer, ConsentState};
+use crate::domain::{ConsentAnswer, ConsentState, ConsentVersionNumber};
 use crate::error::ApiError;
 use crate::store::{ConsentRecord, ConsentVersion, Customer, NewConsentRecord};
 
@@ -17,7 +17,7 @@ pub struct CheckedAnswer {
     /// The consent at its newest version.
     pub consent: ConsentVersion,
     /// The version answered (1 ..= newest).
-    pub version: i32,
+    pub version: ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
 }
@@ -61,7 +61,7 @@ async fn check(
             .trim()
             .parse::<i32>()
             .ok()
-            .filter(|v| *v >= 1);
+            .and_then(|v| ConsentVersionNumber::new(v).ok());
         let cached = view
             .consents
             .iter()

@@ -200,7 +200,7 @@ fn capture(
     view: &PublisherView,
     row: &ImportRow,
     value: &Value,
-) -> Result<Option<Value>, Vec<FieldError>> {
+) -> Result<Option<CaptureAnswers>, Vec<FieldError>> {
     let settings = &view.publisher.settings.capture;
     if !settings.enabled() {
         return Ok(None);
@@ -231,5 +231,5 @@ fn capture(
     {
         address.country = row.country.to_string();
     }
-    Ok((profile.answers != CaptureAnswers::default()).then(|| profile.answers.to_stored()))
+    Ok((profile.answers != CaptureAnswers::default()).then_some(profile.answers))
 }

@@ -106,7 +106,7 @@ pub async fn send_reset(
     // To the address stored on the customer, never the one typed in the request.
     let message = templates::password_reset(
         &customer.email,
-        Lang::of(&customer.locale),
+        Lang::of(customer.locale.as_str()),
         &publisher.name,
         link.as_str(),
     );
@@ -185,8 +185,11 @@ pub async fn reset(
     )
     .map_err(weak)?;
     let password_hash = services.hasher.hash(password.expose()).await?;
-    let message =
-        templates::password_changed(&customer.email, Lang::of(&customer.locale), &publisher.name);
+    let message = templates::password_changed(
+        &customer.email,
+        Lang::of(customer.locale.as_str()),
+        &publisher.name,
+    );
     let mail = NewMail {
         kind: "password_changed",
         customer: Some(customer.id),

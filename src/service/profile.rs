@@ -4,7 +4,7 @@
 use super::Services;
 use super::sessions::{SignedIn, check_password};
 use crate::domain::CustomerPatch;
-use crate::domain::capture::{CaptureAnswers, CaptureInput, CaptureSettings, Profile, missing};
+use crate::domain::capture::{CaptureInput, CaptureSettings, Profile, missing};
 use crate::domain::fields::Given;
 use crate::error::ApiError;
 use crate::store::{Customer, CustomerChanges, StoreError};
@@ -95,7 +95,7 @@ pub fn capture_profile(customer: &Customer) -> Profile {
     Profile {
         first_name: customer.first_name.clone(),
         last_name: customer.last_name.clone(),
-        answers: CaptureAnswers::from_stored(customer.capture.as_ref()),
+        answers: customer.capture.clone().unwrap_or_default(),
     }
 }
 
@@ -115,7 +115,7 @@ pub async fn put_capture(
     let changes = CustomerChanges {
         first_name: input.first_name,
         last_name: input.last_name,
-        capture: Some(Some(after.answers.to_stored())),
+        capture: Some(Some(after.answers)),
         ..CustomerChanges::default()
     };
     update(services, customer, &changes).await

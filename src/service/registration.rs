@@ -32,7 +32,7 @@ pub struct SignUp {
     /// The validated body.
     pub registration: Registration,
     /// The capture answers to store, if any.
-    pub capture: Option<Value>,
+    pub capture: Option<CaptureAnswers>,
     /// The client's address (`customerIP` of the body wins).
     pub client: IpAddr,
     /// The client's user agent, kept with the consent answers.
@@ -89,7 +89,7 @@ pub fn capture_answers(
     view: &PublisherView,
     reg: &Registration,
     body: &Value,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<CaptureAnswers>, ApiError> {
     let settings = &view.publisher.settings.capture;
     if !settings.enabled() {
         return Ok(None);
@@ -121,7 +121,7 @@ pub fn capture_answers(
         }
         profile.answers.submitted_at = Some(chrono::Utc::now());
     }
-    Ok((profile.answers != CaptureAnswers::default()).then(|| profile.answers.to_stored()))
+    Ok((profile.answers != CaptureAnswers::default()).then_some(profile.answers))
 }
 
 /// Registers a customer of `view`'s publisher, once per idempotency key: a retry of a

@@ -11,7 +11,7 @@ use crate::auth::Verified;
 use crate::auth::tokens::{new_token, token_hash};
 use crate::catalog::PublisherView;
 use crate::domain::EmailKey;
-use crate::domain::{CustomerId, PublisherId};
+use crate::domain::{CustomerId, PublisherId, SessionEpoch};
 use crate::error::ApiError;
 use crate::store::{NewRefreshToken, Rotation, StoreError};
 
@@ -23,7 +23,7 @@ pub struct SignedIn {
     /// Their publisher.
     pub publisher: PublisherId,
     /// The session epoch the token was issued in (checked where the customer is loaded).
-    pub epoch: i64,
+    pub epoch: SessionEpoch,
 }
 
 /// A token pair handed to a customer.
@@ -39,7 +39,7 @@ pub struct Tokens {
 
 /// The session epoch of a new customer; a registration's replay works only while the
 /// customer is still in it.
-pub const FIRST_EPOCH: i64 = 0;
+pub const FIRST_EPOCH: SessionEpoch = SessionEpoch::FIRST;
 
 /// A new refresh token (a new family) to store, and the token to hand out.
 pub fn new_refresh_token(services: &Services) -> (String, NewRefreshToken) {
@@ -62,7 +62,7 @@ pub fn issue(
     services: &Services,
     customer: CustomerId,
     publisher: PublisherId,
-    epoch: i64,
+    epoch: SessionEpoch,
     refresh_token: String,
 ) -> Result<Tokens, ApiError> {
     Ok(Tokens {
@@ -161,7 +161,7 @@ pub(super) async fn start(
     publisher: PublisherId,
     customer: CustomerId,
     ip: IpAddr,
-    epoch: i64,
+    epoch: SessionEpoch,
     rehash: Option<(&str, &str)>,
 ) -> Result<Option<Tokens>, ApiError> {
     let (token, stored) = new_refresh_token(services);

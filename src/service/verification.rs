@@ -164,7 +164,7 @@ pub async fn request_confirmation(
         customer: Some(customer.id),
         message: templates::email_confirmation(
             &customer.email,
-            Lang::of(&customer.locale),
+            Lang::of(customer.locale.as_str()),
             &view.publisher.name,
             link.as_str(),
         ),

@@ -1,6 +1,6 @@
 //! What sign-in, refresh-token rotation, password resets and the email outbox store.
 
-use crate::domain::{CustomerId, EmailKey, PublisherId};
+use crate::domain::{CustomerId, EmailKey, PublisherId, SessionEpoch};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ pub enum Rotation {
         /// Their publisher.
         publisher: PublisherId,
         /// The customer's session epoch (the token's family belongs to it).
-        epoch: i64,
+        epoch: SessionEpoch,
     },
     /// Unknown, expired, revoked, or used moments ago (a second tab, a retry): refused.
     Refused,
@@ -104,7 +104,7 @@ pub trait AccountStore: Send + Sync + 'static {
         customer: CustomerId,
         ip: std::net::IpAddr,
         token: &NewRefreshToken,
-        epoch: i64,
+        epoch: SessionEpoch,
     ) -> Result<(), StoreError>;
 
     /// [`record_login`](Self::record_login) that also replaces the password hash, in the same
@@ -116,7 +116,7 @@ pub trait AccountStore: Send + Sync + 'static {
         customer: CustomerId,
         ip: std::net::IpAddr,
         token: &NewRefreshToken,
-        epoch: i64,
+        epoch: SessionEpoch,
         rehash: (&str, &str),
     ) -> Result<(), StoreError>;
 

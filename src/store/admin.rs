@@ -86,11 +86,11 @@ pub struct ConsentHistoryRecord {
     /// Which consent.
     pub name: ConsentName,
     /// The version answered.
-    pub version: i32,
+    pub version: crate::domain::ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// Where from.
-    pub ip: Option<String>,
+    pub ip: Option<std::net::IpAddr>,
     /// Which client.
     pub user_agent: Option<String>,
     /// When.

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::StoreError;
 use crate::domain::{
-    ConsentName, ConsentOwner, ConsentState, Country, Currency, CustomerId, EmailKey, Locale,
-    PublisherId,
+    ConsentName, ConsentOwner, ConsentState, ConsentVersionNumber, Country, Currency, CustomerId,
+    EmailKey, Locale, PublisherId, SessionEpoch, capture::CaptureAnswers,
 };
 
 /// A customer as stored.
@@ -28,30 +28,30 @@ pub struct Customer {
     pub first_name: Option<String>,
     /// Optional names.
     pub last_name: Option<String>,
-    /// `ll_CC`.
-    pub locale: String,
-    /// ISO 3166-1 alpha-2.
-    pub country: String,
-    /// ISO 4217.
-    pub currency: String,
+    /// Locale.
+    pub locale: Locale,
+    /// Country.
+    pub country: Country,
+    /// Currency.
+    pub currency: Currency,
     /// The publisher's own id for the customer.
     pub external_id: Option<String>,
     /// A JSON object.
     pub external_data: Option<Value>,
-    /// Address at registration.
-    pub registration_ip: Option<String>,
+    /// Address at registration (none for an imported customer).
+    pub registration_ip: Option<std::net::IpAddr>,
     /// Address of the last registration or login.
-    pub last_ip: Option<String>,
+    pub last_ip: Option<std::net::IpAddr>,
     /// Registered at.
     pub created_at: DateTime<Utc>,
     /// Last login.
     pub last_login_at: Option<DateTime<Utc>>,
     /// The address was proven: a code at registration, or a confirmation link.
     pub email_verified: bool,
-    /// Capture answers (a [`crate::domain::capture::CaptureAnswers`] document).
-    pub capture: Option<Value>,
+    /// Capture answers (`None`: never given; `Some` of no answers once a form was sent empty).
+    pub capture: Option<CaptureAnswers>,
     /// The session epoch: JWTs and refresh tokens of an older one no longer work.
-    pub session_epoch: i64,
+    pub session_epoch: SessionEpoch,
 }
 
 /// One consent answer to append to a customer's history.
@@ -62,7 +62,7 @@ pub struct NewConsentRecord {
     /// Which consent.
     pub name: ConsentName,
     /// Which version was answered.
-    pub version: i32,
+    pub version: ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// Where from.
@@ -81,7 +81,7 @@ pub struct ConsentRecord {
     /// Which consent.
     pub name: ConsentName,
     /// The version answered.
-    pub version: i32,
+    pub version: ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// When.
@@ -147,7 +147,7 @@ pub struct NewCustomer {
     /// customer is then `email_verified`); the registration fails if it is no longer valid.
     pub verification: Option<String>,
     /// Capture answers.
-    pub capture: Option<Value>,
+    pub capture: Option<CaptureAnswers>,
 }
 
 /// Changes to a customer's profile: `None` leaves a field, `Some(None)` clears it.
@@ -166,7 +166,7 @@ pub struct CustomerChanges {
     /// External data.
     pub external_data: Option<Option<Value>>,
     /// Capture answers.
-    pub capture: Option<Option<Value>>,
+    pub capture: Option<Option<CaptureAnswers>>,
 }
 
 /// What an idempotency key says about a request.
@@ -246,7 +246,7 @@ pub trait CustomerStore: Send + Sync + 'static {
         publisher: PublisherId,
         customer: CustomerId,
         token: &NewRefreshToken,
-        epoch: i64,
+        epoch: SessionEpoch,
     ) -> Result<(), StoreError>;
 
     /// Claims an idempotency key for a request body (by its HMAC). A record older than

@@ -48,7 +48,7 @@ pub struct ImportedCustomer {
     /// Consent answers, kept as history marked imported.
     pub consents: Vec<ImportedConsentRecord>,
     /// Capture answers, stored as registration stores them (`None`: none given).
-    pub capture: Option<Value>,
+    pub capture: Option<crate::domain::capture::CaptureAnswers>,
 }
 
 /// One imported consent answer.
@@ -59,7 +59,7 @@ pub struct ImportedConsentRecord {
     /// Which.
     pub name: ConsentName,
     /// Which version was answered.
-    pub version: i32,
+    pub version: crate::domain::ConsentVersionNumber,
     /// The answer.
     pub state: ConsentState,
     /// When (else the import's time).

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::{PoolStats, StoreError};
 use crate::domain::{
-    ConsentDraft, ConsentName, ConsentOwner, Declaration, OfferId, PublisherId, PublisherSettings,
+    ConsentDraft, ConsentName, ConsentOwner, ConsentVersionNumber, Declaration, OfferId,
+    PublisherId, PublisherSettings,
 };
 
 /// A publisher (tenant) as stored.
@@ -30,7 +31,7 @@ pub struct ConsentVersion {
     /// The consent's name.
     pub name: ConsentName,
     /// 1, 2, … per (owner, name); the highest is current.
-    pub version: i32,
+    pub version: ConsentVersionNumber,
     /// The text shown.
     pub label: String,
     /// The document's URL.
@@ -82,14 +83,14 @@ impl ConsentVersion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
     /// A new version with this number was stored.
-    New(i32),
+    New(ConsentVersionNumber),
     /// The current version (this number) already says the same; nothing was stored.
-    Unchanged(i32),
+    Unchanged(ConsentVersionNumber),
 }
 
 impl Published {
     /// The version now current.
-    pub fn version(self) -> i32 {
+    pub fn version(self) -> ConsentVersionNumber {
         match self {
             Published::New(v) | Published::Unchanged(v) => v,
         }
@@ -102,7 +103,7 @@ pub struct ApplyReport {
     /// Keys of the declared parts whose fingerprint changed and that were applied.
     pub applied: Vec<String>,
     /// Consents that got a new version: (owner, name, version).
-    pub published: Vec<(ConsentOwner, ConsentName, i32)>,
+    pub published: Vec<(ConsentOwner, ConsentName, ConsentVersionNumber)>,
     /// Consents archived because the declaration no longer has them.
     pub archived: Vec<(ConsentOwner, ConsentName)>,
 }

@@ -17,7 +17,8 @@ use super::{
 };
 use crate::domain::provisioning::{DeclaredPart, parse_consent_key};
 use crate::domain::{
-    ConsentDraft, ConsentName, ConsentOwner, Declaration, OfferId, PublisherId, PublisherSettings,
+    ConsentDraft, ConsentName, ConsentOwner, ConsentVersionNumber, Declaration, OfferId,
+    PublisherId, PublisherSettings,
 };
 
 pub(super) const PUBLISHER_COLUMNS: &str = "id, name, settings, created_at";
@@ -65,7 +66,7 @@ impl TryFrom<ConsentRow> for ConsentVersion {
         let mut v = ConsentVersion {
             owner: ConsentOwner::from_i64(r.owner).map_err(StoreError::Corrupt)?,
             name: ConsentName::parse(&r.name).map_err(StoreError::Corrupt)?,
-            version: r.version,
+            version: ConsentVersionNumber::new(r.version).map_err(StoreError::Corrupt)?,
             label: r.label,
             value: r.value,
             required: r.required,
@@ -188,7 +189,7 @@ shared_sql! {
             let mut tx = self.begin_locked().await?;
             let published = Self::publish_in(&mut *tx, owner, draft).await?;
             if let Published::New(version) = published {
-                let event = consent_event("consent.published", owner, &draft.name, Some(version), Actor::System);
+                let event = consent_event("consent.published", owner, &draft.name, Some(version.get()), Actor::System);
                 Self::emit(&mut *tx, event, Utc::now()).await?;
             }
             tx.commit().await?;
@@ -275,7 +276,7 @@ shared_sql! {
                     DeclaredPart::Publisher(p) => Self::upsert_publisher_in(&mut *tx, p).await?,
                     DeclaredPart::Consent(owner, draft) => {
                         if let Published::New(v) = Self::publish_in(&mut *tx, owner, draft).await? {
-                            let event = consent_event("consent.published", owner, &draft.name, Some(v), Actor::System);
+                            let event = consent_event("consent.published", owner, &draft.name, Some(v.get()), Actor::System);
                             Self::emit(&mut *tx, event, Utc::now()).await?;
                             report.published.push((owner, draft.name.clone(), v));
                         }

@@ -13,7 +13,7 @@ use super::{
     AccountStore, Customer, MailMessage, NewMail, NewRefreshToken, OutboxBacklog, OutboxMail,
     Rotation, StoreError,
 };
-use crate::domain::{CustomerId, EmailKey, PublisherId};
+use crate::domain::{CustomerId, EmailKey, PublisherId, SessionEpoch};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct RefreshRow {
@@ -80,7 +80,7 @@ shared_sql! {
             customer: CustomerId,
             ip: std::net::IpAddr,
             token: &NewRefreshToken,
-            epoch: i64,
+            epoch: SessionEpoch,
         ) -> Result<(), StoreError> {
             // No hash is ever empty: the CASE leaves the stored one as it is.
             self.record_login_rehashed(publisher, customer, ip, token, epoch, ("", "")).await
@@ -92,7 +92,7 @@ shared_sql! {
             customer: CustomerId,
             ip: std::net::IpAddr,
             token: &NewRefreshToken,
-            epoch: i64,
+            epoch: SessionEpoch,
             rehash: (&str, &str),
         ) -> Result<(), StoreError> {
             let now = Utc::now();
@@ -105,7 +105,7 @@ shared_sql! {
                 .bind(publisher.get())
                 .bind(now)
                 .bind(ip.to_string())
-                .bind(epoch)
+                .bind(epoch.get())
                 .bind(rehash.0)
                 .bind(rehash.1)
                 .execute(&mut *tx)

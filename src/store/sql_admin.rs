@@ -226,10 +226,10 @@ shared_sql! {
             let mut tx = self.begin_locked().await?;
             let published = Self::publish_in(&mut *tx, owner, draft).await?;
             if let Published::New(version) = published {
-                let event = consent_event("consent.published", owner, &draft.name, Some(version), Actor::of_audit(audit));
+                let event = consent_event("consent.published", owner, &draft.name, Some(version.get()), Actor::of_audit(audit));
                 Self::emit(&mut *tx, event, Utc::now()).await?;
                 let audit = NewAudit {
-                    detail: with_field(&audit.detail, "version", version.into()),
+                    detail: with_field(&audit.detail, "version", version.get().into()),
                     ..audit.clone()
                 };
                 Self::insert_audit(&mut *tx, &audit, Utc::now()).await?;

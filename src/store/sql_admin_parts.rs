@@ -10,7 +10,9 @@ use super::{
     AdminKey, AdminSession, AuditEntry, ConsentHistoryRecord, CustomerCursor, CustomerFilter,
     StoreError,
 };
-use crate::domain::{AdminKeyId, ConsentName, ConsentOwner, ConsentState, PublisherId};
+use crate::domain::{
+    AdminKeyId, ConsentName, ConsentOwner, ConsentState, ConsentVersionNumber, PublisherId,
+};
 
 pub(super) const KEY_COLUMNS: &str = "id, publisher_id, label, created_at, revoked_at";
 pub(super) const AUDIT_COLUMNS: &str = "id, key_id, actor, publisher_id, action, detail, at";
@@ -93,9 +95,13 @@ impl TryFrom<HistoryRow> for ConsentHistoryRecord {
             id: r.id,
             owner: ConsentOwner::from_i64(r.owner).map_err(StoreError::Corrupt)?,
             name: ConsentName::parse(&r.name).map_err(StoreError::Corrupt)?,
-            version: r.version,
+            version: ConsentVersionNumber::new(r.version).map_err(StoreError::Corrupt)?,
             state: ConsentState::parse(&r.state).map_err(StoreError::Corrupt)?,
-            ip: r.ip,
+            ip: r
+                .ip
+                .map(|ip| ip.parse())
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("consent answer {}: ip: {e}", r.id)))?,
             user_agent: r.user_agent,
             at: r.at,
         })

@@ -109,7 +109,7 @@ shared_sql! {
             for row in rows {
                 let v = super::ConsentVersion::try_from(row)?;
                 out.insert(
-                    (v.owner.get(), v.name.as_str().to_owned(), v.version),
+                    (v.owner.get(), v.name.as_str().to_owned(), v.version.get()),
                     VersionText { text_hash: v.text_hash, value: v.value, required: v.required },
                 );
             }

@@ -14,7 +14,13 @@ use super::{
     Collection, ConsentRecord, Customer, CustomerChanges, CustomerStore, Idempotency,
     IdempotencyRef, NewConsentRecord, NewCustomer, NewRefreshToken, StoreError, Taken,
 };
-use crate::domain::{ConsentName, ConsentOwner, ConsentState, CustomerId, EmailKey, PublisherId};
+use std::net::IpAddr;
+
+use crate::domain::capture::CaptureAnswers;
+use crate::domain::{
+    ConsentName, ConsentOwner, ConsentState, ConsentVersionNumber, Country, Currency, CustomerId,
+    EmailKey, Locale, PublisherId, SessionEpoch,
+};
 
 pub(super) const CUSTOMER_COLUMNS: &str = "id, publisher_id, email, email_key, password_hash, first_name, last_name, \
      locale, country, currency, external_id, external_data, registration_ip, last_ip, created_at, last_login_at, \
@@ -46,8 +52,18 @@ pub(super) struct CustomerRow {
 impl TryFrom<CustomerRow> for Customer {
     type Error = StoreError;
     fn try_from(r: CustomerRow) -> Result<Self, StoreError> {
+        let id = r.id;
+        let corrupt =
+            |what: &str, e: String| StoreError::Corrupt(format!("customer {id}: {what}: {e}"));
         let required = |v: Option<String>, what: &str| {
-            v.ok_or_else(|| StoreError::Corrupt(format!("customer {} has no {what}", r.id)))
+            v.ok_or_else(|| StoreError::Corrupt(format!("customer {id} has no {what}")))
+        };
+        let ip = |v: Option<String>, what: &str| {
+            v.map(|s| {
+                s.parse::<IpAddr>()
+                    .map_err(|e| corrupt(what, e.to_string()))
+            })
+            .transpose()
         };
         Ok(Customer {
             id: CustomerId::from_i64(r.id).map_err(StoreError::Corrupt)?,
@@ -57,18 +73,26 @@ impl TryFrom<CustomerRow> for Customer {
             password_hash: required(r.password_hash, "password")?,
             first_name: r.first_name,
             last_name: r.last_name,
-            locale: required(r.locale, "locale")?,
-            country: required(r.country, "country")?,
-            currency: required(r.currency, "currency")?,
+            locale: Locale::parse(&required(r.locale, "locale")?)
+                .map_err(|e| corrupt("locale", e))?,
+            country: Country::parse(&required(r.country, "country")?)
+                .map_err(|e| corrupt("country", e))?,
+            currency: Currency::parse(&required(r.currency, "currency")?)
+                .map_err(|e| corrupt("currency", e))?,
             external_id: r.external_id,
             external_data: r.external_data.map(|j| j.0),
-            registration_ip: r.registration_ip,
-            last_ip: r.last_ip,
+            registration_ip: ip(r.registration_ip, "registration ip")?,
+            last_ip: ip(r.last_ip, "last ip")?,
             created_at: r.created_at,
             last_login_at: r.last_login_at,
             email_verified: r.email_verified,
-            capture: r.capture.map(|j| j.0),
-            session_epoch: r.session_epoch,
+            capture: r
+                .capture
+                .map(|j| serde_json::from_value::<CaptureAnswers>(j.0))
+                .transpose()
+                .map_err(|e| corrupt("capture", e.to_string()))?,
+            session_epoch: SessionEpoch::from_i64(r.session_epoch)
+                .map_err(|e| corrupt("session epoch", e))?,
         })
     }
 }
@@ -96,7 +120,7 @@ impl TryFrom<ConsentRecordRow> for ConsentRecord {
         Ok(ConsentRecord {
             owner: ConsentOwner::from_i64(r.owner).map_err(StoreError::Corrupt)?,
             name: ConsentName::parse(&r.name).map_err(StoreError::Corrupt)?,
-            version: r.version,
+            version: ConsentVersionNumber::new(r.version).map_err(StoreError::Corrupt)?,
             state: ConsentState::parse(&r.state).map_err(StoreError::Corrupt)?,
             at: r.at,
         })
@@ -128,7 +152,7 @@ fn registered_event(publisher: PublisherId, id: CustomerId, new: &NewCustomer) -
     let answers = new
         .consents
         .iter()
-        .map(|c| answer(c.name.as_str(), c.version, c.state.as_str()))
+        .map(|c| answer(c.name.as_str(), c.version.get(), c.state.as_str()))
         .collect();
     let profile = serde_json::json!({
         "email": new.email,
@@ -227,7 +251,7 @@ fn answers(
             .map(|r| Answer {
                 owner: r.owner.get(),
                 name: r.name.as_str(),
-                version: r.version,
+                version: r.version.get(),
                 state: r.state.as_str(),
                 at: r.at.unwrap_or(at),
                 ip: r.ip,
@@ -252,7 +276,7 @@ fn consent_changes(
             let old = before
                 .iter()
                 .find(|b| b.owner == r.owner.get() && b.name == r.name.as_str());
-            if old.is_some_and(|o| o.version == r.version && o.state == r.state.as_str()) {
+            if old.is_some_and(|o| o.version == r.version.get() && o.state == r.state.as_str()) {
                 return None;
             }
             Some(serde_json::json!({
@@ -302,7 +326,7 @@ shared_sql! {
                     .bind(new.ip.map(|ip| ip.to_string()))
                     .bind(new.registered_at.unwrap_or(now))
                     .bind(new.verification.is_some())
-                    .bind(new.capture.as_ref().map(sqlx::types::Json))
+                    .bind(new.capture.as_ref().map(|a| Json(a.to_stored())))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(StoreError::from);
@@ -424,7 +448,7 @@ shared_sql! {
                 .bind(c.external_data.is_some())
                 .bind(c.external_data.clone().flatten().map(sqlx::types::Json))
                 .bind(c.capture.is_some())
-                .bind(c.capture.clone().flatten().map(sqlx::types::Json))
+                .bind(c.capture.as_ref().and_then(|a| a.as_ref()).map(|a| Json(a.to_stored())))
                 .fetch_optional(&mut *tx)
                 .await?;
             let mut row = row.ok_or_else(|| StoreError::NotFound(format!("customer {id}")))?;
@@ -519,7 +543,7 @@ shared_sql! {
             publisher: PublisherId,
             customer: CustomerId,
             token: &NewRefreshToken,
-            epoch: i64,
+            epoch: SessionEpoch,
         ) -> Result<(), StoreError> {
             let mut tx = self.begin_write().await?;
             Self::lock_session(&mut *tx, publisher, customer, Some(epoch)).await?;

@@ -38,7 +38,7 @@ fn imported_event(publisher: PublisherId, id: CustomerId, r: &ImportedCustomer) 
     let answers = r
         .consents
         .iter()
-        .map(|c| answer(c.name.as_str(), c.version, c.state.as_str()))
+        .map(|c| answer(c.name.as_str(), c.version.get(), c.state.as_str()))
         .collect();
     let profile = serde_json::json!({
         "email": r.email,
@@ -269,6 +269,9 @@ shared_sql! {
             // (customer, created by this batch, row)
             let mut consents: Vec<(i64, bool, &ImportedCustomer)> = Vec::new();
             let mut lost_race = false;
+            // Capture answers in their stored form.
+            let captures: Vec<Option<serde_json::Value>> =
+                inserts.iter().map(|(r, _)| r.capture.as_ref().map(|a| a.to_stored())).collect();
             let rows = Rows {
                 table: "customers",
                 columns: vec![
@@ -295,7 +298,7 @@ shared_sql! {
                     ("created_at", Column::Time(inserts.iter().map(|(r, _)| Some(r.registration_date.unwrap_or(now))).collect())),
                     ("last_login_at", Column::Time(inserts.iter().map(|(r, _)| r.last_login).collect())),
                     ("email_verified", Column::Bool(inserts.iter().map(|(r, _)| r.email_verified.unwrap_or(false)).collect())),
-                    ("capture", Column::Json(inserts.iter().map(|(r, _)| r.capture.as_ref()).collect())),
+                    ("capture", Column::Json(captures.iter().map(Option::as_ref).collect())),
                 ],
             };
             let done: HashSet<i64> = Self::insert_rows(&mut *conn, &rows, "ON CONFLICT DO NOTHING RETURNING id")
@@ -354,7 +357,7 @@ shared_sql! {
                 .bind(r.last_login)
                 .bind(r.email_verified.is_some())
                 .bind(r.email_verified.unwrap_or(false))
-                .bind(r.capture.clone().map(Json))
+                .bind(r.capture.as_ref().map(|a| Json(a.to_stored())))
                 .fetch_optional(&mut *conn)
                 .await?;
                 if let (Some(before), Some(after)) = (before, after) {
@@ -400,7 +403,7 @@ shared_sql! {
                             .map(|c| Answer {
                                 owner: c.owner.get(),
                                 name: c.name.as_str(),
-                                version: c.version,
+                                version: c.version.get(),
                                 state: c.state.as_str(),
                                 at: c.at.unwrap_or(now),
                                 ip: None,

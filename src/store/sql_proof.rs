@@ -120,7 +120,7 @@ shared_sql! {
                 sqlx::query("UPDATE consent_versions SET text_hash = $4 WHERE owner = $1 AND name = $2 AND version = $3 AND text_hash IS NULL")
                     .bind(v.owner.get())
                     .bind(v.name.as_str())
-                    .bind(v.version)
+                    .bind(v.version.get())
                     .bind(&v.text_hash)
                     .execute(self.pool())
                     .await?;
@@ -130,7 +130,7 @@ shared_sql! {
             let rows: Vec<ConsentRow> = sqlx::query_as(&sql).fetch_all(self.pool()).await?;
             for row in rows {
                 let v = ConsentVersion::try_from(row)?;
-                texts.insert((v.owner.get(), v.name.as_str().to_owned(), v.version), v.text_hash);
+                texts.insert((v.owner.get(), v.name.as_str().to_owned(), v.version.get()), v.text_hash);
             }
             loop {
                 let customers: Vec<i64> = sqlx::query_scalar(
@@ -200,7 +200,7 @@ shared_sql! {
                     });
                     return Ok(report);
                 }
-                texts.insert((v.owner.get(), v.name.as_str().to_owned(), v.version), v.text_hash);
+                texts.insert((v.owner.get(), v.name.as_str().to_owned(), v.version.get()), v.text_hash);
             }
             let sql = format!(
                 "SELECT {ENTRY_COLUMNS} FROM customer_consents c JOIN customers u ON u.id = c.customer_id \

@@ -8,8 +8,8 @@ use super::backend::{Backend, Conn, shared_sql};
 use super::sql::{CONSENT_COLUMNS, ConsentRow, PUBLISHER_COLUMNS, PublisherRow};
 use super::{ConsentVersion, Published, Publisher, StoreError, Taken};
 use crate::domain::{
-    ConsentDraft, ConsentName, ConsentOwner, OfferId, PublisherDeclaration, PublisherId,
-    PublisherSettings,
+    ConsentDraft, ConsentName, ConsentOwner, ConsentVersionNumber, OfferId, PublisherDeclaration,
+    PublisherId, PublisherSettings,
 };
 
 /// Publication and provisioning steps, run inside the caller's locked transaction (the
@@ -173,7 +173,7 @@ shared_sql! {
             {
                 return Ok(Published::Unchanged(c.version));
             }
-            let version = current.map_or(1, |c| c.version + 1);
+            let version = current.map_or(ConsentVersionNumber::FIRST, |c| c.version.next());
             let text_hash = crate::domain::proof::ConsentText {
                 owner,
                 name: draft.name.as_str(),
@@ -191,7 +191,7 @@ shared_sql! {
             )
             .bind(owner.get())
             .bind(draft.name.as_str())
-            .bind(version)
+            .bind(version.get())
             .bind(&draft.label)
             .bind(&draft.value)
             .bind(draft.required)

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::backend::{Backend, Conn, shared_sql};
 use super::{NewRefreshToken, StoreError};
-use crate::domain::{CustomerId, PublisherId};
+use crate::domain::{CustomerId, PublisherId, SessionEpoch};
 
 /// What the customer, account and admin SQL share inside their transactions.
 #[async_trait::async_trait]
@@ -18,8 +18,8 @@ pub(super) trait Sessions: Backend {
         conn: &mut Conn<Self>,
         publisher: PublisherId,
         customer: CustomerId,
-        epoch: Option<i64>,
-    ) -> Result<i64, StoreError>;
+        epoch: Option<SessionEpoch>,
+    ) -> Result<SessionEpoch, StoreError>;
 
     /// Ends every session of a customer whose row this transaction already locked or
     /// updated: bumps the epoch, revokes the refresh tokens, forgets registration
@@ -53,8 +53,8 @@ shared_sql! {
             conn: &mut Conn<Self>,
             publisher: PublisherId,
             customer: CustomerId,
-            epoch: Option<i64>,
-        ) -> Result<i64, StoreError> {
+            epoch: Option<SessionEpoch>,
+        ) -> Result<SessionEpoch, StoreError> {
             let sql = format!(
                 "SELECT session_epoch FROM customers WHERE id = $1 AND publisher_id = $2 AND erased_at IS NULL{}",
                 B::FOR_UPDATE
@@ -65,7 +65,9 @@ shared_sql! {
                 .fetch_optional(&mut *conn)
                 .await?;
             match found {
-                Some(current) if epoch.is_none_or(|e| e == current) => Ok(current),
+                Some(current) if epoch.is_none_or(|e| e.get() == current) => {
+                    SessionEpoch::from_i64(current).map_err(StoreError::Corrupt)
+                }
                 _ => Err(StoreError::NotFound(format!(
                     "session of customer {customer}"
                 ))),

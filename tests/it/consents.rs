@@ -85,7 +85,7 @@ async fn a_new_version_is_served_within_the_cache_ttl(backend: Backend) {
         .publish_consent(owner, &draft("broadcaster_terms", "New terms", true))
         .await
         .unwrap();
-    assert_eq!(published.version(), 2);
+    assert_eq!(published.version().get(), 2);
     tokio::time::sleep(CACHE_WAIT).await;
     let (_, body) = json(app.consents("100000001").await).await;
     let terms = &body["responseData"]["consents"][1];

@@ -134,6 +134,11 @@ pub async fn register(store: &Arc<dyn Store>, p: &str, email: &str) -> Customer 
         .unwrap()
 }
 
+/// A consent version number.
+pub fn v(n: i32) -> enroll::domain::ConsentVersionNumber {
+    enroll::domain::ConsentVersionNumber::new(n).unwrap()
+}
+
 /// One consent answer.
 pub fn answer(
     owner: ConsentOwner,
@@ -144,7 +149,7 @@ pub fn answer(
     NewConsentRecord {
         owner,
         name: ConsentName::parse(name).unwrap(),
-        version,
+        version: v(version),
         state,
         ip: Some("192.0.2.7".parse().unwrap()),
         user_agent: Some("agent/1".into()),

@@ -60,7 +60,7 @@ pub fn neutralize(cell: &str) -> Cow<'_, str> {
 
 fn record(c: &Customer) -> [String; 23] {
     let v = AdminCustomer::from(c);
-    let a = crate::domain::capture::CaptureAnswers::from_stored(c.capture.as_ref());
+    let a = c.capture.clone().unwrap_or_default();
     let addr = a.address.clone().unwrap_or_default();
     let custom = if a.custom.is_empty() {
         String::new()

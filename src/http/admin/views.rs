@@ -83,17 +83,19 @@ impl From<&Customer> for AdminCustomer {
             email: c.email.clone(),
             first_name: c.first_name.clone().unwrap_or_default(),
             last_name: c.last_name.clone().unwrap_or_default(),
-            country: c.country.clone(),
-            locale: c.locale.clone(),
-            currency: c.currency.clone(),
+            country: c.country.to_string(),
+            locale: c.locale.to_string(),
+            currency: c.currency.to_string(),
             external_id: c.external_id.clone().unwrap_or_default(),
             registered_at: time(c.created_at),
             last_login_at: c.last_login_at.map(time),
-            registration_ip: c.registration_ip.clone().unwrap_or_default(),
-            last_ip: c.last_ip.clone().unwrap_or_default(),
+            registration_ip: c
+                .registration_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
+            last_ip: c.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             email_verified: c.email_verified,
-            capture: crate::domain::capture::CaptureAnswers::from_stored(c.capture.as_ref())
-                .to_stored(),
+            capture: c.capture.clone().unwrap_or_default().to_stored(),
         }
     }
 }
@@ -125,7 +127,7 @@ impl From<ConsentHistoryRecord> for HistoryView {
             name: r.name.to_string(),
             version: r.version.to_string(),
             state: r.state.as_str(),
-            ip: r.ip.unwrap_or_default(),
+            ip: r.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             user_agent: r.user_agent.unwrap_or_default(),
             at: time(r.at),
         }

@@ -55,12 +55,12 @@ impl From<Customer> for CustomerView {
             email: c.email,
             first_name: c.first_name.unwrap_or_default(),
             last_name: c.last_name.unwrap_or_default(),
-            country: c.country,
-            locale: c.locale,
-            currency: c.currency,
+            country: c.country.to_string(),
+            locale: c.locale.to_string(),
+            currency: c.currency.to_string(),
             reg_date: c.created_at.format(DATE).to_string(),
             last_login_date: c.last_login_at.map(|d| d.format(DATE).to_string()),
-            last_user_ip: c.last_ip.unwrap_or_default(),
+            last_user_ip: c.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             external_id: c.external_id.unwrap_or_default(),
             external_data: c
                 .external_data

@@ -12,8 +12,7 @@ use super::frame::{
     Shown, Tab, Which, bad_form, error_page, message_page, not_found, publisher_of, when,
 };
 use super::session::{CsrfForm, Session};
-use crate::domain::CustomerId;
-use crate::domain::capture::CaptureAnswers;
+use crate::domain::{ConsentVersionNumber, CustomerId};
 use crate::error::ApiError;
 use crate::service::customers as service;
 use crate::service::owner_data;
@@ -35,7 +34,7 @@ async fn customer_in_scope(
 }
 
 fn capture_lines(c: &Customer) -> Vec<(String, String)> {
-    let a = CaptureAnswers::from_stored(c.capture.as_ref());
+    let a = c.capture.clone().unwrap_or_default();
     let mut out = Vec::new();
     for (label, value) in [
         ("Birth date", &a.birth_date),
@@ -209,11 +208,11 @@ pub struct ConsentLine {
     /// Name.
     pub name: String,
     /// Newest version.
-    pub newest: i32,
+    pub newest: ConsentVersionNumber,
     /// Required.
     pub required: bool,
     /// The answer: (state, version, when), if any.
-    pub answer: Option<(String, i32, DateTime<Utc>)>,
+    pub answer: Option<(String, ConsentVersionNumber, DateTime<Utc>)>,
 }
 
 /// A customer's profile, capture answers and consent history.
@@ -239,8 +238,8 @@ pub fn customer(
                 dt { "Name" } dd { (name) }
                 dt { "Email verified" } dd { @if c.email_verified { "yes" } @else { "no" } }
                 dt { "Country · locale · currency" } dd { (c.country) " · " (c.locale) " · " (c.currency) }
-                dt { "Registered" } dd { (when(&c.created_at)) " from " (c.registration_ip.as_deref().unwrap_or("-")) }
-                dt { "Last login" } dd { @if let Some(t) = &c.last_login_at { (when(t)) " from " (c.last_ip.as_deref().unwrap_or("-")) } @else { "never" } }
+                dt { "Registered" } dd { (when(&c.created_at)) " from " (ip_or_dash(c.registration_ip)) }
+                dt { "Last login" } dd { @if let Some(t) = &c.last_login_at { (when(t)) " from " (ip_or_dash(c.last_ip)) } @else { "never" } }
                 dt { "External id" } dd { (c.external_id.as_deref().unwrap_or("")) }
                 dt { "External data" } dd { code { (c.external_data.as_ref().map(ToString::to_string).unwrap_or_default()) } }
                 @for (label, value) in capture { dt { (label) } dd { (value) } }
@@ -272,7 +271,7 @@ pub fn customer(
                         td { (h.name) }
                         td { (h.version) }
                         td { (h.state.as_str()) }
-                        td { (h.ip.as_deref().unwrap_or("")) }
+                        td { (h.ip.map(|ip| ip.to_string()).unwrap_or_default()) }
                         td.muted { (h.user_agent.as_deref().unwrap_or("")) }
                     }
                 }
@@ -289,4 +288,9 @@ pub fn customer(
             " " button.danger type="submit" { "Erase customer" }
         }
     }
+}
+
+/// An address as shown, `-` when none is kept.
+fn ip_or_dash(ip: Option<std::net::IpAddr>) -> String {
+    ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
 }

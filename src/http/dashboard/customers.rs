@@ -102,7 +102,7 @@ pub async fn list(
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" "),
-            country: c.country.clone(),
+            country: c.country.to_string(),
             registered: c.created_at,
             last_login: c.last_login_at,
             needs_update: consents

@@ -261,14 +261,14 @@ async fn publisher_and_consent_changes_write_their_audit_line(backend: Backend) 
             .admin_publish_consent(owner, &news, &publish)
             .await
             .unwrap(),
-        Published::New(1)
+        Published::New(super::v(1))
     );
     assert_eq!(
         store
             .admin_publish_consent(owner, &news, &publish)
             .await
             .unwrap(),
-        Published::Unchanged(1)
+        Published::Unchanged(super::v(1))
     );
     let archive = audit("consent.archive", Some(id));
     assert!(

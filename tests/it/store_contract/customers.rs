@@ -17,6 +17,8 @@ backend_tests!(
     a_new_email_ends_the_sessions_of_the_old_one,
     consent_answers_are_appended_and_the_newest_counts,
     refresh_tokens_start_only_from_the_current_epoch,
+    a_row_that_does_not_decode_is_corrupt_and_capture_is_stored_as_before,
+    a_consent_row_that_does_not_decode_is_corrupt,
 );
 
 async fn a_registration_stores_what_it_was_given(backend: Backend) {
@@ -25,7 +27,10 @@ async fn a_registration_stores_what_it_was_given(backend: Backend) {
     let mut new = new_customer("Ada@Example.com");
     new.external_id = Some("ext-1".into());
     new.external_data = Some(serde_json::json!({"plan": "gold"}));
-    new.capture = Some(serde_json::json!({"birthDate": "1990-01-01"}));
+    new.capture = Some(enroll::domain::capture::CaptureAnswers {
+        birth_date: Some("1990-01-01".into()),
+        ..Default::default()
+    });
     new.consents = vec![answer(
         ConsentOwner::Platform,
         "terms",
@@ -54,7 +59,7 @@ async fn a_registration_stores_what_it_was_given(backend: Backend) {
     assert_eq!(created.external_id.as_deref(), Some("ext-1"));
     assert_eq!(created.external_data, new.external_data);
     assert_eq!(created.capture, new.capture);
-    assert_eq!(created.registration_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(created.registration_ip, Some("192.0.2.1".parse().unwrap()));
     assert_eq!(created.last_ip, created.registration_ip);
     assert_eq!(created.last_login_at, None);
     assert!(!created.email_verified);
@@ -218,7 +223,7 @@ async fn profile_changes_touch_only_the_given_fields(backend: Backend) {
         .unwrap();
     assert_eq!(changed.first_name.as_deref(), Some("Daniel"));
     assert_eq!(changed.last_name, None);
-    assert_eq!(changed.country, "NL");
+    assert_eq!(changed.country.as_str(), "NL");
     assert_eq!(
         (changed.locale, changed.currency),
         (c.locale.clone(), c.currency.clone())
@@ -234,7 +239,8 @@ async fn profile_changes_touch_only_the_given_fields(backend: Backend) {
             .await
             .unwrap()
             .unwrap()
-            .country,
+            .country
+            .as_str(),
         "NL"
     );
 
@@ -284,7 +290,7 @@ async fn a_new_email_ends_the_sessions_of_the_old_one(backend: Backend) {
     };
     let after = store.update_customer(pid(P1), c.id, &moved).await.unwrap();
     assert_eq!(after.email_key.as_str(), "fay@elsewhere.example");
-    assert_eq!(after.session_epoch, c.session_epoch + 1);
+    assert_eq!(after.session_epoch, c.session_epoch.next());
     assert!(!after.email_verified);
     assert_eq!(
         rotate(&store, &new.refresh.hash, "rt-next").await,
@@ -349,7 +355,7 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .map(|a| (a.owner.get(), a.name.to_string(), a.version, a.state))
+        .map(|a| (a.owner.get(), a.name.to_string(), a.version.get(), a.state))
         .collect();
     assert_eq!(
         current,
@@ -362,7 +368,7 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
     let history = store.consent_history(p, c.id).await.unwrap();
     let seen: Vec<_> = history
         .iter()
-        .map(|h| (h.name.as_str(), h.version, h.state))
+        .map(|h| (h.name.as_str(), h.version.get(), h.state))
         .collect();
     assert_eq!(
         seen,
@@ -373,7 +379,11 @@ async fn consent_answers_are_appended_and_the_newest_counts(backend: Backend) {
         ]
     );
     assert!(history.windows(2).all(|w| w[0].id < w[1].id));
-    assert!(history.iter().all(|h| h.ip.as_deref() == Some("192.0.2.7")));
+    assert!(
+        history
+            .iter()
+            .all(|h| h.ip == Some("192.0.2.7".parse().unwrap()))
+    );
     assert!(
         history
             .iter()
@@ -398,7 +408,7 @@ async fn refresh_tokens_start_only_from_the_current_epoch(backend: Backend) {
         .unwrap();
     assert!(matches!(
         store
-            .add_refresh_token(p, c.id, &refresh("rt-2"), c.session_epoch + 1)
+            .add_refresh_token(p, c.id, &refresh("rt-2"), c.session_epoch.next())
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -416,7 +426,7 @@ async fn refresh_tokens_start_only_from_the_current_epoch(backend: Backend) {
         .unwrap()
         .unwrap()
         .session_epoch;
-    assert_eq!(epoch, c.session_epoch + 1);
+    assert_eq!(epoch, c.session_epoch.next());
     store
         .add_refresh_token(p, c.id, &refresh("rt-4"), epoch)
         .await
@@ -424,5 +434,89 @@ async fn refresh_tokens_start_only_from_the_current_epoch(backend: Backend) {
     assert!(matches!(
         rotate(&store, "rt-4", "rt-4b").await,
         Rotation::Rotated { .. }
+    ));
+}
+
+async fn a_row_that_does_not_decode_is_corrupt_and_capture_is_stored_as_before(backend: Backend) {
+    let (db, store) = two_publishers(backend).await;
+    let mut new = new_customer("gus@example.com");
+    new.capture = Some(enroll::domain::capture::CaptureAnswers {
+        phone_number: Some("+31201234567".into()),
+        birth_date: Some("1990-01-01".into()),
+        ..Default::default()
+    });
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
+    // The document as every version stored it: the answers' JSON object, keys sorted.
+    let cast = if db.pg_name().is_some() { "::text" } else { "" };
+    let doc = db
+        .text(&format!(
+            "SELECT capture{cast} FROM customers WHERE id = {}",
+            c.id
+        ))
+        .await;
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({"birthDate": "1990-01-01", "phoneNumber": "+31201234567"})
+    );
+    let set = |column: &str, value: &str| {
+        format!(
+            "UPDATE customers SET {column} = {value} WHERE id = {} RETURNING id",
+            c.id
+        )
+    };
+    let capture = format!("'{doc}'");
+    for (column, bad, good) in [
+        ("locale", "'xx_XX'", "'en_GB'"),
+        ("country", "'UK'", "'GB'"),
+        ("currency", "NULL", "'GBP'"),
+        ("last_ip", "'not an address'", "'192.0.2.1'"),
+        ("capture", "'{\"birthDate\": 5}'", capture.as_str()),
+        ("session_epoch", "-1", "0"),
+    ] {
+        assert_eq!(db.scalar(&set(column, bad)).await, c.id.get());
+        match store.customer(pid(P1), c.id).await {
+            Err(StoreError::Corrupt(why)) => assert!(why.contains(&c.id.to_string()), "{why}"),
+            other => panic!("{column} = {bad}: {other:?}"),
+        }
+        assert_eq!(db.scalar(&set(column, good)).await, c.id.get());
+    }
+    assert_eq!(store.customer(pid(P1), c.id).await.unwrap(), Some(c));
+}
+
+async fn a_consent_row_that_does_not_decode_is_corrupt(backend: Backend) {
+    let (db, store) = two_publishers(backend).await;
+    crate::store_contract::platform_terms(&store).await;
+    let mut new = new_customer("hal@example.com");
+    new.consents = vec![answer(
+        ConsentOwner::Platform,
+        "terms",
+        1,
+        ConsentState::Accepted,
+    )];
+    let c = store
+        .create_customer(pid(P1), &new, &crate::store_contract::how())
+        .await
+        .unwrap();
+    let history = store.consent_history(pid(P1), c.id).await.unwrap();
+    assert_eq!(history[0].ip, Some("192.0.2.7".parse().unwrap()));
+    let set = |value: &str| {
+        format!(
+            "UPDATE customer_consents SET {value} WHERE customer_id = {} RETURNING customer_id",
+            c.id
+        )
+    };
+    assert_eq!(db.scalar(&set("ip = 'nowhere'")).await, c.id.get());
+    assert!(matches!(
+        store.consent_history(pid(P1), c.id).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(db.scalar(&set("version = 0")).await, c.id.get());
+    assert!(matches!(
+        store.consent_answers(pid(P1), c.id).await,
+        Err(StoreError::Corrupt(_))
     ));
 }

@@ -126,13 +126,13 @@ async fn erasure_leaves_a_tombstone_and_forgets_the_rest(backend: Backend) {
     assert_eq!(
         (
             history[0].name.as_str(),
-            history[0].version,
+            history[0].version.get(),
             history[0].state
         ),
         ("terms", 1, ConsentState::Accepted)
     );
     assert_eq!(
-        (history[0].ip.as_deref(), history[0].user_agent.as_deref()),
+        (history[0].ip, history[0].user_agent.as_deref()),
         (None, None)
     );
     // The tombstone keeps its id (never reused) and nothing personal.

@@ -129,21 +129,21 @@ async fn consent_versions_are_sequential_and_unchanged_drafts_publish_nothing(ba
     let terms = draft("broadcaster_terms", "Terms v1", true);
     assert_eq!(
         store.publish_consent(owner, &terms).await.unwrap(),
-        Published::New(1)
+        Published::New(super::v(1))
     );
     assert_eq!(
         store.publish_consent(owner, &terms).await.unwrap(),
-        Published::Unchanged(1)
+        Published::Unchanged(super::v(1))
     );
     let v2 = draft("broadcaster_terms", "Terms v2", true);
     assert_eq!(
         store.publish_consent(owner, &v2).await.unwrap(),
-        Published::New(2)
+        Published::New(super::v(2))
     );
     let optional = draft("broadcaster_terms", "Terms v2", false);
     assert_eq!(
         store.publish_consent(owner, &optional).await.unwrap(),
-        Published::New(3)
+        Published::New(super::v(3))
     );
     store
         .publish_consent(owner, &draft("broadcaster_marketing", "News", false))
@@ -157,7 +157,7 @@ async fn consent_versions_are_sequential_and_unchanged_drafts_publish_nothing(ba
     let current = store.current_consents(id).await.unwrap();
     let seen: Vec<_> = current
         .iter()
-        .map(|c| (c.owner.get(), c.name.as_str(), c.version, c.required))
+        .map(|c| (c.owner.get(), c.name.as_str(), c.version.get(), c.required))
         .collect();
     assert_eq!(
         seen,
@@ -170,7 +170,7 @@ async fn consent_versions_are_sequential_and_unchanged_drafts_publish_nothing(ba
     let all = store.consent_versions(owner).await.unwrap();
     let versions: Vec<_> = all
         .iter()
-        .map(|c| (c.name.as_str(), c.version, c.label.as_str()))
+        .map(|c| (c.name.as_str(), c.version.get(), c.label.as_str()))
         .collect();
     assert_eq!(
         versions,
@@ -258,7 +258,7 @@ async fn archived_consents_leave_the_current_list(backend: Backend) {
     // Publishing it again revives it as a new version.
     assert_eq!(
         store.publish_consent(owner, &news).await.unwrap(),
-        Published::New(2)
+        Published::New(super::v(2))
     );
     assert_eq!(store.current_consents(id).await.unwrap().len(), 1);
 }
@@ -281,7 +281,7 @@ async fn concurrent_publications_get_distinct_versions(backend: Backend) {
         .collect();
     let mut versions = Vec::new();
     for t in tasks {
-        versions.push(t.await.unwrap().unwrap().version());
+        versions.push(t.await.unwrap().unwrap().version().get());
     }
     versions.sort();
     assert_eq!(versions, (1..=10).collect::<Vec<_>>());
@@ -349,7 +349,7 @@ async fn declarations_apply_only_what_changed(backend: Backend) {
     assert!(
         current
             .iter()
-            .any(|c| c.label == "Edited by CLI" && c.version == 2)
+            .any(|c| c.label == "Edited by CLI" && c.version.get() == 2)
     );
 
     // Only the changed part is applied; a consent dropped from the file is archived.
@@ -366,7 +366,7 @@ async fn declarations_apply_only_what_changed(backend: Backend) {
     let current = store.current_consents(id).await.unwrap();
     let seen: Vec<_> = current
         .iter()
-        .map(|c| (c.name.as_str(), c.version, c.label.as_str()))
+        .map(|c| (c.name.as_str(), c.version.get(), c.label.as_str()))
         .collect();
     assert_eq!(
         seen,
