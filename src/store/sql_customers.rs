@@ -73,11 +73,11 @@ impl TryFrom<CustomerRow> for Customer {
             password_hash: required(r.password_hash, "password")?,
             first_name: r.first_name,
             last_name: r.last_name,
-            locale: Locale::parse(&required(r.locale, "locale")?)
+            locale: Locale::from_stored(&required(r.locale, "locale")?)
                 .map_err(|e| corrupt("locale", e))?,
-            country: Country::parse(&required(r.country, "country")?)
+            country: Country::from_stored(&required(r.country, "country")?)
                 .map_err(|e| corrupt("country", e))?,
-            currency: Currency::parse(&required(r.currency, "currency")?)
+            currency: Currency::from_stored(&required(r.currency, "currency")?)
                 .map_err(|e| corrupt("currency", e))?,
             external_id: r.external_id,
             external_data: r.external_data.map(|j| j.0),
