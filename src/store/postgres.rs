@@ -140,11 +140,16 @@ impl Backend for PgStore {
                 format!("${}::{cast}", i + 1)
             })
             .collect();
+        // Rows go in the arrays' order, said rather than assumed (WITH ORDINALITY … ORDER BY):
+        // serial ids follow it, and consent history's hash chain reads them in id order.
+        let aliases: Vec<String> = (0..rows.columns.len()).map(|i| format!("c{i}")).collect();
         let sql = format!(
-            "INSERT INTO {} ({}) SELECT * FROM UNNEST({}) {tail}",
+            "INSERT INTO {} ({}) SELECT {} FROM UNNEST({}) WITH ORDINALITY AS u({}, ord) ORDER BY ord {tail}",
             rows.table,
             rows.names(),
-            arrays.join(", ")
+            aliases.join(", "),
+            arrays.join(", "),
+            aliases.join(", ")
         );
         // The borrowed text of each text column, and each JSON column serialized.
         let texts: Vec<Vec<Option<&str>>> = rows

@@ -181,7 +181,9 @@ impl Backend for SqliteStore {
                 rows.table,
                 values::<SqliteStore>(end - start, cols)
             );
-            let mut query = sqlx::query_scalar::<_, i64>(&sql).persistent(false);
+            // A statement of a few rows (a registration's answers) is kept prepared; one of
+            // hundreds is written once and would only crowd the connection's statement cache.
+            let mut query = sqlx::query_scalar::<_, i64>(&sql).persistent(end - start <= 8);
             for r in start..end {
                 for (_, c) in &rows.columns {
                     query = match c {
