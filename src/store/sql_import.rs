@@ -301,10 +301,25 @@ shared_sql! {
                     ("capture", Column::Json(captures.iter().map(Option::as_ref).collect())),
                 ],
             };
-            let done: HashSet<i64> = Self::insert_rows(&mut *conn, &rows, "ON CONFLICT DO NOTHING RETURNING id")
-                .await?
-                .into_iter()
-                .collect();
+            // The existence checks above cleared these rows, so a plain insert nearly always
+            // succeeds, and skips what `ON CONFLICT` costs (a probe of every unique index
+            // before each row, and a confirmation record: a fifth of Postgres' time for this
+            // insert, measured). A row beaten to its email, external id or id meanwhile fails
+            // the whole statement: then the same rows go again with `ON CONFLICT DO NOTHING`,
+            // which inserts the others and leaves the beaten ones to the next round.
+            sqlx::query("SAVEPOINT import_rows").execute(&mut *conn).await?;
+            let inserted = match Self::insert_rows(&mut *conn, &rows, "RETURNING id").await {
+                Ok(ids) => {
+                    sqlx::query("RELEASE SAVEPOINT import_rows").execute(&mut *conn).await?;
+                    ids
+                }
+                Err(StoreError::AlreadyExists(_)) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT import_rows").execute(&mut *conn).await?;
+                    Self::insert_rows(&mut *conn, &rows, "ON CONFLICT DO NOTHING RETURNING id").await?
+                }
+                Err(e) => return Err(e),
+            };
+            let done: HashSet<i64> = inserted.into_iter().collect();
             for (r, id) in &inserts {
                 if done.contains(&id.get()) {
                     counts.inserted += 1;

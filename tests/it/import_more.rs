@@ -377,3 +377,85 @@ async fn repeats_across_batches_apply_in_file_order(backend: Backend) {
         N as i64 + 1
     );
 }
+
+/// Postgres only (SQLite's one writer checks and inserts with nobody in between): a customer
+/// another transaction creates after an import batch checked for existing customers, but
+/// before the batch inserts, fails the batch's plain insert. The batch goes again with
+/// `ON CONFLICT DO NOTHING`: its other rows are written, the beaten one is the row error it
+/// would have been, and the import does not fail.
+#[tokio::test]
+async fn postgres_a_row_beaten_between_check_and_insert_is_a_row_error() {
+    use sqlx::{Connection, Executor};
+    let app = spawn(Backend::Postgres).await;
+    let mut other = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    other.execute("BEGIN").await.unwrap();
+    other
+        .execute(
+            "INSERT INTO customers (id, publisher_id, email, email_key, password_hash, locale, country, \
+             currency, created_at) VALUES (987654321, 100000001, 'beaten@example.com', \
+             'beaten@example.com', '!', 'en_GB', 'GB', 'GBP', now())",
+        )
+        .await
+        .unwrap();
+    let rows = vec![
+        row("first@example.com", json!({})),
+        row("beaten@example.com", json!({})),
+        row("last@example.com", json!({})),
+    ];
+    let importing = {
+        let body = jsonl(&rows);
+        let app = &app;
+        async move { import(app, DEMO, OPERATOR, "insert", "application/x-ndjson", body).await }
+    };
+    // The uncommitted row is invisible to the batch's checks; its insert then waits on the
+    // row's unique index entry (for this transaction). Commit once it waits, so it fails.
+    let commit = async {
+        let started = Instant::now();
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND wait_event = 'transactionid'",
+            )
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT wait_event_type, wait_event, left(query, 80) FROM pg_stat_activity WHERE datname = current_database()",
+                )
+                .fetch_all(&mut other)
+                .await
+                .unwrap();
+                panic!("the import's insert never waited on the uncommitted customer: {rows:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        other.execute("COMMIT").await.unwrap();
+    };
+    let (report, ()) = tokio::join!(importing, commit);
+    assert_eq!(report["state"], "done", "{report}");
+    assert_eq!(
+        (report["inserted"].as_i64(), report["failed"].as_i64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["line"], 2, "{report}");
+    assert_eq!(errors[0]["field"], "email", "{report}");
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM customers WHERE email_key = 'beaten@example.com'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM customers WHERE id <> 987654321")
+            .await,
+        2
+    );
+}
