@@ -19,12 +19,12 @@ use edge::{access, client_ip, db_gate, limit, measure, middleware};
 
 use axum::Router;
 use axum::handler::Handler;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use serde::Serialize;
+use tower_http::body::Limited;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -130,52 +130,21 @@ pub fn router(
 > {
     let settings = &state.settings;
     let routes = routes(&state);
-    let catalog = state.catalog.clone();
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            origin.to_str().is_ok_and(|o| catalog.allows_origin(o))
-        }))
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-requested-by"),
-            HeaderName::from_static("idempotency-key"),
-            HeaderName::from_static("x-captcha-token"),
-            HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
-        .max_age(std::time::Duration::from_secs(600))
-        // Set by the edge, from a constant.
-        .vary([]);
     let proxies = TrustedProxies(Arc::new(settings.server.trusted_proxies.clone()));
 
-    let inner = routes
-        .fallback(limit::unrouted)
-        // A method a route does not serve: the default class's, without a tenant.
-        .method_not_allowed_fallback(method_not_allowed.layer(ClassLayer::new(
-            &state,
-            RouteClass::DEFAULT,
-            Nowhere,
-        )))
-        // Per route, so it sees the route template.
-        .layer(measure::MeasureLayer)
+    // A method a route does not serve: the default class's, without a tenant (the Ops and
+    // Admin routes have answers of their own). Every route measures itself (`layered`).
+    let inner = with_405(&state, RouteClass::DEFAULT, routes)
+        .fallback(limit::unrouted.layer(measure::MeasureLayer))
         .with_state(state.clone());
     // One stack around the whole router (not per route): outermost first.
-    // (map_response: CORS builds responses of its own, with axum's body.)
     let stack = tower::ServiceBuilder::new()
-        .layer(cors)
         .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .service(inner);
-    // The access record is the edge's (one line per request, off the request path).
-    middleware::MakeEdge::new(stack, proxies, access::AccessLog::new(&settings.log))
+    // CORS and the access record are the edge's (one line per request, off the request path).
+    let cors = edge::cors::Cors::new(state.catalog.clone());
+    middleware::MakeEdge::new(stack, proxies, cors, access::AccessLog::new(&settings.log))
 }
 
 /// Every route, grouped by limit class: each names where its handler takes its tenant from.
@@ -271,28 +240,48 @@ fn routes(state: &AppState) -> Router<AppState> {
                     delete(identity::delete_customer),
                 ),
         );
-    let mut ops = Router::new()
+    let ops = Router::new()
         .route("/.well-known/jwks.json", get(ops::jwks))
         .route("/healthz", get(ops::healthz))
-        .route("/openapi.json", get(ops::openapi))
-        .merge(waiting(
-            state,
-            Router::new().route("/readyz", get(ops::readyz)),
-        ));
-    if state.settings.server.metrics_addr.is_none() {
-        ops = ops.route("/metrics", get(ops::metrics));
-    }
-    let admin = waiting(state, admin::routes().merge(dashboard::routes()));
-    let uploads = admin::import_routes()
-        .route_layer(RequestBodyLimitLayer::new(
-            state.settings.admin.import_body_limit,
-        ))
-        .route_layer(db_gate::DbGateLayer(state.db_health.clone()));
+        .route("/openapi.json", get(ops::openapi));
+    let ops = if state.settings.server.metrics_addr.is_none() {
+        ops.route("/metrics", get(ops::metrics))
+    } else {
+        ops
+    };
+    let body_limit = state.settings.server.body_limit;
+    let ready = Router::new().route("/readyz", get(ops::readyz));
+    let ops = layered(state, ops, RouteClass::Ops, Nowhere, Waits::No, body_limit).merge(layered(
+        state,
+        ready,
+        RouteClass::Ops,
+        Nowhere,
+        Waits::Timed,
+        body_limit,
+    ));
+    let admin = admin::routes().merge(dashboard::routes());
+    let admin = layered(
+        state,
+        admin,
+        RouteClass::Admin,
+        Nowhere,
+        Waits::Timed,
+        body_limit,
+    );
+    // Streamed, for as long as the file takes.
+    let upload_limit = state.settings.admin.import_body_limit;
+    let uploads = admin::import_routes();
+    let uploads = layered(
+        state,
+        uploads,
+        RouteClass::Admin,
+        Nowhere,
+        Waits::Untimed,
+        upload_limit,
+    );
     customer_api
-        .merge(unlimited(state, RouteClass::Ops, ops))
-        .merge(unlimited(state, RouteClass::Admin, admin))
-        .route_layer(RequestBodyLimitLayer::new(state.settings.server.body_limit))
-        .merge(unlimited(state, RouteClass::Admin, uploads))
+        .merge(with_405(state, RouteClass::Ops, ops))
+        .merge(with_405(state, RouteClass::Admin, admin.merge(uploads)))
 }
 
 /// The routes of one limit class, each named with where its handler takes its tenant from.
@@ -313,18 +302,25 @@ impl<'a> ClassRoutes<'a> {
 
     /// A route answered from memory.
     fn instant(self, path: &str, tenant: TenantFrom, route: MethodRouter<AppState>) -> Self {
-        self.add(Router::new().route(path, route), tenant)
+        self.add(path, tenant, route, Waits::No)
     }
 
-    /// A route that waits on the database or on hashing (see [`waiting`]).
+    /// A route that waits on the database or on hashing (see [`Waits::Timed`]).
     fn waiting(self, path: &str, tenant: TenantFrom, route: MethodRouter<AppState>) -> Self {
-        let one = waiting(self.state, Router::new().route(path, route));
-        self.add(one, tenant)
+        self.add(path, tenant, route, Waits::Timed)
     }
 
-    fn add(mut self, one: Router<AppState>, tenant: TenantFrom) -> Self {
-        let layer = ClassLayer::new(self.state, self.class, tenant);
-        self.router = self.router.merge(one.route_layer(layer));
+    fn add(
+        mut self,
+        path: &str,
+        tenant: TenantFrom,
+        route: MethodRouter<AppState>,
+        waits: Waits,
+    ) -> Self {
+        let one = Router::new().route(path, route);
+        let body_limit = self.state.settings.server.body_limit;
+        let one = layered(self.state, one, self.class, tenant, waits, body_limit);
+        self.router = self.router.merge(one);
         self
     }
 }
@@ -335,23 +331,60 @@ impl From<ClassRoutes<'_>> for Router<AppState> {
     }
 }
 
-/// Routes that wait on the database or on hashing run under `server.request_timeout` and
-/// are answered 503 at once while the database is down; the ones answered from memory do not
-/// pay for a timer.
-fn waiting(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
-    routes
-        .route_layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            state.settings.server.request_timeout,
-        ))
-        .route_layer(db_gate::DbGateLayer(state.db_health.clone()))
+/// What a route waits on, beside the request itself.
+#[derive(Clone, Copy)]
+enum Waits {
+    /// Nothing: answered from memory.
+    No,
+    /// The database or hashing: under `server.request_timeout`, and answered 503 at once
+    /// while the database is down.
+    Timed,
+    /// The database, for as long as the request body takes (uploads): no timeout.
+    Untimed,
 }
 
-/// Routes in a class without limits, with their answers to methods they do not serve.
-fn unlimited(state: &AppState, class: RouteClass, routes: Router<AppState>) -> Router<AppState> {
-    routes
-        .method_not_allowed_fallback(method_not_allowed)
+/// `routes` behind their layers — the body limit, the route class (limits, tenant), and
+/// for routes that wait the database gate and the timeout — composed into one.
+///
+/// One layer, not one `route_layer` call each: axum boxes a route once per call and clones
+/// every box of a route's chain on each request (the outer clone clones the inner boxes,
+/// then each level clones its inner box again to call it). Five separate layers cost about
+/// fifteen boxed clones and five boxed futures per request; composed, one.
+fn layered(
+    state: &AppState,
+    routes: Router<AppState>,
+    class: RouteClass,
+    tenant: TenantFrom,
+    waits: Waits,
+    body_limit: usize,
+) -> Router<AppState> {
+    let front = tower::ServiceBuilder::new()
+        .layer(measure::MeasureLayer)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .map_request(|req: axum::http::Request<Limited<axum::body::Body>>| {
+            req.map(axum::body::Body::new)
+        })
+        .layer(ClassLayer::new(state, class, tenant));
+    let gate = db_gate::DbGateLayer(state.db_health.clone());
+    match waits {
+        Waits::No => routes.route_layer(front),
+        Waits::Timed => {
+            routes.route_layer(front.layer(gate).layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                state.settings.server.request_timeout,
+            )))
+        }
+        Waits::Untimed => routes.route_layer(front.layer(gate)),
+    }
+}
+
+/// Routes in a class without limits answer methods they do not serve in their class too
+/// (`route_layer` leaves those answers out).
+fn with_405(state: &AppState, class: RouteClass, routes: Router<AppState>) -> Router<AppState> {
+    let answer = method_not_allowed
         .layer(ClassLayer::new(state, class, Nowhere))
+        .layer(measure::MeasureLayer);
+    routes.method_not_allowed_fallback(answer)
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -139,8 +139,41 @@ async fn cors_allows_configured_origins_only() {
             .is_none()
     );
 
+    assert_eq!(r.headers()["access-control-max-age"], "600");
+    let methods = r.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap();
+    for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        assert!(methods.contains(m), "{m} in {methods}");
+    }
+    // The edge answers a preflight itself: no route, no handler, no body.
+    assert!(r.headers().get("x-request-id").is_some());
+    assert!(r.bytes().await.unwrap().is_empty());
+
     let r = preflight("https://evil.example").await.unwrap();
+    assert!(r.status().is_success());
     assert!(r.headers().get("access-control-allow-origin").is_none());
+    // An origin that differs by a trailing slash, or by case, is another origin.
+    for near in [
+        "http://localhost:3000/",
+        "HTTP://LOCALHOST:3000",
+        "http://localhost:30000",
+    ] {
+        let r = app
+            .client
+            .get(app.url("/publishers/100000001/consents"))
+            .header("origin", near)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "{near} was allowed"
+        );
+        // Still exposed, as to any caller: nothing in them is secret.
+        assert!(r.headers().get("access-control-expose-headers").is_some());
+    }
 
     // Errors carry CORS too, and expose the headers clients read.
     let r = app

@@ -38,12 +38,12 @@ pub struct Measure<S> {
     inner: S,
 }
 
-impl<S> Service<Request> for Measure<S>
+impl<S, B> Service<Request> for Measure<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {
-    type Response = Response;
+    type Response = Response<B>;
     type Error = Infallible;
     type Future = MeasureFuture<S::Future>;
 
@@ -77,11 +77,11 @@ pin_project! {
     }
 }
 
-impl<F> Future for MeasureFuture<F>
+impl<F, B> Future for MeasureFuture<F>
 where
-    F: Future<Output = Result<Response, Infallible>>,
+    F: Future<Output = Result<Response<B>, Infallible>>,
 {
-    type Output = Result<Response, Infallible>;
+    type Output = Result<Response<B>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();

@@ -1,4 +1,4 @@
-//! Cross-cutting layers: request ids, client addresses, the envelope safety net, panics.
+//! Cross-cutting layers: request ids, client addresses, CORS, the envelope safety net, panics.
 //! (Per-route limits and metrics: `measure`.)
 
 use std::any::Any;
@@ -19,6 +19,7 @@ use tower::Service;
 
 use crate::http::edge::access::{AccessLog, Pending};
 use crate::http::edge::client_ip::{ClientIp, TrustedProxies};
+use crate::http::edge::cors::{self, Cors};
 use crate::http::error::{ApiError, Enveloped};
 use crate::telemetry::note::Note;
 
@@ -48,16 +49,18 @@ static VARY: HeaderValue = HeaderValue::from_static(
 pub struct MakeEdge<S> {
     stack: S,
     proxies: TrustedProxies,
+    cors: Cors,
     log: AccessLog,
 }
 
 impl<S> MakeEdge<S> {
-    /// `stack` behind the edge, believing forwarding headers from `proxies`, writing access
-    /// lines as `log` says.
-    pub fn new(stack: S, proxies: TrustedProxies, log: AccessLog) -> Self {
+    /// `stack` behind the edge, believing forwarding headers from `proxies`, answering CORS
+    /// as `cors` allows, writing access lines as `log` says.
+    pub fn new(stack: S, proxies: TrustedProxies, cors: Cors, log: AccessLog) -> Self {
         MakeEdge {
             stack,
             proxies,
+            cors,
             log,
         }
     }
@@ -69,6 +72,7 @@ impl<S: Clone> MakeEdge<S> {
         Edge {
             inner: self.stack.clone(),
             proxies: self.proxies.clone(),
+            cors: self.cors.clone(),
             peer: peer.ip(),
             log: self.log,
         }
@@ -85,23 +89,20 @@ impl<S: Clone> Service<IncomingStream<'_, TcpListener>> for MakeEdge<S> {
     }
 
     fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
-        std::future::ready(Ok(Edge {
-            inner: self.stack.clone(),
-            proxies: self.proxies.clone(),
-            peer: stream.remote_addr().ip(),
-            log: self.log,
-        }))
+        std::future::ready(Ok(self.edge(*stream.remote_addr())))
     }
 }
 
 /// The outermost layer: keeps the client's `X-Request-Id` when it is well formed (else makes
-/// one), resolves the client address, and on the way out puts any bare error response (from
-/// the router, a body limit, a timeout) into the envelope, sets the request id, and writes
-/// the access record (`access`).
+/// one), resolves the client address, answers CORS preflights (`cors`), and on the way out
+/// puts any bare error response (from the router, a body limit, a timeout) into the envelope,
+/// marks it for an allowed origin, sets the request id, and writes the access record
+/// (`access`).
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
     proxies: TrustedProxies,
+    cors: Cors,
     peer: IpAddr,
     log: AccessLog,
 }
@@ -132,12 +133,23 @@ where
         req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
         let client = self.proxies.client(self.peer, req.headers());
         let pending = Pending::new(self.log, req.method(), &id, client);
-        let note = Note::new(id.clone());
-        let extensions = req.extensions_mut();
-        extensions.insert(RequestId(id.clone()));
-        extensions.insert(ClientIp(client));
+        let origin = self.cors.allowed_origin(req.headers());
+        let inner = if cors::is_preflight(req.method()) {
+            Inner::Preflight {
+                response: Some(Cors::preflight(origin.clone())),
+            }
+        } else {
+            let note = Note::new(id.clone());
+            let extensions = req.extensions_mut();
+            extensions.insert(RequestId(id.clone()));
+            extensions.insert(ClientIp(client));
+            Inner::Route {
+                future: note.scope(self.inner.call(req)),
+            }
+        };
         EdgeFuture {
-            inner: note.scope(self.inner.call(req)),
+            inner,
+            origin,
             id: Some(id),
             pending: Some(pending),
             log: self.log,
@@ -149,10 +161,25 @@ pin_project! {
     /// The response of [`Edge`].
     pub struct EdgeFuture<F> {
         #[pin]
-        inner: tokio::task::futures::TaskLocalFuture<Note, F>,
+        inner: Inner<F>,
+        origin: Option<HeaderValue>,
         id: Option<HeaderValue>,
         pending: Option<Pending>,
         log: AccessLog,
+    }
+}
+
+pin_project! {
+    /// A routed request, or a preflight answered by the edge.
+    #[project = InnerProj]
+    enum Inner<F> {
+        Route {
+            #[pin]
+            future: tokio::task::futures::TaskLocalFuture<Note, F>,
+        },
+        Preflight {
+            response: Option<Response>,
+        },
     }
 }
 
@@ -163,16 +190,27 @@ where
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let Ok(mut response) = ready!(this.inner.as_mut().poll(cx));
-        // Appended, as CORS does: a handler's own `Vary` stays.
+        let this = self.project();
+        let (response, note) = match this.inner.project() {
+            InnerProj::Route { mut future } => {
+                let Ok(response) = ready!(future.as_mut().poll(cx));
+                let mut response = envelope(response);
+                Cors::mark(this.origin.take(), &mut response);
+                (response, future.take_value())
+            }
+            InnerProj::Preflight { response } => {
+                let response = response.take().unwrap_or_else(|| Cors::preflight(None));
+                (response, None)
+            }
+        };
+        let mut response = response;
+        // Appended: a handler's own `Vary` stays.
         response.headers_mut().append(header::VARY, VARY.clone());
-        let mut response = envelope(response);
         if let Some(id) = this.id.take() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), id);
         }
         if let Some(pending) = this.pending.take() {
-            response = pending.finish(*this.log, this.inner.take_value(), response);
+            response = pending.finish(*this.log, note, response);
         }
         Poll::Ready(Ok(response))
     }

@@ -1,0 +1,76 @@
+//! CORS, answered by the edge: preflights from constants, and the allowed origin marked on
+//! every other answer. (tower-http's `Cors` did the same but was cloned, with its whole
+//! configuration, and built a header map of its own for every request.)
+//!
+//! As before: any `OPTIONS` request is a preflight, answered 200 without reaching a route;
+//! an origin is allowed when a publisher lists it (`cors_origins`); credentials are never
+//! allowed; `Vary` is the edge's.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::Response;
+
+use crate::catalog::Catalog;
+
+/// The methods a preflight allows.
+static ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET,POST,PUT,PATCH,DELETE");
+/// The request headers a preflight allows.
+static ALLOW_HEADERS: HeaderValue = HeaderValue::from_static(
+    "authorization,content-type,x-requested-by,idempotency-key,x-captcha-token,x-request-id",
+);
+/// The response headers scripts may read.
+static EXPOSE_HEADERS: HeaderValue = HeaderValue::from_static("retry-after,x-request-id");
+/// How long a browser may keep a preflight's answer (seconds).
+static MAX_AGE: HeaderValue = HeaderValue::from_static("600");
+
+/// The CORS policy: origins from the catalog.
+#[derive(Clone)]
+pub struct Cors {
+    catalog: Arc<Catalog>,
+}
+
+impl Cors {
+    /// Allows the origins the catalog's publishers list.
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        Cors { catalog }
+    }
+
+    /// The request's `Origin` when a publisher allows it.
+    pub fn allowed_origin(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        let origin = headers.get(header::ORIGIN)?;
+        let allowed = origin.to_str().is_ok_and(|o| self.catalog.allows_origin(o));
+        allowed.then(|| origin.clone())
+    }
+
+    /// The answer to a preflight (any `OPTIONS` request).
+    pub fn preflight(origin: Option<HeaderValue>) -> Response {
+        let mut response = Response::new(Body::empty());
+        let headers = response.headers_mut();
+        if let Some(origin) = origin {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS.clone());
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS.clone());
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE.clone());
+        response
+    }
+
+    /// Marks an answer to a request from `origin` (None: not allowed, or no `Origin`).
+    pub fn mark(origin: Option<HeaderValue>, response: &mut Response) {
+        let headers = response.headers_mut();
+        if let Some(origin) = origin {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            EXPOSE_HEADERS.clone(),
+        );
+    }
+}
+
+/// Whether a request is a preflight (as tower-http decided: every `OPTIONS`).
+pub fn is_preflight(method: &Method) -> bool {
+    method == Method::OPTIONS
+}
