@@ -15,7 +15,7 @@ use api::{
     capture, consents, customer_consents, customers, identity, locales, login, owner_data,
     passwords, receipts, registration, verification,
 };
-use edge::{access, client_ip, db_gate, limit, measure, middleware};
+use edge::{access, client_ip, db_gate, deadline, limit, measure, middleware};
 
 use axum::Router;
 use axum::handler::Handler;
@@ -26,7 +26,6 @@ use serde::Serialize;
 use tower_http::body::Limited;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::limits::Class;
 use crate::state::AppState;
@@ -369,10 +368,8 @@ fn layered(
     match waits {
         Waits::No => routes.route_layer(front),
         Waits::Timed => {
-            routes.route_layer(front.layer(gate).layer(TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                state.settings.server.request_timeout,
-            )))
+            let timeout = state.settings.server.request_timeout;
+            routes.route_layer(front.layer(gate).layer(deadline::DeadlineLayer(timeout)))
         }
         Waits::Untimed => routes.route_layer(front.layer(gate)),
     }
