@@ -26,10 +26,6 @@ use crate::telemetry::note::Note;
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The id of a request, in its extensions and on its response.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub HeaderValue);
-
 fn valid_request_id(v: &HeaderValue) -> bool {
     let b = v.as_bytes();
     (1..=64).contains(&b.len())
@@ -130,7 +126,6 @@ where
                 let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
                 HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("unknown"))
             });
-        req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
         let client = self.proxies.client(self.peer, req.headers());
         let pending = Pending::new(self.log, req.method(), &id, client);
         let origin = self.cors.allowed_origin(req.headers());
@@ -139,10 +134,10 @@ where
                 response: Some(Cors::preflight(origin.clone())),
             }
         } else {
+            // The id reaches log lines and consent records through the note (a task-local),
+            // not the request: nothing reads it from there.
             let note = Note::new(id.clone());
-            let extensions = req.extensions_mut();
-            extensions.insert(RequestId(id.clone()));
-            extensions.insert(ClientIp(client));
+            req.extensions_mut().insert(ClientIp(client));
             Inner::Route {
                 future: note.scope(self.inner.call(req)),
             }
