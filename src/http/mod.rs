@@ -24,7 +24,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use serde::Serialize;
 use tower_http::body::Limited;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::limits::Class;
@@ -136,14 +135,10 @@ pub fn router(
     let inner = with_405(&state, RouteClass::DEFAULT, routes)
         .fallback(limit::unrouted.layer(measure::MeasureLayer))
         .with_state(state.clone());
-    // One stack around the whole router (not per route): outermost first.
-    let stack = tower::ServiceBuilder::new()
-        .map_response(IntoResponse::into_response)
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .service(inner);
-    // CORS and the access record are the edge's (one line per request, off the request path).
+    // CORS, panics and the access record are the edge's (one line per request, off the
+    // request path).
     let cors = edge::cors::Cors::new(state.catalog.clone());
-    middleware::MakeEdge::new(stack, proxies, cors, access::AccessLog::new(&settings.log))
+    middleware::MakeEdge::new(inner, proxies, cors, access::AccessLog::new(&settings.log))
 }
 
 /// Every route, grouped by limit class: each names where its handler takes its tenant from.

@@ -5,8 +5,9 @@ use std::any::Any;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -130,7 +131,7 @@ where
         let pending = Pending::new(self.log, req.method(), &id, client);
         let origin = self.cors.allowed_origin(req.headers());
         let inner = if cors::is_preflight(req.method()) {
-            Inner::Preflight {
+            Inner::Answered {
                 response: Some(Cors::preflight(origin.clone())),
             }
         } else {
@@ -138,8 +139,15 @@ where
             // not the request: nothing reads it from there.
             let note = Note::new(id.clone());
             req.extensions_mut().insert(ClientIp(client));
-            Inner::Route {
-                future: note.scope(self.inner.call(req)),
+            // A panic in a handler (or a layer) is a 500 envelope, not a dropped connection.
+            let inner = &mut self.inner;
+            match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(req))) {
+                Ok(future) => Inner::Route {
+                    future: note.scope(future),
+                },
+                Err(panic) => Inner::Answered {
+                    response: Some(panic_response(panic)),
+                },
             }
         };
         EdgeFuture {
@@ -165,14 +173,14 @@ pin_project! {
 }
 
 pin_project! {
-    /// A routed request, or a preflight answered by the edge.
+    /// A routed request, or one the edge answered itself (a preflight, a panic).
     #[project = InnerProj]
     enum Inner<F> {
         Route {
             #[pin]
             future: tokio::task::futures::TaskLocalFuture<Note, F>,
         },
-        Preflight {
+        Answered {
             response: Option<Response>,
         },
     }
@@ -188,13 +196,22 @@ where
         let this = self.project();
         let (response, note) = match this.inner.project() {
             InnerProj::Route { mut future } => {
-                let Ok(response) = ready!(future.as_mut().poll(cx));
-                let mut response = envelope(response);
+                let polled =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
+                let (response, note) = match polled {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Ok(response))) => (envelope(response), future.take_value()),
+                    // Not polled again: the answer is ready.
+                    Err(panic) => (panic_response(panic), None),
+                };
+                let mut response = response;
                 Cors::mark(this.origin.take(), &mut response);
-                (response, future.take_value())
+                (response, note)
             }
-            InnerProj::Preflight { response } => {
-                let response = response.take().unwrap_or_else(|| Cors::preflight(None));
+            InnerProj::Answered { response } => {
+                let response = response
+                    .take()
+                    .unwrap_or_else(|| ApiError::internal("answered twice").into_response());
                 (response, None)
             }
         };
@@ -230,7 +247,9 @@ fn envelope(response: Response) -> Response {
     enveloped
 }
 
-/// `CatchPanicLayer` handler: a 500 envelope instead of a dropped connection.
+/// The answer to a panic while serving a request: a 500 envelope instead of a dropped
+/// connection. (The edge catches panics itself: tower-http's `CatchPanicLayer` boxed every
+/// response body twice on the way.)
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     let what = panic
         .downcast_ref::<&str>()
@@ -243,6 +262,65 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use tower::ServiceExt;
+
+    fn edge_of<S: Clone>(inner: S) -> Edge<S> {
+        let log = AccessLog::new(&crate::config::LogSettings::default());
+        let cors = Cors::allowing(|o| o == "https://app.example");
+        MakeEdge::new(inner, TrustedProxies(Arc::new(Vec::new())), cors, log)
+            .edge(SocketAddr::from(([127, 0, 0, 1], 40000)))
+    }
+
+    async fn answer<S>(edge: Edge<S>) -> (u16, serde_json::Value, axum::http::HeaderMap)
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        let request = Request::builder()
+            .uri("/customers")
+            .header(header::ORIGIN, "https://app.example")
+            .body(Body::empty())
+            .unwrap();
+        let response = edge.oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (parts.status.as_u16(), json, parts.headers)
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_answering_is_a_500_envelope() {
+        let edge = edge_of(tower::service_fn(|_req: Request| async {
+            if true {
+                panic!("a handler bug");
+            }
+            Ok::<Response, Infallible>(Response::new(Body::empty()))
+        }));
+        let (status, body, headers) = answer(edge).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["code"], "S0001", "{body}");
+        // Marked like any other answer.
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://app.example"
+        );
+        assert!(headers.contains_key("x-request-id"));
+    }
+
+    #[tokio::test]
+    async fn a_panic_before_the_answer_starts_is_a_500_envelope() {
+        let edge = edge_of(tower::service_fn(
+            |_req: Request| -> std::future::Ready<Result<Response, Infallible>> {
+                panic!("a layer bug")
+            },
+        ));
+        let (status, body, headers) = answer(edge).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["code"], "S0001", "{body}");
+        assert!(headers.contains_key("x-request-id"));
+    }
 
     #[test]
     fn request_id_shape() {
