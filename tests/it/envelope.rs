@@ -146,6 +146,10 @@ async fn cors_allows_configured_origins_only() {
     for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         assert!(methods.contains(m), "{m} in {methods}");
     }
+    assert_eq!(
+        r.headers()["vary"],
+        "origin, access-control-request-method, access-control-request-headers"
+    );
     // The edge answers a preflight itself: no route, no handler, no body.
     assert!(r.headers().get("x-request-id").is_some());
     assert!(r.bytes().await.unwrap().is_empty());
@@ -171,8 +175,10 @@ async fn cors_allows_configured_origins_only() {
             r.headers().get("access-control-allow-origin").is_none(),
             "{near} was allowed"
         );
-        // Still exposed, as to any caller: nothing in them is secret.
-        assert!(r.headers().get("access-control-expose-headers").is_some());
+        // Browsers read exposed headers only where the origin is allowed.
+        assert!(r.headers().get("access-control-expose-headers").is_none());
+        // A cache must still keep the answers of different origins apart.
+        assert_eq!(r.headers()["vary"], "origin");
     }
 
     // Errors carry CORS too, and expose the headers clients read.

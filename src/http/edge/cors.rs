@@ -4,7 +4,8 @@
 //!
 //! As before: any `OPTIONS` request is a preflight, answered 200 without reaching a route;
 //! an origin is allowed when a publisher lists it (`cors_origins`); credentials are never
-//! allowed; `Vary` is the edge's.
+//! allowed. A preflight's answer varies with `Origin` and the two `Access-Control-Request-*`
+//! headers, any other with `Origin` alone.
 
 use std::sync::Arc;
 
@@ -24,6 +25,12 @@ static ALLOW_HEADERS: HeaderValue = HeaderValue::from_static(
 static EXPOSE_HEADERS: HeaderValue = HeaderValue::from_static("retry-after,x-request-id");
 /// How long a browser may keep a preflight's answer (seconds).
 static MAX_AGE: HeaderValue = HeaderValue::from_static("600");
+/// A preflight's answer depends on these request headers.
+static VARY_PREFLIGHT: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
+/// Any other answer depends on `Origin` alone (allowed or not).
+static VARY: HeaderValue = HeaderValue::from_static("origin");
 
 /// Which origins are allowed.
 type Allows = dyn Fn(&str) -> bool + Send + Sync;
@@ -64,19 +71,24 @@ impl Cors {
         headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS.clone());
         headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS.clone());
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE.clone());
+        headers.insert(header::VARY, VARY_PREFLIGHT.clone());
         response
     }
 
     /// Marks an answer to a request from `origin` (None: not allowed, or no `Origin`).
+    /// Browsers read `Access-Control-Expose-Headers` only on an answer that allows their
+    /// origin, so only such answers carry it; every answer says it varies with `Origin`
+    /// (appended: a handler's own `Vary` stays).
     pub fn mark(origin: Option<HeaderValue>, response: &mut Response) {
         let headers = response.headers_mut();
         if let Some(origin) = origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                EXPOSE_HEADERS.clone(),
+            );
         }
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            EXPOSE_HEADERS.clone(),
-        );
+        headers.append(header::VARY, VARY.clone());
     }
 }
 

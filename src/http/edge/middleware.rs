@@ -34,12 +34,6 @@ fn valid_request_id(v: &HeaderValue) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
-/// The `Vary` of every response. CORS would build it for every request (a `Vec` clone and a
-/// join) if we let it; the edge sets it from a constant instead.
-static VARY: HeaderValue = HeaderValue::from_static(
-    "origin, access-control-request-method, access-control-request-headers",
-);
-
 /// Serves a stack with one [`Edge`] per connection, so the edge knows the peer address
 /// without a per-request extension, and nothing but the stack is cloned per request.
 #[derive(Clone)]
@@ -145,9 +139,13 @@ where
                 Ok(future) => Inner::Route {
                     future: note.scope(future),
                 },
-                Err(panic) => Inner::Answered {
-                    response: Some(panic_response(panic)),
-                },
+                Err(panic) => {
+                    let mut response = panic_response(panic);
+                    Cors::mark(origin.clone(), &mut response);
+                    Inner::Answered {
+                        response: Some(response),
+                    }
+                }
             }
         };
         EdgeFuture {
@@ -216,8 +214,6 @@ where
             }
         };
         let mut response = response;
-        // Appended: a handler's own `Vary` stays.
-        response.headers_mut().append(header::VARY, VARY.clone());
         if let Some(id) = this.id.take() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), id);
         }
@@ -319,6 +315,8 @@ mod tests {
         let (status, body, headers) = answer(edge).await;
         assert_eq!(status, 500);
         assert_eq!(body["code"], "S0001", "{body}");
+        assert_eq!(headers["access-control-allow-origin"], "https://app.example");
+        assert_eq!(headers["vary"], "origin");
         assert!(headers.contains_key("x-request-id"));
     }
 
