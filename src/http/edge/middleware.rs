@@ -315,7 +315,10 @@ mod tests {
         let (status, body, headers) = answer(edge).await;
         assert_eq!(status, 500);
         assert_eq!(body["code"], "S0001", "{body}");
-        assert_eq!(headers["access-control-allow-origin"], "https://app.example");
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://app.example"
+        );
         assert_eq!(headers["vary"], "origin");
         assert!(headers.contains_key("x-request-id"));
     }
