@@ -192,17 +192,16 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let (response, note) = match this.inner.project() {
+        let (mut response, note) = match this.inner.project() {
             InnerProj::Route { mut future } => {
                 let polled =
                     std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
-                let (response, note) = match polled {
+                let (mut response, note) = match polled {
                     Ok(Poll::Pending) => return Poll::Pending,
                     Ok(Poll::Ready(Ok(response))) => (envelope(response), future.take_value()),
                     // Not polled again: the answer is ready.
                     Err(panic) => (panic_response(panic), None),
                 };
-                let mut response = response;
                 Cors::mark(this.origin.take(), &mut response);
                 (response, note)
             }
@@ -213,7 +212,6 @@ where
                 (response, None)
             }
         };
-        let mut response = response;
         if let Some(id) = this.id.take() {
             response.headers_mut().insert(X_REQUEST_ID.clone(), id);
         }
@@ -286,6 +284,21 @@ mod tests {
         (parts.status.as_u16(), json, parts.headers)
     }
 
+    /// A 500 S0001 envelope, marked for the allowed origin like any other answer.
+    async fn assert_panic_answer<S>(edge: Edge<S>) -> axum::http::HeaderMap
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        let (status, body, headers) = answer(edge).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["code"], "S0001", "{body}");
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://app.example"
+        );
+        headers
+    }
+
     #[tokio::test]
     async fn a_panic_while_answering_is_a_500_envelope() {
         let edge = edge_of(tower::service_fn(|_req: Request| async {
@@ -294,14 +307,7 @@ mod tests {
             }
             Ok::<Response, Infallible>(Response::new(Body::empty()))
         }));
-        let (status, body, headers) = answer(edge).await;
-        assert_eq!(status, 500);
-        assert_eq!(body["code"], "S0001", "{body}");
-        // Marked like any other answer.
-        assert_eq!(
-            headers["access-control-allow-origin"],
-            "https://app.example"
-        );
+        let headers = assert_panic_answer(edge).await;
         assert!(headers.contains_key("x-request-id"));
     }
 
@@ -312,13 +318,7 @@ mod tests {
                 panic!("a layer bug")
             },
         ));
-        let (status, body, headers) = answer(edge).await;
-        assert_eq!(status, 500);
-        assert_eq!(body["code"], "S0001", "{body}");
-        assert_eq!(
-            headers["access-control-allow-origin"],
-            "https://app.example"
-        );
+        let headers = assert_panic_answer(edge).await;
         assert_eq!(headers["vary"], "origin");
         assert!(headers.contains_key("x-request-id"));
     }
