@@ -9,9 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -59,8 +59,12 @@ struct Verifier {
 
 /// The signing key, the verifying keys and the JWKS document.
 pub struct Keys {
-    kid: String,
-    signing: EncodingKey,
+    /// Kept decoded: `jsonwebtoken::encode` would decode its PKCS#8 bytes and derive the public
+    /// key again for every token (a scalar multiplication, most of the cost of signing).
+    signing: SigningKey,
+    /// The first part of every token this key signs: the base64url JOSE header
+    /// (`{"typ":"JWT","alg":"EdDSA","kid":…}`).
+    header: String,
     verifiers: HashMap<String, Verifier>,
     jwks: Bytes,
     issuer: String,
@@ -97,12 +101,11 @@ impl Keys {
         for (i, (source, pem)) in pems.iter().enumerate() {
             let public = match SigningKey::from_pkcs8_pem(pem) {
                 Ok(key) => {
+                    let public = key.verifying_key();
                     if i == 0 {
-                        let encoding = EncodingKey::from_ed_pem(pem.as_bytes())
-                            .map_err(|e| format!("{source}: {e}"))?;
-                        signer = Some(encoding);
+                        signer = Some(key);
                     }
-                    key.verifying_key()
+                    public
                 }
                 Err(_) if i > 0 => VerifyingKey::from_public_key_pem(pem).map_err(|e| {
                     format!("{source}: not an Ed25519 private or public key in PEM ({e})")
@@ -133,9 +136,14 @@ impl Keys {
         let jwks = Bytes::from(
             serde_json::to_vec(&serde_json::json!({ "keys": jwks })).unwrap_or_default(),
         );
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(order[0].clone());
+        let header = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&header).map_err(|e| format!("encoding a JOSE header: {e}"))?,
+        );
         Ok(Keys {
-            kid: order[0].clone(),
             signing,
+            header,
             verifiers,
             jwks,
             issuer: issuer.to_owned(),
@@ -160,10 +168,22 @@ impl Keys {
             jti: uuid::Uuid::new_v4().simple().to_string(),
             session_epoch,
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.signing)
+        self.compact(&claims)
             .map_err(|e| format!("signing a token: {e}"))
+    }
+
+    /// `payload` as a compact JWS (RFC 7515) under the signing key: the header, the payload
+    /// and the Ed25519 signature of the two, each base64url without padding.
+    fn compact(&self, payload: &impl Serialize) -> Result<String, serde_json::Error> {
+        let payload = serde_json::to_vec(payload)?;
+        let mut token = String::with_capacity(self.header.len() + payload.len() * 4 / 3 + 92);
+        token.push_str(&self.header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
+        Ok(token)
     }
 
     /// Checks the algorithm (EdDSA only), the key (`kid`), the signature, `exp` and `iss`.
@@ -192,9 +212,7 @@ impl Keys {
     /// `typ` `JWT`), verifiable offline with the JWKS. It has no `exp` or `iss`, so it is never
     /// taken for a customer token.
     pub fn sign_payload(&self, payload: &serde_json::Value) -> Result<String, String> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, payload, &self.signing)
+        self.compact(payload)
             .map_err(|e| format!("signing a receipt: {e}"))
     }
 
@@ -235,6 +253,54 @@ mod tests {
             ("123456789", "100000001")
         );
         assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn tokens_are_compact_jws_with_the_signing_keys_kid() {
+        let k = keys(&[generate_pem().unwrap(), generate_pem().unwrap()]);
+        let token = k
+            .issue(
+                CustomerId::parse("123456789").unwrap(),
+                PublisherId::parse("100000001").unwrap(),
+                SessionEpoch::FIRST,
+            )
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(
+            (header.alg, header.typ.as_deref()),
+            (Algorithm::EdDSA, Some("JWT"))
+        );
+        let jwks: serde_json::Value = serde_json::from_slice(&k.jwks()).unwrap();
+        assert_eq!(
+            header.kid.as_ref(),
+            jwks["keys"][0]["kid"].as_str().map(str::to_owned).as_ref()
+        );
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert!(
+            parts.iter().all(|p| !p.contains('=')),
+            "unpadded base64url: {token}"
+        );
+        // Any changed byte of the payload or the signature is refused.
+        let mut payload = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+        payload[3] ^= 1;
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(&payload),
+            parts[2]
+        );
+        assert_eq!(k.verify(&forged), Err(TokenError::Invalid));
+        let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        signature[10] ^= 1;
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            URL_SAFE_NO_PAD.encode(&signature)
+        );
+        assert_eq!(k.verify(&forged), Err(TokenError::Invalid));
+        assert!(k.verify(&token).is_ok());
     }
 
     #[test]

@@ -167,7 +167,7 @@ shared_sql! {
             sqlx::query(
                 "INSERT INTO webhook_deliveries (endpoint_id, event_id, customer_id, sequence, next_attempt_at, created_at) \
                  SELECT w.id, $1, $2, $3, $4, $4 FROM webhook_endpoints w \
-                 WHERE w.enabled AND ($5 OR w.publisher_id = $6) AND w.event_types LIKE $7",
+                 WHERE w.enabled AND ($5 OR w.publisher_id = $6) AND w.event_types LIKE '%,' || $7 || ',%'",
             )
             .bind(&id)
             .bind(event.customer.map(|c| c.get()))
@@ -175,7 +175,9 @@ shared_sql! {
             .bind(at)
             .bind(event.publisher.is_none())
             .bind(event.publisher.map_or(0, |p| p.get()))
-            .bind(format!("%,{},%", event.kind))
+            // The pattern is built in SQL: SQLite prepares a statement again whenever a bare
+            // parameter that is a LIKE pattern is bound anew (its plan could use an index).
+            .bind(event.kind)
             .execute(&mut *conn)
             .await?;
             Ok(())
